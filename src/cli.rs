@@ -1,0 +1,446 @@
+//! The command line: argument parsing, dispatch, and the mapping of errors to exit codes.
+//!
+//! Exit codes: 0 success (with or without findings), 2 usage or configuration error, 1 runtime
+//! failure. Every failure prints one line cause on stderr; no panics, no backtraces.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::{Days, NaiveDate, Utc};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::{self, Config};
+use crate::error::{Error, Result};
+use crate::model::{parse_day, Family};
+use crate::pipeline::{self, RunOptions};
+use crate::report::text;
+use crate::sources::cost_explorer::{CostExplorer, USD_PER_REQUEST};
+use crate::sources::sync;
+use crate::state::{PointFilter, Store};
+
+/// Catch S3 data exfiltration through the bill.
+///
+/// egresswatch pulls S3 egress (DataTransfer-Out) and GetObject usage from AWS Cost Explorer per
+/// account and region, keeps it in a local SQLite store, checks the newest complete day of every
+/// series against a same-weekday robust baseline, and posts what broke it by a significant and
+/// material amount to Slack. Run `egresswatch demo` to see it work offline.
+#[derive(Debug, Parser)]
+#[command(
+    name = "egresswatch",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The daily job: sync Cost Explorer, detect, notify, record.
+    ///
+    /// Fetches only what the store lacks (on a warm store, the few most recent days), evaluates
+    /// the newest complete day (the day before --date), posts one Slack message for incidents not
+    /// announced before, and records them so the next run does not announce them again.
+    Run(RunArgs),
+    /// Fetch Cost Explorer data into the store, and nothing else.
+    ///
+    /// Prints the number of Cost Explorer requests made and what they cost ($0.01 each). Days
+    /// already stored as final are not fetched again.
+    Sync(SyncArgs),
+    /// Show what the store holds.
+    Series(SeriesArgs),
+    /// Validate a config file: exit 0, or print every error (file:line:column: key: problem) and
+    /// exit 2.
+    CheckConfig(CheckConfigArgs),
+    /// Run the whole pipeline offline on bundled sample data: no AWS credentials, no network.
+    ///
+    /// Prints the report it would have sent and writes the store, the report, the run's JSON and
+    /// the Slack message into --out.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArg {
+    /// The config file [default: ./egresswatch.toml, if it exists].
+    #[arg(long, value_name = "PATH", env = "EGRESSWATCH_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Act as if run on this day (YYYY-MM-DD): evaluate the day before it [default: today, UTC].
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_day)]
+    pub date: Option<NaiveDate>,
+    /// Do everything but deliver; record nothing as announced.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Output on stdout.
+    #[arg(long, value_enum, default_value_t = RunFormat::Text)]
+    pub format: RunFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RunFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// First day to fetch [default: `sync.lookback_days` before today].
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_day)]
+    pub from: Option<NaiveDate>,
+    /// Last day to fetch, inclusive [default: yesterday].
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_day)]
+    pub to: Option<NaiveDate>,
+}
+
+#[derive(Debug, Args)]
+pub struct SeriesArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// First day to show, inclusive.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_day)]
+    pub from: Option<NaiveDate>,
+    /// Last day to show, inclusive.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_day)]
+    pub to: Option<NaiveDate>,
+    /// Only this account id.
+    #[arg(long)]
+    pub account: Option<String>,
+    /// Only this region (e.g. eu-west-1).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Only this family: internet-out, inter-region-out, cloudfront-out, regional, get-requests,
+    /// other.
+    #[arg(long, value_parser = |s: &str| s.parse::<Family>())]
+    pub family: Option<Family>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = SeriesFormat::Table)]
+    pub format: SeriesFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SeriesFormat {
+    Table,
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckConfigArgs {
+    /// The config file [default: $EGRESSWATCH_CONFIG, else ./egresswatch.toml].
+    #[arg(value_name = "PATH")]
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where to write the demo's store and reports.
+    #[arg(long, value_name = "DIR", default_value = "egresswatch-demo")]
+    pub out: PathBuf,
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // --help and --version exit 0; usage errors exit 2.
+            let _ = e.print();
+            return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
+        }
+    };
+    init_logging(cli.verbose, cli.quiet);
+    match dispatch(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let code = e.exit_code();
+            let _ = std::io::stdout().flush();
+            match &e {
+                Error::Config(_) => eprintln!("{e}"),
+                Error::Runtime(_) => eprintln!("egresswatch: error: {e}"),
+            }
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (_, 0) => "warn",
+        (_, 1) => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("egresswatch={level},warn"))
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn load_config(arg: &ConfigArg) -> Result<Config> {
+    config::load(arg.config.as_deref(), arg.config.is_some())
+        .map_err(|errs| Error::Config(errs.iter().map(|e| e.to_string()).collect()))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Runtime(anyhow::Error::new(e).context("starting the async runtime")))
+}
+
+fn today() -> NaiveDate {
+    Utc::now().date_naive()
+}
+
+fn dispatch(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Run(a) => cmd_run(a),
+        Command::Sync(a) => cmd_sync(a),
+        Command::Series(a) => cmd_series(a),
+        Command::CheckConfig(a) => cmd_check_config(a),
+        Command::Demo(a) => cmd_demo(a),
+    }
+}
+
+fn cmd_run(a: RunArgs) -> Result<()> {
+    let cfg = load_config(&a.config)?;
+    let date = a.date.unwrap_or_else(today);
+    if date > today() + Days::new(1) {
+        return Err(Error::config(format!("--date {date} is in the future")));
+    }
+    let mut store = Store::open(&cfg.state_path)?;
+    let rt = runtime()?;
+    let outcome = rt.block_on(async {
+        let source = CostExplorer::from_env(cfg.aws_profile.as_deref()).await;
+        pipeline::run(
+            &cfg,
+            &source,
+            &mut store,
+            &RunOptions {
+                date,
+                dry_run: a.dry_run,
+            },
+        )
+        .await
+    })?;
+    match a.format {
+        RunFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&outcome).map_err(anyhow::Error::from)?
+        ),
+        RunFormat::Text => {
+            if let Some(r) = &outcome.report {
+                print!("{}", text::render(r));
+            }
+            println!(
+                "  {} Cost Explorer request(s) (${:.2}); {} message(s) delivered{}",
+                outcome.cost_explorer_requests,
+                outcome.cost_explorer_cost_usd,
+                outcome.notified,
+                if a.dry_run { " (dry run)" } else { "" }
+            );
+        }
+    }
+    match outcome.delivery_error {
+        Some(e) => Err(Error::Runtime(anyhow::anyhow!(
+            "delivery failed ({e}); {} incident(s) stay queued for the next run",
+            outcome.pending_delivery
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn cmd_sync(a: SyncArgs) -> Result<()> {
+    let cfg = load_config(&a.config)?;
+    let today = today();
+    let to = a.to.unwrap_or(today - Days::new(1));
+    let from = a
+        .from
+        .unwrap_or(today - Days::new(u64::from(cfg.lookback_days)));
+    if from > to {
+        return Err(Error::config(format!("--from {from} is after --to {to}")));
+    }
+    let mut store = Store::open(&cfg.state_path)?;
+    let rt = runtime()?;
+    let out = rt.block_on(async {
+        let source = CostExplorer::from_env(cfg.aws_profile.as_deref()).await;
+        sync::sync(&source, &mut store, from, to + Days::new(1), today).await
+    })?;
+    if let Some(c) = out.clamped_from {
+        eprintln!("egresswatch: note: Cost Explorer keeps daily data from {c} on; started there");
+    }
+    for p in &out.problems {
+        eprintln!("egresswatch: warning: skipped: {p}");
+    }
+    println!(
+        "{} Cost Explorer request(s) (${:.2}); {} day(s) fetched in {} range(s), {} point(s) stored in {}",
+        out.requests,
+        out.requests as f64 * USD_PER_REQUEST,
+        out.days_fetched,
+        out.ranges.len(),
+        out.points,
+        cfg.state_path.display()
+    );
+    Ok(())
+}
+
+fn cmd_series(a: SeriesArgs) -> Result<()> {
+    let cfg = load_config(&a.config)?;
+    let store = Store::open(&cfg.state_path)?;
+    let points = store.points(&PointFilter {
+        from: a.from,
+        to: a.to,
+        account: a.account,
+        region: a.region,
+        family: a.family,
+    })?;
+    let mut out = std::io::stdout().lock();
+    let io = |e: std::io::Error| Error::Runtime(e.into());
+    match a.format {
+        SeriesFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &points).map_err(anyhow::Error::from)?;
+            writeln!(out).map_err(io)?;
+        }
+        SeriesFormat::Csv => {
+            writeln!(
+                out,
+                "day,account,region,family,usage_type,usage,unit,cost_usd,estimated"
+            )
+            .map_err(io)?;
+            for p in &points {
+                writeln!(
+                    out,
+                    "{},{},{},{},{},{},{},{},{}",
+                    p.day,
+                    csv_field(&p.account),
+                    csv_field(&p.region),
+                    p.family,
+                    csv_field(&p.usage_type),
+                    p.usage,
+                    csv_field(&p.unit),
+                    p.cost_usd,
+                    p.estimated
+                )
+                .map_err(io)?;
+            }
+        }
+        SeriesFormat::Table => {
+            writeln!(
+                out,
+                "{:<10}  {:<12}  {:<14}  {:<16}  {:<28}  {:>14}  {:<8}  {:>10}  est",
+                "day", "account", "region", "family", "usage_type", "usage", "unit", "cost_usd"
+            )
+            .map_err(io)?;
+            for p in &points {
+                writeln!(
+                    out,
+                    "{:<10}  {:<12}  {:<14}  {:<16}  {:<28}  {:>14.3}  {:<8}  {:>10.2}  {}",
+                    p.day,
+                    p.account,
+                    p.region,
+                    p.family.as_str(),
+                    p.usage_type,
+                    p.usage,
+                    p.unit,
+                    p.cost_usd,
+                    if p.estimated { "yes" } else { "" }
+                )
+                .map_err(io)?;
+            }
+            if points.is_empty() {
+                eprintln!(
+                    "egresswatch: the store {} holds no matching points",
+                    cfg.state_path.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Quote a CSV field when needed (RFC 4180), and defuse spreadsheet formulas.
+fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+fn cmd_check_config(a: CheckConfigArgs) -> Result<()> {
+    let path = a
+        .path
+        .or_else(|| std::env::var_os("EGRESSWATCH_CONFIG").map(PathBuf::from));
+    let shown = path
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(config::DEFAULT_PATH));
+    let cfg = config::load(Some(&shown), true)
+        .map_err(|errs| Error::Config(errs.iter().map(|e| e.to_string()).collect()))?;
+    println!("{}: ok", shown.display());
+    if let Some(sl) = &cfg.slack {
+        if let Err(e) = sl.webhook_url.resolve() {
+            println!("  note: {e:#} (needed when a run has something to deliver)");
+        }
+    }
+    Ok(())
+}
+
+fn cmd_demo(a: DemoArgs) -> Result<()> {
+    let rt = runtime()?;
+    let out = rt.block_on(crate::demo::run_demo(&a.out))?;
+    print!("{}", out.text);
+    if let Some(msg) = &out.outcome.slack_message {
+        println!(
+            "\nThe Slack message it would have sent:\n  {}",
+            msg["text"].as_str().unwrap_or_default()
+        );
+    }
+    println!("\nFiles written:");
+    for f in &out.files {
+        println!("  {}", f.display());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_and_defused() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+    }
+}

@@ -1,0 +1,631 @@
+//! Configuration: the TOML file, validated into typed settings.
+//!
+//! A typo must never silently disable a threshold, so unknown keys are errors, and every error
+//! names the file, the line and the key path (`egresswatch.toml:12:1: detect.min_robust_zz:
+//! unknown key; did you mean `min_robust_z`?`). All errors are collected and reported together.
+//! Secrets (the Slack webhook URL) are never in the file: it names an environment variable or a
+//! file holding them, and they are read only when needed.
+
+pub mod locate;
+pub mod raw;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use toml_edit::Document;
+
+use crate::detect::thresholds::Materiality;
+use crate::detect::DetectSettings;
+use crate::model::Family;
+use crate::secret::Secret;
+use locate::{display_path, line_col, span_of, Seg};
+use raw::{RawConfig, KNOWN_KEYS};
+
+/// Where the config is looked for when neither `--config` nor `EGRESSWATCH_CONFIG` names one.
+pub const DEFAULT_PATH: &str = "egresswatch.toml";
+pub const DEFAULT_STATE_PATH: &str = "egresswatch.db";
+pub const DEFAULT_SLACK_ENV: &str = "EGRESSWATCH_SLACK_WEBHOOK_URL";
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it came from (`None`: built-in defaults).
+    pub source: Option<PathBuf>,
+    pub aws_profile: Option<String>,
+    pub state_path: PathBuf,
+    /// How far back a cold store is filled, in days.
+    pub lookback_days: u32,
+    pub detect: DetectSettings,
+    pub slack: Option<SlackSettings>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            source: None,
+            aws_profile: None,
+            state_path: PathBuf::from(DEFAULT_STATE_PATH),
+            lookback_days: 120,
+            detect: DetectSettings::default(),
+            slack: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlackSettings {
+    pub webhook_url: SecretSource,
+    pub timeout: Duration,
+}
+
+/// Where a secret is read from. The secret itself never passes through the config.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SecretSource {
+    Env(String),
+    File(PathBuf),
+}
+
+impl SecretSource {
+    /// Read the secret. Errors name where it was looked for, never what was found.
+    pub fn resolve(&self) -> anyhow::Result<Secret> {
+        let value = match self {
+            SecretSource::Env(name) => std::env::var(name).with_context(|| {
+                format!(
+                    "environment variable {name} is not set (it should hold the Slack webhook URL)"
+                )
+            })?,
+            SecretSource::File(path) => std::fs::read_to_string(path).with_context(|| {
+                format!("reading the Slack webhook URL from {}", path.display())
+            })?,
+        };
+        let value = value.trim().to_string();
+        if value.is_empty() {
+            anyhow::bail!("the Slack webhook URL from {self} is empty");
+        }
+        Ok(Secret::new(value))
+    }
+}
+
+impl fmt::Display for SecretSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretSource::Env(n) => write!(f, "environment variable {n}"),
+            SecretSource::File(p) => write!(f, "file {}", p.display()),
+        }
+    }
+}
+
+/// One problem in a config file, with its place.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigError {
+    pub file: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let (Some(l), Some(c)) = (self.line, self.column) {
+            write!(f, ":{l}:{c}")?;
+        }
+        if self.key.is_empty() {
+            write!(f, ": {}", self.message)
+        } else {
+            write!(f, ": {}: {}", self.key, self.message)
+        }
+    }
+}
+
+/// Read and validate the config at `path`. A missing file is an error when `explicit`; the
+/// default path may be absent, and built-in defaults are used then.
+pub fn load(path: Option<&Path>, explicit: bool) -> Result<Config, Vec<ConfigError>> {
+    let path = path
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_PATH));
+    let label = path.display().to_string();
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+            return Ok(Config::default())
+        }
+        Err(e) => {
+            return Err(vec![ConfigError {
+                file: label,
+                line: None,
+                column: None,
+                key: String::new(),
+                message: format!("cannot read the config file: {e}"),
+            }])
+        }
+    };
+    let mut cfg = parse(&text, &label)?;
+    cfg.source = Some(path);
+    Ok(cfg)
+}
+
+/// Validate config text. `label` names the file in errors.
+pub fn parse(text: &str, label: &str) -> Result<Config, Vec<ConfigError>> {
+    let err_at = |span: Option<std::ops::Range<usize>>, key: String, message: String| {
+        let (line, column) = match span {
+            Some(s) => {
+                let (l, c) = line_col(text, s.start);
+                (Some(l), Some(c))
+            }
+            None => (None, None),
+        };
+        ConfigError {
+            file: label.to_string(),
+            line,
+            column,
+            key,
+            message,
+        }
+    };
+    let doc = match Document::parse(text.to_string()) {
+        Ok(d) => d,
+        Err(e) => {
+            let msg = e.message().trim().to_string();
+            return Err(vec![err_at(
+                e.span(),
+                String::new(),
+                format!("not valid TOML: {msg}"),
+            )]);
+        }
+    };
+    let mut unknown: Vec<Vec<Seg>> = Vec::new();
+    let de = match toml::Deserializer::parse(text) {
+        Ok(d) => d,
+        Err(e) => {
+            return Err(vec![err_at(
+                e.span(),
+                String::new(),
+                e.message().to_string(),
+            )])
+        }
+    };
+    let raw: Result<RawConfig, _> = serde_path_to_error::deserialize(
+        serde_ignored::Deserializer::new(de, &mut |p: serde_ignored::Path| unknown.push(segs(&p))),
+    );
+    let mut errors = Vec::new();
+    for path in &unknown {
+        errors.push(err_at(
+            span_of(&doc, path),
+            display_path(path),
+            unknown_key_message(path),
+        ));
+    }
+    let raw = match raw {
+        Ok(r) => r,
+        Err(e) => {
+            let path: Vec<Seg> = e
+                .path()
+                .iter()
+                .filter_map(|s| match s {
+                    serde_path_to_error::Segment::Map { key } => Some(Seg::Key(key.clone())),
+                    serde_path_to_error::Segment::Seq { index } => Some(Seg::Index(*index)),
+                    _ => None,
+                })
+                .collect();
+            let inner = e.into_inner();
+            let span = span_of(&doc, &path).or(inner.span());
+            errors.push(err_at(
+                span,
+                display_path(&path),
+                inner.message().to_string(),
+            ));
+            return Err(errors);
+        }
+    };
+    let mut v = Validator {
+        doc: &doc,
+        errors: &mut errors,
+        at: &err_at,
+    };
+    let cfg = v.validate(raw);
+    if errors.is_empty() {
+        Ok(cfg)
+    } else {
+        Err(errors)
+    }
+}
+
+fn segs(p: &serde_ignored::Path) -> Vec<Seg> {
+    use serde_ignored::Path as P;
+    match p {
+        P::Root => vec![],
+        P::Seq { parent, index } => {
+            let mut v = segs(parent);
+            v.push(Seg::Index(*index));
+            v
+        }
+        P::Map { parent, key } => {
+            let mut v = segs(parent);
+            v.push(Seg::Key(key.clone()));
+            v
+        }
+        P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => {
+            segs(parent)
+        }
+    }
+}
+
+fn unknown_key_message(path: &[Seg]) -> String {
+    let Some(Seg::Key(key)) = path.last() else {
+        return "unknown key".into();
+    };
+    if key.contains("webhook_url") && !key.ends_with("_env") && !key.ends_with("_file") {
+        return "unknown key; a webhook URL is a secret and never goes in the file: put it in an \
+                environment variable named by `webhook_url_env`, or in a file named by `webhook_url_file`"
+            .into();
+    }
+    let table = display_path(&path[..path.len() - 1]);
+    let candidates = KNOWN_KEYS
+        .iter()
+        .find(|(t, _)| *t == table)
+        .map(|(_, keys)| *keys)
+        .unwrap_or(&[]);
+    let best = candidates
+        .iter()
+        .map(|c| (strsim::levenshtein(c, key), c))
+        .filter(|(d, c)| *d <= 3.max(c.len() / 3))
+        .min();
+    match best {
+        Some((_, c)) => format!("unknown key; did you mean `{c}`?"),
+        None if candidates.is_empty() => "unknown key".into(),
+        None => format!("unknown key (known here: {})", candidates.join(", ")),
+    }
+}
+
+struct Validator<'a, F> {
+    doc: &'a Document<String>,
+    errors: &'a mut Vec<ConfigError>,
+    at: &'a F,
+}
+
+impl<F> Validator<'_, F>
+where
+    F: Fn(Option<std::ops::Range<usize>>, String, String) -> ConfigError,
+{
+    fn fail(&mut self, path: &[&str], message: impl Into<String>) {
+        let segs: Vec<Seg> = path.iter().map(|k| Seg::Key((*k).to_string())).collect();
+        let err = (self.at)(
+            span_of(self.doc, &segs),
+            display_path(&segs),
+            message.into(),
+        );
+        self.errors.push(err);
+    }
+
+    fn int(&mut self, path: &[&str], v: Option<i64>, default: u32, min: i64, max: i64) -> u32 {
+        match v {
+            None => default,
+            Some(x) if (min..=max).contains(&x) => x as u32,
+            Some(x) => {
+                self.fail(path, format!("{x} is out of range ({min} to {max})"));
+                default
+            }
+        }
+    }
+
+    fn num(
+        &mut self,
+        path: &[&str],
+        v: Option<f64>,
+        default: f64,
+        min: f64,
+        exclusive_min: bool,
+    ) -> f64 {
+        match v {
+            None => default,
+            Some(x) if x.is_finite() && (x > min || (!exclusive_min && x == min)) => x,
+            Some(x) => {
+                let rel = if exclusive_min {
+                    "greater than"
+                } else {
+                    "at least"
+                };
+                self.fail(path, format!("{x} must be a finite number {rel} {min}"));
+                default
+            }
+        }
+    }
+
+    fn validate(&mut self, raw: RawConfig) -> Config {
+        let mut cfg = Config::default();
+        if let Some(p) = raw.aws.profile {
+            if p.trim().is_empty() {
+                self.fail(
+                    &["aws", "profile"],
+                    "must not be empty (leave it out to use the default chain)",
+                );
+            } else {
+                cfg.aws_profile = Some(p);
+            }
+        }
+        if let Some(p) = raw.state.path {
+            if p.trim().is_empty() {
+                self.fail(&["state", "path"], "must not be empty");
+            } else {
+                cfg.state_path = PathBuf::from(p);
+            }
+        }
+        cfg.lookback_days = self.int(
+            &["sync", "lookback_days"],
+            raw.sync.lookback_days,
+            120,
+            1,
+            430,
+        );
+
+        let d = raw.detect;
+        let s = &mut cfg.detect;
+        s.baseline_weeks = self.int(&["detect", "baseline_weeks"], d.baseline_weeks, 8, 2, 52);
+        s.min_baseline_points = self.int(
+            &["detect", "min_baseline_points"],
+            d.min_baseline_points,
+            4.min(s.baseline_weeks),
+            1,
+            i64::from(s.baseline_weeks),
+        );
+        s.min_robust_z = self.num(&["detect", "min_robust_z"], d.min_robust_z, 4.0, 0.0, true);
+        let m = Materiality::default();
+        s.materiality = Materiality {
+            min_excess_gb: self.num(
+                &["detect", "min_excess_gb"],
+                d.min_excess_gb,
+                m.min_excess_gb,
+                0.0,
+                false,
+            ),
+            min_excess_requests: self.num(
+                &["detect", "min_excess_requests"],
+                d.min_excess_requests,
+                m.min_excess_requests,
+                0.0,
+                false,
+            ),
+            min_excess_usd: self.num(
+                &["detect", "min_excess_usd"],
+                d.min_excess_usd,
+                m.min_excess_usd,
+                0.0,
+                false,
+            ),
+            min_excess_pct: self.num(
+                &["detect", "min_excess_pct"],
+                d.min_excess_pct,
+                m.min_excess_pct,
+                0.0,
+                false,
+            ),
+        };
+        if let Some(names) = d.families {
+            let mut fams = Vec::new();
+            for (i, n) in names.iter().enumerate() {
+                match n.parse::<Family>() {
+                    Ok(f) if fams.contains(&f) => self.fail_index(
+                        &["detect", "families"],
+                        i,
+                        format!("`{n}` is listed twice"),
+                    ),
+                    Ok(f) => fams.push(f),
+                    Err(e) => self.fail_index(&["detect", "families"], i, e),
+                }
+            }
+            if names.is_empty() {
+                self.fail(&["detect", "families"], "must name at least one family");
+            }
+            cfg.detect.families = fams;
+        }
+
+        if let Some(sl) = raw.notify.slack {
+            let source = match (sl.webhook_url_env, sl.webhook_url_file) {
+                (Some(_), Some(_)) => {
+                    self.fail(
+                        &["notify", "slack", "webhook_url_file"],
+                        "give either webhook_url_env or webhook_url_file, not both",
+                    );
+                    None
+                }
+                (Some(env), None) => {
+                    let valid = !env.is_empty()
+                        && !env.starts_with(|c: char| c.is_ascii_digit())
+                        && env.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                    if valid {
+                        Some(SecretSource::Env(env))
+                    } else {
+                        self.fail(
+                            &["notify", "slack", "webhook_url_env"],
+                            "must be the name of an environment variable (letters, digits, _), not the URL itself",
+                        );
+                        None
+                    }
+                }
+                (None, Some(file)) if file.trim().is_empty() => {
+                    self.fail(
+                        &["notify", "slack", "webhook_url_file"],
+                        "must not be empty",
+                    );
+                    None
+                }
+                (None, Some(file)) => Some(SecretSource::File(PathBuf::from(file))),
+                (None, None) => Some(SecretSource::Env(DEFAULT_SLACK_ENV.into())),
+            };
+            let timeout = self.num(
+                &["notify", "slack", "timeout_seconds"],
+                sl.timeout_seconds,
+                10.0,
+                0.0,
+                true,
+            );
+            if timeout > 300.0 {
+                self.fail(
+                    &["notify", "slack", "timeout_seconds"],
+                    "must be at most 300",
+                );
+            }
+            cfg.slack = source.map(|webhook_url| SlackSettings {
+                webhook_url,
+                timeout: Duration::from_secs_f64(timeout.min(300.0)),
+            });
+        }
+        cfg
+    }
+
+    fn fail_index(&mut self, path: &[&str], index: usize, message: impl Into<String>) {
+        let mut segs: Vec<Seg> = path.iter().map(|k| Seg::Key((*k).to_string())).collect();
+        segs.push(Seg::Index(index));
+        let err = (self.at)(
+            span_of(self.doc, &segs),
+            display_path(&segs),
+            message.into(),
+        );
+        self.errors.push(err);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errs(text: &str) -> Vec<String> {
+        parse(text, "t.toml")
+            .unwrap_err()
+            .iter()
+            .map(|e| e.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let c = parse("", "t.toml").unwrap();
+        assert_eq!(c.detect, DetectSettings::default());
+        assert_eq!(c.state_path, PathBuf::from(DEFAULT_STATE_PATH));
+        assert!(c.slack.is_none());
+    }
+
+    #[test]
+    fn misspelled_key_names_file_line_key_and_suggests() {
+        let e = errs("[detect]\nbaseline_weeks = 8\nmin_robust_zz = 3\n");
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].starts_with("t.toml:3:1: detect.min_robust_zz: unknown key"),
+            "{}",
+            e[0]
+        );
+        assert!(e[0].contains("did you mean `min_robust_z`?"), "{}", e[0]);
+    }
+
+    #[test]
+    fn every_unknown_key_is_reported() {
+        let e =
+            errs("colour = 1\n[detect]\nfoo = 1\n[notify.slack]\nwebhook_url = \"https://x\"\n");
+        assert_eq!(e.len(), 3, "{e:?}");
+        assert!(e[0].starts_with("t.toml:1:1: colour:"), "{}", e[0]);
+        assert!(e[1].starts_with("t.toml:3:1: detect.foo:"), "{}", e[1]);
+        assert!(
+            e[2].contains("notify.slack.webhook_url") && e[2].contains("secret"),
+            "{}",
+            e[2]
+        );
+        assert!(
+            !e[2].contains("https://x"),
+            "the secret must not be echoed: {}",
+            e[2]
+        );
+    }
+
+    #[test]
+    fn wrong_types_and_ranges_point_at_the_key() {
+        let e = errs("[detect]\n\nmin_robust_z = \"four\"\n");
+        assert!(
+            e[0].starts_with("t.toml:3:") && e[0].contains("detect.min_robust_z"),
+            "{e:?}"
+        );
+        let e = errs("[detect]\nbaseline_weeks = 1\nmin_excess_usd = -2\nfamilies = [\"internet-out\", \"bogus\"]\n");
+        assert_eq!(e.len(), 3, "{e:?}");
+        assert!(
+            e[0].starts_with("t.toml:2:1: detect.baseline_weeks: 1 is out of range"),
+            "{}",
+            e[0]
+        );
+        assert!(
+            e[1].starts_with("t.toml:3:1: detect.min_excess_usd"),
+            "{}",
+            e[1]
+        );
+        assert!(
+            e[2].starts_with("t.toml:4:")
+                && e[2].contains("detect.families[1]")
+                && e[2].contains("bogus"),
+            "{}",
+            e[2]
+        );
+    }
+
+    #[test]
+    fn syntax_errors_have_a_line() {
+        let e = errs("[detect]\nmin_robust_z = = 4\n");
+        assert!(e[0].starts_with("t.toml:2:"), "{}", e[0]);
+    }
+
+    #[test]
+    fn slack_secret_sources() {
+        let c = parse("[notify.slack]\nwebhook_url_env = \"MY_HOOK\"\n", "t").unwrap();
+        assert_eq!(
+            c.slack.unwrap().webhook_url,
+            SecretSource::Env("MY_HOOK".into())
+        );
+        let c = parse("[notify.slack]\n", "t").unwrap();
+        assert_eq!(
+            c.slack.unwrap().webhook_url,
+            SecretSource::Env(DEFAULT_SLACK_ENV.into())
+        );
+        let e = errs("[notify.slack]\nwebhook_url_env = \"https://hooks.slack.com/x\"\n");
+        assert!(e[0].contains("not the URL itself"), "{}", e[0]);
+        let e = errs("[notify.slack]\nwebhook_url_env = \"A\"\nwebhook_url_file = \"/x\"\n");
+        assert!(e[0].contains("not both"), "{}", e[0]);
+    }
+
+    #[test]
+    fn secret_from_file_is_trimmed_and_errors_do_not_leak() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("hook");
+        std::fs::write(&f, "https://hooks.example/abc\n").unwrap();
+        let s = SecretSource::File(f).resolve().unwrap();
+        assert_eq!(s.expose(), "https://hooks.example/abc");
+        let e = SecretSource::Env("EGRESSWATCH_TEST_SURELY_UNSET".into())
+            .resolve()
+            .unwrap_err();
+        assert!(format!("{e:#}").contains("EGRESSWATCH_TEST_SURELY_UNSET is not set"));
+    }
+
+    #[test]
+    fn the_example_config_is_valid_and_documents_every_key() {
+        let text = include_str!("../../config.toml.example");
+        parse(text, "config.toml.example").unwrap();
+        for (table, keys) in KNOWN_KEYS {
+            for key in *keys {
+                let as_key = format!("\n{key} =");
+                let commented = format!("\n# {key} =");
+                let as_table = format!(
+                    "[{}",
+                    if table.is_empty() {
+                        key.to_string()
+                    } else {
+                        format!("{table}.{key}")
+                    }
+                );
+                assert!(
+                    text.contains(&as_key) || text.contains(&commented) || text.contains(&as_table),
+                    "config.toml.example does not document {table}.{key}"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! The configuration file exactly as written: every field optional, nothing checked yet.
+//!
+//! Unknown keys are not rejected by serde here; `config::load` collects every one of them (with
+//! `serde_ignored`) so that all of them are reported at once, each with its line.
+
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub aws: RawAws,
+    #[serde(default)]
+    pub state: RawState,
+    #[serde(default)]
+    pub sync: RawSync,
+    #[serde(default)]
+    pub detect: RawDetect,
+    #[serde(default)]
+    pub notify: RawNotify,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawAws {
+    pub profile: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawState {
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawSync {
+    pub lookback_days: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawDetect {
+    pub baseline_weeks: Option<i64>,
+    pub min_baseline_points: Option<i64>,
+    pub min_robust_z: Option<f64>,
+    pub min_excess_gb: Option<f64>,
+    pub min_excess_requests: Option<f64>,
+    pub min_excess_usd: Option<f64>,
+    pub min_excess_pct: Option<f64>,
+    pub families: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawNotify {
+    pub slack: Option<RawSlack>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawSlack {
+    pub webhook_url_env: Option<String>,
+    pub webhook_url_file: Option<String>,
+    pub timeout_seconds: Option<f64>,
+}
+
+/// Every key the file may hold, by table: used to suggest the right spelling of an unknown key
+/// and, in a test, to check that `config.toml.example` documents each of them.
+pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
+    ("", &["aws", "state", "sync", "detect", "notify"]),
+    ("aws", &["profile"]),
+    ("state", &["path"]),
+    ("sync", &["lookback_days"]),
+    (
+        "detect",
+        &[
+            "baseline_weeks",
+            "min_baseline_points",
+            "min_robust_z",
+            "min_excess_gb",
+            "min_excess_requests",
+            "min_excess_usd",
+            "min_excess_pct",
+            "families",
+        ],
+    ),
+    ("notify", &["slack"]),
+    (
+        "notify.slack",
+        &["webhook_url_env", "webhook_url_file", "timeout_seconds"],
+    ),
+];

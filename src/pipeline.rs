@@ -1,0 +1,179 @@
+//! One daily run, end to end: sync → detect → record → notify.
+//!
+//! The order matters for the guarantees: incidents are recorded before delivery is attempted,
+//! and marked delivered only after Slack said yes. A delivery that fails leaves them pending, and
+//! the next run sends them again; an incident already delivered is never sent twice.
+
+use anyhow::Context;
+use chrono::{Days, NaiveDate};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::detect::seasonal_mad::SeasonalMad;
+use crate::detect::{evaluate_day, Incident};
+use crate::report::{slack, DataQuality, Report, ReportIncident};
+use crate::sources::cost_explorer::{CostSource, USD_PER_REQUEST};
+use crate::sources::sync::{sync, SyncOutcome};
+use crate::state::Store;
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The day the run acts as; the newest complete day, evaluated, is the day before.
+    pub date: NaiveDate,
+    /// Do everything but deliver (and record nothing as announced).
+    pub dry_run: bool,
+}
+
+/// What a run did, as `run --format json` prints it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunOutcome {
+    pub run_date: NaiveDate,
+    pub evaluated_day: NaiveDate,
+    pub dry_run: bool,
+    pub cost_explorer_requests: usize,
+    pub cost_explorer_cost_usd: f64,
+    pub incidents: Vec<ReportIncident>,
+    /// Messages delivered by this run.
+    pub notified: usize,
+    /// Incidents delivered by this run (this day's and any left over from failed deliveries).
+    pub incidents_delivered: usize,
+    /// Incidents still waiting for a successful delivery.
+    pub pending_delivery: usize,
+    pub delivery_error: Option<String>,
+    pub data_quality: DataQuality,
+    /// The Slack message this run built (sent unless `dry_run`), for `demo` and debugging.
+    #[serde(skip)]
+    pub slack_message: Option<serde_json::Value>,
+    #[serde(skip)]
+    pub report: Option<Report>,
+}
+
+/// Fetch what the store lacks for a run on `date`: the detector's history, or `lookback_days`
+/// on a cold store, whichever is longer.
+pub async fn sync_for_run<S: CostSource>(
+    cfg: &Config,
+    source: &S,
+    store: &mut Store,
+    date: NaiveDate,
+) -> anyhow::Result<SyncOutcome> {
+    let eval_day = date - Days::new(1);
+    let from = (date - Days::new(u64::from(cfg.lookback_days)))
+        .min(eval_day - Days::new(cfg.detect.history_days()));
+    sync(source, store, from, date, date).await
+}
+
+/// Evaluate the day before `date` with what the store holds.
+pub fn evaluate(
+    cfg: &Config,
+    store: &Store,
+    date: NaiveDate,
+    synced: &SyncOutcome,
+) -> anyhow::Result<Report> {
+    let eval_day = date - Days::new(1);
+    let from = eval_day - Days::new(cfg.detect.history_days());
+    let set = store.series(from, eval_day)?;
+    let detector = SeasonalMad::from_settings(&cfg.detect);
+    let outcome = evaluate_day(&set, eval_day, &cfg.detect, &detector);
+    let names = store.account_names()?;
+    let mut incidents = Vec::new();
+    for mut i in outcome.incidents {
+        i.account_name = names.get(&i.account).cloned();
+        let already_notified = store.is_notified(&i)?;
+        incidents.push(ReportIncident {
+            incident: i,
+            already_notified,
+        });
+    }
+    Ok(Report {
+        run_date: date,
+        evaluated_day: eval_day,
+        incidents,
+        quality: DataQuality {
+            series_checked: outcome.checked,
+            young_series: outcome.young.len(),
+            immaterial: outcome.immaterial,
+            day_known: outcome.day_known,
+            day_estimated: outcome.day_estimated,
+            unknown_usage_types: store.unknown_usage_types(from, eval_day)?,
+            skipped_groups: synced.problems.len(),
+        },
+    })
+}
+
+/// The daily job.
+pub async fn run<S: CostSource>(
+    cfg: &Config,
+    source: &S,
+    store: &mut Store,
+    opts: &RunOptions,
+) -> anyhow::Result<RunOutcome> {
+    let synced = sync_for_run(cfg, source, store, opts.date)
+        .await
+        .context("syncing Cost Explorer data")?;
+    for p in &synced.problems {
+        tracing::warn!(problem = %p, "Cost Explorer data skipped");
+    }
+    let report = evaluate(cfg, store, opts.date, &synced)?;
+    let mut out = RunOutcome {
+        run_date: report.run_date,
+        evaluated_day: report.evaluated_day,
+        dry_run: opts.dry_run,
+        cost_explorer_requests: synced.requests,
+        cost_explorer_cost_usd: synced.requests as f64 * USD_PER_REQUEST,
+        incidents: report.incidents.clone(),
+        notified: 0,
+        incidents_delivered: 0,
+        pending_delivery: 0,
+        delivery_error: None,
+        data_quality: report.quality.clone(),
+        slack_message: None,
+        report: None,
+    };
+    let todays: Vec<Incident> = report
+        .incidents
+        .iter()
+        .map(|r| r.incident.clone())
+        .collect();
+    let to_announce: Vec<Incident> = if opts.dry_run {
+        report
+            .incidents
+            .iter()
+            .filter(|r| !r.already_notified)
+            .map(|r| r.incident.clone())
+            .collect()
+    } else {
+        store.record_incidents(&todays)?;
+        store.pending_incidents()?
+    };
+    if !to_announce.is_empty() {
+        out.slack_message = Some(slack::message(&report, &to_announce));
+    }
+    match (&cfg.slack, &out.slack_message) {
+        (_, None) => {}
+        (_, Some(_)) if opts.dry_run => out.pending_delivery = to_announce.len(),
+        (None, Some(_)) => {
+            // No sink: the printed report is the announcement.
+            store.mark_notified(&to_announce)?;
+        }
+        (Some(sl), Some(msg)) => {
+            let sent = match sl.webhook_url.resolve() {
+                Ok(url) => slack::deliver(&url, msg, sl.timeout).await,
+                Err(e) => Err(e),
+            };
+            match sent {
+                Ok(()) => {
+                    store.mark_notified(&to_announce)?;
+                    out.notified = 1;
+                    out.incidents_delivered = to_announce.len();
+                }
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "Slack delivery failed; incidents stay queued");
+                    out.pending_delivery = to_announce.len();
+                    out.delivery_error = Some(format!("{e:#}"));
+                }
+            }
+        }
+    }
+    out.report = Some(report);
+    Ok(out)
+}

@@ -1,0 +1,242 @@
+//! Slack: a Block Kit message for an incoming webhook, and its delivery.
+//!
+//! One message per run (Slack disables webhooks that are hammered), with a top-level `text` for
+//! notifications. The message stays inside Slack's limits (50 blocks, 3,000 characters a
+//! section, 150 a header, about 13,000 in all): past them it says "and N more". Everything from
+//! AWS is mrkdwn-escaped. The webhook URL is a credential: it is never logged, and reqwest
+//! errors are stripped of it before they travel.
+
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+use serde_json::{json, Value};
+
+use super::format::{mrkdwn, pct, truncate, usage, usd};
+use super::{account_label, Report};
+use crate::detect::Incident;
+use crate::secret::Secret;
+
+const MAX_BLOCKS: usize = 50;
+const MAX_SECTION_CHARS: usize = 3000;
+const MAX_HEADER_CHARS: usize = 150;
+/// Whole messages near 13,000 characters are rejected even when each block fits.
+const MAX_MESSAGE_CHARS: usize = 11_000;
+/// Blocks other than incidents: header, summary, "and N more", context.
+const FIXED_BLOCKS: usize = 4;
+
+/// The message announcing `incidents` (those not announced before), in the context of `report`.
+pub fn message(report: &Report, incidents: &[Incident]) -> Value {
+    let total: f64 = incidents.iter().map(|i| i.excess_cost_usd).sum();
+    let n = incidents.len();
+    let plural = if n == 1 { "" } else { "s" };
+    let text = format!(
+        "egresswatch: {n} S3 egress incident{plural}, {} over baseline (data through {})",
+        usd(total),
+        report.evaluated_day
+    );
+    let mut blocks = vec![
+        json!({"type": "header", "text": {"type": "plain_text", "text": truncate(
+            &format!(":rotating_light: S3 egress over baseline: {} in {n} series", usd(total)), MAX_HEADER_CHARS)}}),
+        json!({"type": "section", "text": {"type": "mrkdwn", "text": format!(
+            "*{n}* series broke their baseline by a significant and material amount. Excess: *{}*.",
+            usd(total))}}),
+    ];
+    let mut used: usize = blocks.iter().map(|b| b.to_string().len()).sum();
+    let mut shown = 0;
+    for i in incidents {
+        let block =
+            json!({"type": "section", "text": {"type": "mrkdwn", "text": incident_text(i)}});
+        let size = block.to_string().len();
+        if blocks.len() + FIXED_BLOCKS > MAX_BLOCKS || used + size > MAX_MESSAGE_CHARS {
+            break;
+        }
+        used += size;
+        blocks.push(block);
+        shown += 1;
+    }
+    if shown < n {
+        blocks.push(
+            json!({"type": "section", "text": {"type": "mrkdwn", "text": format!(
+            "…and *{}* more. The full list: `egresswatch run --date {} --dry-run --format json`.",
+            n - shown, report.run_date)}}),
+        );
+    }
+    let mut context = format!(
+        "egresswatch {} · {} series checked",
+        env!("CARGO_PKG_VERSION"),
+        report.quality.series_checked
+    );
+    if let Some(q) = report.quality_line() {
+        context.push_str(" · ");
+        context.push_str(&mrkdwn(&q));
+    }
+    blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(&context, MAX_SECTION_CHARS)}]}));
+    json!({"text": text, "blocks": blocks})
+}
+
+fn incident_text(i: &Incident) -> String {
+    let s = format!(
+        "*{}* in *{}*, account *{}* on {}{}\nObserved *{}* vs expected {}: *+{} ({})*, *{}* over baseline\n_{}_",
+        i.family,
+        mrkdwn(&i.region),
+        mrkdwn(&account_label(i)),
+        i.day,
+        if i.estimated { " (estimated)" } else { "" },
+        usage(i.observed, &i.unit),
+        usage(i.expected, &i.unit),
+        usage(i.excess_usage, &i.unit),
+        pct(i.excess_pct),
+        usd(i.excess_cost_usd),
+        mrkdwn(&i.reason),
+    );
+    truncate(&s, MAX_SECTION_CHARS)
+}
+
+/// Check that a webhook URL is one we are willing to send to: HTTPS, or plain HTTP to loopback
+/// (a local relay, or the tests). The error never contains the URL.
+pub fn check_url(url: &Secret) -> anyhow::Result<reqwest::Url> {
+    let u = reqwest::Url::parse(url.expose())
+        .map_err(|_| anyhow!("the Slack webhook URL is not a valid URL"))?;
+    let loopback = match u.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(a)) => a.is_loopback(),
+        Some(url::Host::Ipv6(a)) => a.is_loopback(),
+        None => false,
+    };
+    match u.scheme() {
+        "https" => Ok(u),
+        "http" if loopback => Ok(u),
+        _ => bail!("the Slack webhook URL must use https"),
+    }
+}
+
+/// POST the message. One retry after a 429, honouring `Retry-After` up to 30 s.
+pub async fn deliver(url: &Secret, payload: &Value, timeout: Duration) -> anyhow::Result<()> {
+    let target = check_url(url)?;
+    let client = reqwest::Client::builder()
+        .timeout(timeout)
+        .user_agent(concat!("egresswatch/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .context("building the HTTP client")?;
+    for attempt in 0..2 {
+        let resp = client
+            .post(target.clone())
+            .json(payload)
+            .send()
+            .await
+            .map_err(|e| anyhow!("posting to Slack: {}", e.without_url()))?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        if status.as_u16() == 429 && attempt == 0 {
+            let wait = resp
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(1)
+                .min(30);
+            tracing::warn!(
+                wait_seconds = wait,
+                "Slack rate-limited the message; retrying once"
+            );
+            tokio::time::sleep(Duration::from_secs(wait)).await;
+            continue;
+        }
+        let body = resp.text().await.unwrap_or_default();
+        bail!("Slack answered {status}: {}", truncate(body.trim(), 200));
+    }
+    bail!("Slack kept rate-limiting the message")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Family;
+    use crate::report::{DataQuality, ReportIncident};
+    use chrono::NaiveDate;
+
+    fn incident(name: &str, n: usize) -> Incident {
+        Incident {
+            account: format!("{:012}", n),
+            account_name: Some(name.to_string()),
+            region: "eu-west-1".into(),
+            family: Family::InternetOut,
+            day: NaiveDate::from_ymd_opt(2026, 6, 14).unwrap(),
+            observed: 1000.0,
+            expected: 40.0,
+            lower: 30.0,
+            upper: 50.0,
+            unit: "GB".into(),
+            excess_usage: 960.0,
+            excess_pct: Some(2400.0),
+            excess_cost_usd: 86.4,
+            observed_cost_usd: 90.0,
+            score: 0.9,
+            robust_z: 40.0,
+            estimated: false,
+            reason: "robust z 40.0".into(),
+        }
+    }
+
+    fn report(incidents: &[Incident]) -> Report {
+        Report {
+            run_date: NaiveDate::from_ymd_opt(2026, 6, 15).unwrap(),
+            evaluated_day: NaiveDate::from_ymd_opt(2026, 6, 14).unwrap(),
+            incidents: incidents
+                .iter()
+                .map(|i| ReportIncident {
+                    incident: i.clone(),
+                    already_notified: false,
+                })
+                .collect(),
+            quality: DataQuality {
+                day_known: true,
+                ..Default::default()
+            },
+        }
+    }
+
+    fn all_text(v: &Value) -> String {
+        v.to_string()
+    }
+
+    #[test]
+    fn hostile_account_names_arrive_as_text() {
+        let i = incident("<!channel> <https://evil.example|click>", 1);
+        let m = message(&report(std::slice::from_ref(&i)), &[i]);
+        let s = all_text(&m);
+        assert!(!s.contains("<!channel>"), "{s}");
+        assert!(!s.contains("<https://evil"), "{s}");
+        assert!(s.contains("&lt;!channel&gt;"), "{s}");
+        assert!(m["text"].as_str().unwrap().contains("$86.40"));
+    }
+
+    #[test]
+    fn stays_within_slack_limits_and_says_how_many_more() {
+        let many: Vec<Incident> = (0..300).map(|n| incident(&"x".repeat(200), n)).collect();
+        let m = message(&report(&many), &many);
+        let blocks = m["blocks"].as_array().unwrap();
+        assert!(blocks.len() <= MAX_BLOCKS, "{}", blocks.len());
+        assert!(m.to_string().len() < 13_000, "{}", m.to_string().len());
+        for b in blocks {
+            if let Some(t) = b["text"]["text"].as_str() {
+                assert!(t.chars().count() <= MAX_SECTION_CHARS);
+            }
+        }
+        let shown = blocks.len() - FIXED_BLOCKS;
+        let more = format!("*{}* more", 300 - shown);
+        assert!(m.to_string().contains(&more), "expected `{more}`");
+    }
+
+    #[test]
+    fn urls_must_be_https_except_loopback() {
+        assert!(check_url(&Secret::new("https://hooks.slack.com/services/T/B/X")).is_ok());
+        assert!(check_url(&Secret::new("http://127.0.0.1:9999/hook")).is_ok());
+        assert!(check_url(&Secret::new("http://localhost/hook")).is_ok());
+        let e = check_url(&Secret::new("http://hooks.slack.com/services/T/B/X")).unwrap_err();
+        assert!(!e.to_string().contains("hooks.slack.com"), "{e}");
+        assert!(check_url(&Secret::new("not a url")).is_err());
+    }
+}

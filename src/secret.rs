@@ -1,0 +1,49 @@
+//! A string that must never reach a log, an error message or the terminal.
+//!
+//! Slack webhook URLs are bearer credentials: whoever has one can post to the channel. They come
+//! from the environment or a file and live only inside [`Secret`], whose `Debug` and `Display`
+//! print a placeholder.
+
+use std::fmt;
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret itself; call only where it is handed to the transport.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn never_formats_its_value() {
+        let s = Secret::new("https://hooks.slack.com/services/T000/B000/XXXX");
+        assert!(!format!("{s}").contains("hooks"));
+        assert!(!format!("{s:?}").contains("hooks"));
+        assert_eq!(
+            s.expose(),
+            "https://hooks.slack.com/services/T000/B000/XXXX"
+        );
+    }
+}

@@ -1,0 +1,456 @@
+//! AWS Cost Explorer (GetCostAndUsage): the S3 egress bill, per account and usage type, daily.
+//!
+//! Every request (every page) costs $0.01, so this module makes exactly one ranged request per
+//! page and reports how many it made. Responses are turned into [`CeResponse`], a serde model of
+//! the JSON the API and `aws ce get-cost-and-usage --output json` return; the bundled demo data
+//! and saved responses go through the same [`normalize`] as live ones, so what the demo shows is
+//! what the live path does.
+
+use std::collections::{BTreeMap, HashMap};
+
+use anyhow::{anyhow, bail, Context};
+use aws_sdk_costexplorer::types::{
+    DateInterval, Dimension, DimensionValues, Expression, Granularity, GroupDefinition,
+    GroupDefinitionType,
+};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::model::CostPoint;
+use crate::sources::usage_type::classify;
+
+/// The SERVICE dimension value of S3 in Cost Explorer.
+pub const S3_SERVICE: &str = "Amazon Simple Storage Service";
+/// Only downloads: every S3 egress byte is billed to the GetObject operation.
+pub const OPERATION: &str = "GetObject";
+/// What one Cost Explorer API request costs, in USD.
+pub const USD_PER_REQUEST: f64 = 0.01;
+/// A safety stop: no sane S3 query needs more pages than this in one range.
+const MAX_PAGES: usize = 10_000;
+
+/// A GetCostAndUsage response, in the API's own JSON shape.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CeResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+    #[serde(default)]
+    pub group_definitions: Vec<CeGroupDefinition>,
+    #[serde(default)]
+    pub results_by_time: Vec<CeResultByTime>,
+    #[serde(default)]
+    pub dimension_value_attributes: Vec<CeDimensionValueAttributes>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CeGroupDefinition {
+    #[serde(default)]
+    pub r#type: Option<String>,
+    #[serde(default)]
+    pub key: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CeResultByTime {
+    pub time_period: CeInterval,
+    #[serde(default)]
+    pub total: HashMap<String, CeMetric>,
+    #[serde(default)]
+    pub groups: Vec<CeGroup>,
+    #[serde(default)]
+    pub estimated: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CeInterval {
+    pub start: String,
+    pub end: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CeGroup {
+    #[serde(default)]
+    pub keys: Vec<String>,
+    #[serde(default)]
+    pub metrics: HashMap<String, CeMetric>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CeMetric {
+    #[serde(default)]
+    pub amount: Option<String>,
+    #[serde(default)]
+    pub unit: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CeDimensionValueAttributes {
+    #[serde(default)]
+    pub value: Option<String>,
+    #[serde(default)]
+    pub attributes: HashMap<String, String>,
+}
+
+/// What a set of response pages says, ready for the store.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Normalized {
+    pub points: Vec<CostPoint>,
+    /// Every day the responses covered, and whether Cost Explorer still calls it estimated.
+    pub days: BTreeMap<NaiveDate, bool>,
+    /// Account id → account name, from `DimensionValueAttributes`.
+    pub account_names: BTreeMap<String, String>,
+    /// Groups that could not be read (and were skipped), in words.
+    pub problems: Vec<String>,
+}
+
+/// Turn response pages into cost points. Never fails: a group that cannot be read is named in
+/// `problems` and skipped; an unknown usage type is kept as family `other`.
+pub fn normalize(pages: &[CeResponse]) -> Normalized {
+    let mut out = Normalized::default();
+    // (day, account, usage type) → point: a group repeated across pages is counted once.
+    let mut points: BTreeMap<(NaiveDate, String, String), CostPoint> = BTreeMap::new();
+    for page in pages {
+        let (account_idx, usage_idx) = key_positions(&page.group_definitions);
+        for attr in &page.dimension_value_attributes {
+            if let (Some(id), Some(name)) = (&attr.value, attr.attributes.get("description")) {
+                out.account_names.insert(id.clone(), name.clone());
+            }
+        }
+        for result in &page.results_by_time {
+            let Ok(day) = NaiveDate::parse_from_str(&result.time_period.start, "%Y-%m-%d") else {
+                out.problems.push(format!(
+                    "result with unreadable TimePeriod.Start `{}` skipped",
+                    result.time_period.start
+                ));
+                continue;
+            };
+            let estimated = out.days.entry(day).or_insert(false);
+            *estimated |= result.estimated;
+            for group in &result.groups {
+                match group_to_point(group, day, result.estimated, account_idx, usage_idx) {
+                    Ok(p) => {
+                        points.insert((day, p.account.clone(), p.usage_type.clone()), p);
+                    }
+                    Err(e) => out
+                        .problems
+                        .push(format!("{day}: group {:?} skipped: {e}", group.keys)),
+                }
+            }
+        }
+    }
+    out.points = points.into_values().collect();
+    out
+}
+
+fn key_positions(defs: &[CeGroupDefinition]) -> (usize, usize) {
+    let find = |k: &str| defs.iter().position(|d| d.key.as_deref() == Some(k));
+    match (find("LINKED_ACCOUNT"), find("USAGE_TYPE")) {
+        (Some(a), Some(u)) => (a, u),
+        // Older saved responses may omit GroupDefinitions: the request order is account, type.
+        _ => (0, 1),
+    }
+}
+
+fn group_to_point(
+    group: &CeGroup,
+    day: NaiveDate,
+    estimated: bool,
+    account_idx: usize,
+    usage_idx: usize,
+) -> anyhow::Result<CostPoint> {
+    let account = group
+        .keys
+        .get(account_idx)
+        .ok_or_else(|| anyhow!("no account key"))?;
+    let usage_type = group
+        .keys
+        .get(usage_idx)
+        .ok_or_else(|| anyhow!("no usage type key"))?;
+    let usage = group
+        .metrics
+        .get("UsageQuantity")
+        .ok_or_else(|| anyhow!("no UsageQuantity"))?;
+    let cost = group
+        .metrics
+        .get("UnblendedCost")
+        .ok_or_else(|| anyhow!("no UnblendedCost"))?;
+    let info = classify(usage_type);
+    Ok(CostPoint {
+        day,
+        account: account.clone(),
+        region: info.region,
+        family: info.family,
+        usage_type: usage_type.clone(),
+        usage: amount(usage)?,
+        unit: usage.unit.clone().unwrap_or_default(),
+        cost_usd: amount(cost)?,
+        estimated,
+    })
+}
+
+fn amount(m: &CeMetric) -> anyhow::Result<f64> {
+    let s = m
+        .amount
+        .as_deref()
+        .ok_or_else(|| anyhow!("metric without Amount"))?;
+    let v: f64 = s
+        .trim()
+        .parse()
+        .with_context(|| format!("Amount `{s}` is not a number"))?;
+    if !v.is_finite() {
+        bail!("Amount `{s}` is not finite");
+    }
+    Ok(v)
+}
+
+/// Something that answers GetCostAndUsage for a day range, page by page.
+pub trait CostSource {
+    /// All pages for `[start, end)` (end exclusive, as in the API).
+    fn fetch(
+        &self,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> impl std::future::Future<Output = anyhow::Result<Vec<CeResponse>>>;
+}
+
+/// The live source: the official AWS SDK, with the default credential chain.
+#[derive(Debug, Clone)]
+pub struct CostExplorer {
+    client: aws_sdk_costexplorer::Client,
+}
+
+impl CostExplorer {
+    /// Build a client from `aws-config`'s default chain (environment, profiles and SSO,
+    /// container and instance roles). `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_COST_EXPLORER`
+    /// override the endpoint, which is how the tests reach the emulator.
+    pub async fn from_env(profile: Option<&str>) -> Self {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            // Cost Explorer has one endpoint, in us-east-1, whatever region the user works in.
+            .region(aws_config::Region::new("us-east-1"))
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .operation_attempt_timeout(std::time::Duration::from_secs(60))
+                    .build(),
+            );
+        if let Some(p) = profile {
+            loader = loader.profile_name(p);
+        }
+        let conf = loader.load().await;
+        CostExplorer {
+            client: aws_sdk_costexplorer::Client::new(&conf),
+        }
+    }
+}
+
+/// The request every page uses; only the page token changes between pages.
+fn filter() -> Expression {
+    let dim = |key: Dimension, value: &str| {
+        Expression::builder()
+            .dimensions(DimensionValues::builder().key(key).values(value).build())
+            .build()
+    };
+    Expression::builder()
+        .and(dim(Dimension::Service, S3_SERVICE))
+        .and(dim(Dimension::Operation, OPERATION))
+        .build()
+}
+
+impl CostSource for CostExplorer {
+    async fn fetch(&self, start: NaiveDate, end: NaiveDate) -> anyhow::Result<Vec<CeResponse>> {
+        let period = DateInterval::builder()
+            .start(start.format("%Y-%m-%d").to_string())
+            .end(end.format("%Y-%m-%d").to_string())
+            .build()
+            .context("building the time period")?;
+        let mut pages = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let resp = self
+                .client
+                .get_cost_and_usage()
+                .time_period(period.clone())
+                .granularity(Granularity::Daily)
+                .filter(filter())
+                .group_by(
+                    GroupDefinition::builder()
+                        .r#type(GroupDefinitionType::Dimension)
+                        .key("LINKED_ACCOUNT")
+                        .build(),
+                )
+                .group_by(
+                    GroupDefinition::builder()
+                        .r#type(GroupDefinitionType::Dimension)
+                        .key("USAGE_TYPE")
+                        .build(),
+                )
+                .metrics("UsageQuantity")
+                .metrics("UnblendedCost")
+                .set_next_page_token(token.clone())
+                .send()
+                .await
+                .map_err(|e| {
+                    anyhow!(
+                        "Cost Explorer GetCostAndUsage {start}..{end} (page {}): {}",
+                        pages.len() + 1,
+                        aws_sdk_costexplorer::error::DisplayErrorContext(e)
+                    )
+                })?;
+            let page = from_sdk(&resp);
+            let next = page.next_page_token.clone().filter(|t| !t.is_empty());
+            pages.push(page);
+            match next {
+                None => break,
+                Some(t) if Some(&t) == token.as_ref() => {
+                    bail!("Cost Explorer returned the same NextPageToken twice; stopping")
+                }
+                Some(_) if pages.len() >= MAX_PAGES => {
+                    bail!("Cost Explorer returned more than {MAX_PAGES} pages for {start}..{end}")
+                }
+                Some(t) => token = Some(t),
+            }
+        }
+        Ok(pages)
+    }
+}
+
+/// The SDK's output, in the API's JSON shape.
+fn from_sdk(
+    out: &aws_sdk_costexplorer::operation::get_cost_and_usage::GetCostAndUsageOutput,
+) -> CeResponse {
+    let metrics = |m: Option<&HashMap<String, aws_sdk_costexplorer::types::MetricValue>>| {
+        m.map(|m| {
+            m.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        CeMetric {
+                            amount: v.amount().map(str::to_string),
+                            unit: v.unit().map(str::to_string),
+                        },
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+    };
+    CeResponse {
+        next_page_token: out.next_page_token().map(str::to_string),
+        group_definitions: out
+            .group_definitions()
+            .iter()
+            .map(|g| CeGroupDefinition {
+                r#type: g.r#type().map(|t| t.as_str().to_string()),
+                key: g.key().map(str::to_string),
+            })
+            .collect(),
+        results_by_time: out
+            .results_by_time()
+            .iter()
+            .filter_map(|r| {
+                let tp = r.time_period()?;
+                Some(CeResultByTime {
+                    time_period: CeInterval {
+                        start: tp.start().to_string(),
+                        end: tp.end().to_string(),
+                    },
+                    total: metrics(r.total()),
+                    groups: r
+                        .groups()
+                        .iter()
+                        .map(|g| CeGroup {
+                            keys: g.keys().to_vec(),
+                            metrics: metrics(g.metrics()),
+                        })
+                        .collect(),
+                    estimated: r.estimated(),
+                })
+            })
+            .collect(),
+        dimension_value_attributes: out
+            .dimension_value_attributes()
+            .iter()
+            .map(|d| CeDimensionValueAttributes {
+                value: d.value().map(str::to_string),
+                attributes: d.attributes().cloned().unwrap_or_default(),
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(json: &str) -> CeResponse {
+        serde_json::from_str(json).unwrap()
+    }
+
+    const SAMPLE: &str = r#"{
+      "GroupDefinitions": [{"Type": "DIMENSION", "Key": "LINKED_ACCOUNT"}, {"Type": "DIMENSION", "Key": "USAGE_TYPE"}],
+      "ResultsByTime": [
+        {"TimePeriod": {"Start": "2026-05-01", "End": "2026-05-02"}, "Total": {}, "Estimated": false,
+         "Groups": [
+           {"Keys": ["111111111111", "DataTransfer-Out-Bytes"], "Metrics": {"UsageQuantity": {"Amount": "12.5", "Unit": "GB"}, "UnblendedCost": {"Amount": "1.125", "Unit": "USD"}}},
+           {"Keys": ["111111111111", "EU-USE1-AWS-Out-Bytes"], "Metrics": {"UsageQuantity": {"Amount": "3", "Unit": "GB"}, "UnblendedCost": {"Amount": "0.06", "Unit": "USD"}}},
+           {"Keys": ["111111111111", "EU-Weird-Thing"], "Metrics": {"UsageQuantity": {"Amount": "1", "Unit": "N/A"}, "UnblendedCost": {"Amount": "0", "Unit": "USD"}}},
+           {"Keys": ["111111111111", "USE1-Requests-Tier2"], "Metrics": {"UsageQuantity": {"Amount": "not-a-number", "Unit": "Requests"}, "UnblendedCost": {"Amount": "0", "Unit": "USD"}}}
+         ]},
+        {"TimePeriod": {"Start": "2026-05-02", "End": "2026-05-03"}, "Total": {}, "Estimated": true, "Groups": []}
+      ],
+      "DimensionValueAttributes": [{"Value": "111111111111", "Attributes": {"description": "prod-data"}}]
+    }"#;
+
+    #[test]
+    fn normalizes_groups_days_and_names() {
+        let n = normalize(&[page(SAMPLE)]);
+        assert_eq!(n.points.len(), 3, "{:?}", n.points);
+        let out = n
+            .points
+            .iter()
+            .find(|p| p.usage_type == "DataTransfer-Out-Bytes")
+            .unwrap();
+        assert_eq!(out.region, "us-east-1");
+        assert_eq!(out.usage, 12.5);
+        assert_eq!(out.cost_usd, 1.125);
+        assert_eq!(out.unit, "GB");
+        let other = n
+            .points
+            .iter()
+            .find(|p| p.usage_type == "EU-Weird-Thing")
+            .unwrap();
+        assert_eq!(other.family, crate::model::Family::Other);
+        assert_eq!(n.days.len(), 2);
+        assert!(n.days[&parse("2026-05-02")]);
+        assert!(!n.days[&parse("2026-05-01")]);
+        assert_eq!(n.account_names["111111111111"], "prod-data");
+        assert_eq!(n.problems.len(), 1);
+        assert!(n.problems[0].contains("not-a-number"), "{:?}", n.problems);
+    }
+
+    #[test]
+    fn respects_group_definition_order() {
+        let swapped = SAMPLE
+            .replace(
+                r#"[{"Type": "DIMENSION", "Key": "LINKED_ACCOUNT"}, {"Type": "DIMENSION", "Key": "USAGE_TYPE"}]"#,
+                r#"[{"Type": "DIMENSION", "Key": "USAGE_TYPE"}, {"Type": "DIMENSION", "Key": "LINKED_ACCOUNT"}]"#,
+            )
+            .replace(r#"["111111111111", "DataTransfer-Out-Bytes"]"#, r#"["DataTransfer-Out-Bytes", "111111111111"]"#);
+        let n = normalize(&[page(&swapped)]);
+        let p = n
+            .points
+            .iter()
+            .find(|p| p.usage_type == "DataTransfer-Out-Bytes")
+            .unwrap();
+        assert_eq!(p.account, "111111111111");
+    }
+
+    fn parse(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+}

@@ -1,0 +1,197 @@
+//! Incremental sync: fetch from Cost Explorer only the days the store lacks.
+//!
+//! A day stored as final is never fetched again; a day still estimated is fetched again until
+//! Cost Explorer calls it final. The missing days are fetched as few ranged requests as
+//! possible: one per contiguous run of missing days (runs separated by a short gap are merged,
+//! since one request over a few known days is cheaper than two requests).
+
+use anyhow::Context;
+use chrono::{Datelike, Days, Months, NaiveDate};
+
+use crate::sources::cost_explorer::{normalize, CostSource};
+use crate::state::{Store, SyncBatch};
+
+/// Runs of missing days at most this far apart are fetched in one request.
+const MERGE_GAP_DAYS: u64 = 7;
+/// A day Cost Explorer did not mention is taken as final once it is this old.
+const SETTLE_DAYS: u64 = 3;
+
+/// What a sync did.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct SyncOutcome {
+    /// Ranged fetches made, `[start, end)`.
+    pub ranges: Vec<(NaiveDate, NaiveDate)>,
+    /// API requests made (pages): what Cost Explorer bills, $0.01 each.
+    pub requests: usize,
+    pub days_fetched: usize,
+    pub points: usize,
+    /// Groups that could not be read and were skipped.
+    pub problems: Vec<String>,
+    /// The start of the requested range, if it had to be moved to what Cost Explorer keeps.
+    pub clamped_from: Option<NaiveDate>,
+}
+
+/// The earliest day Cost Explorer serves at daily granularity: 13 months plus the current one.
+pub fn earliest_daily(today: NaiveDate) -> NaiveDate {
+    let first_of_month = today.with_day(1).expect("day 1 exists");
+    first_of_month - Months::new(13)
+}
+
+/// The ranges `[start, end)` to fetch so that every day in `[from, to)` is known and final.
+pub fn plan(
+    from: NaiveDate,
+    to: NaiveDate,
+    store: &Store,
+) -> anyhow::Result<Vec<(NaiveDate, NaiveDate)>> {
+    let fetched = store.fetched_days(from, to)?;
+    let mut ranges: Vec<(NaiveDate, NaiveDate)> = Vec::new();
+    let mut day = from;
+    while day < to {
+        if fetched.get(&day) != Some(&true) {
+            let next = day + Days::new(1);
+            match ranges.last_mut() {
+                Some((_, end)) if day <= *end + Days::new(MERGE_GAP_DAYS) => *end = next,
+                _ => ranges.push((day, next)),
+            }
+        }
+        day = day + Days::new(1);
+    }
+    Ok(ranges)
+}
+
+/// Bring the store up to date for `[from, to)`, as seen on `today`.
+pub async fn sync<S: CostSource>(
+    source: &S,
+    store: &mut Store,
+    from: NaiveDate,
+    to: NaiveDate,
+    today: NaiveDate,
+) -> anyhow::Result<SyncOutcome> {
+    let mut out = SyncOutcome::default();
+    let earliest = earliest_daily(today);
+    let from = if from < earliest {
+        out.clamped_from = Some(earliest);
+        earliest
+    } else {
+        from
+    };
+    // Cost Explorer has nothing for today's future; never ask past today.
+    let to = to.min(today + Days::new(1));
+    for (start, end) in plan(from, to, store)? {
+        let pages = source
+            .fetch(start, end)
+            .await
+            .with_context(|| format!("fetching {start}..{end} from Cost Explorer"))?;
+        let n = normalize(&pages);
+        let mut batch = SyncBatch {
+            start,
+            end,
+            pages: pages.len(),
+            account_names: n.account_names,
+            ..Default::default()
+        };
+        let settled = today - Days::new(SETTLE_DAYS);
+        let mut day = start;
+        while day < end {
+            let final_ = match n.days.get(&day) {
+                Some(estimated) => !estimated,
+                None => day < settled,
+            };
+            batch.days.insert(day, final_);
+            day = day + Days::new(1);
+        }
+        // Keep only what was asked for: a response with extra days must not mark them fetched.
+        batch.points = n
+            .points
+            .into_iter()
+            .filter(|p| p.day >= start && p.day < end)
+            .collect();
+        store.apply_sync(&batch)?;
+        out.ranges.push((start, end));
+        out.requests += batch.pages;
+        out.days_fetched += batch.days.len();
+        out.points += batch.points.len();
+        out.problems.extend(n.problems);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn mark(store: &mut Store, days: &[(&str, bool)]) {
+        let mut b = SyncBatch {
+            start: d("2026-01-01"),
+            end: d("2026-01-02"),
+            pages: 1,
+            ..Default::default()
+        };
+        for (day, f) in days {
+            b.days.insert(d(day), *f);
+        }
+        store.apply_sync(&b).unwrap();
+    }
+
+    #[test]
+    fn cold_store_is_one_range() {
+        let s = Store::open_in_memory().unwrap();
+        assert_eq!(
+            plan(d("2026-01-01"), d("2026-05-01"), &s).unwrap(),
+            vec![(d("2026-01-01"), d("2026-05-01"))]
+        );
+    }
+
+    #[test]
+    fn warm_store_fetches_only_estimated_and_new_days() {
+        let mut s = Store::open_in_memory().unwrap();
+        let mut days = vec![];
+        let mut day = d("2026-03-01");
+        let names: Vec<String> = (0..30)
+            .map(|_| {
+                let n = day.format("%Y-%m-%d").to_string();
+                day = day + Days::new(1);
+                n
+            })
+            .collect();
+        for (i, n) in names.iter().enumerate() {
+            days.push((n.as_str(), i < 28)); // the last two are still estimated
+        }
+        mark(&mut s, &days);
+        assert_eq!(
+            plan(d("2026-03-01"), d("2026-04-01"), &s).unwrap(),
+            vec![(d("2026-03-29"), d("2026-04-01"))]
+        );
+    }
+
+    #[test]
+    fn far_apart_gaps_are_separate_requests_and_near_ones_merge() {
+        let mut s = Store::open_in_memory().unwrap();
+        let mut known = vec![];
+        let all: Vec<String> = (1..=31).map(|i| format!("2026-03-{i:02}")).collect();
+        for (i, n) in all.iter().enumerate() {
+            // missing: Mar 2, Mar 5 (gap 2 → merged), Mar 30 (far → separate)
+            if ![1usize, 4, 29].contains(&i) {
+                known.push((n.as_str(), true));
+            }
+        }
+        mark(&mut s, &known);
+        assert_eq!(
+            plan(d("2026-03-01"), d("2026-04-01"), &s).unwrap(),
+            vec![
+                (d("2026-03-02"), d("2026-03-06")),
+                (d("2026-03-30"), d("2026-03-31"))
+            ]
+        );
+    }
+
+    #[test]
+    fn earliest_daily_is_thirteen_months_back() {
+        assert_eq!(earliest_daily(d("2026-11-27")), d("2025-10-01"));
+        assert_eq!(earliest_daily(d("2026-01-31")), d("2024-12-01"));
+    }
+}
