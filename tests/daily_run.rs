@@ -27,6 +27,14 @@ fn cold_range() -> (chrono::NaiveDate, chrono::NaiveDate) {
     (day(DATE) - Days::new(120), day(DATE))
 }
 
+/// `egresswatch run --format json` as of `date`, expecting exit 0.
+fn run_on(bin: &Bin, cfg: &str, date: &str) -> Value {
+    bin.run_json(
+        &["run", "--config", cfg, "--date", date, "--format", "json"],
+        0,
+    )
+}
+
 fn incidents(v: &Value) -> Vec<Value> {
     v["incidents"].as_array().unwrap().clone()
 }
@@ -48,10 +56,7 @@ fn run_reports_the_planted_spike_and_delivers_it_exactly_once() {
         bin.write_config("[notify.slack]\nwebhook_url_env = \"EGRESSWATCH_SLACK_WEBHOOK_URL\"\n");
     let cfg = cfg.to_str().unwrap();
 
-    let first = bin.run_json(
-        &["run", "--config", cfg, "--date", DATE, "--format", "json"],
-        0,
-    );
+    let first = run_on(&bin, cfg, DATE);
     assert_eq!(first["cost_explorer_requests"], 1, "{first:#}");
     let found = incidents(&first);
     assert_eq!(
@@ -97,10 +102,7 @@ fn run_reports_the_planted_spike_and_delivers_it_exactly_once() {
     );
 
     // The next run: the same incident is reported but not delivered again.
-    let second = bin.run_json(
-        &["run", "--config", cfg, "--date", DATE, "--format", "json"],
-        0,
-    );
+    let second = run_on(&bin, cfg, DATE);
     assert_eq!(second["notified"], 0, "{second:#}");
     assert_eq!(incidents(&second).len(), 1);
     assert_eq!(incidents(&second)[0]["already_notified"], true);
@@ -121,22 +123,8 @@ fn warm_daily_run_requests_only_the_recent_window() {
     let cfg = bin.write_config("");
     let cfg = cfg.to_str().unwrap();
 
-    let cold = bin.run_json(
-        &["run", "--config", cfg, "--date", DATE, "--format", "json"],
-        0,
-    );
-    let warm = bin.run_json(
-        &[
-            "run",
-            "--config",
-            cfg,
-            "--date",
-            &next_date.to_string(),
-            "--format",
-            "json",
-        ],
-        0,
-    );
+    let cold = run_on(&bin, cfg, DATE);
+    let warm = run_on(&bin, cfg, &next_date.to_string());
     assert_eq!(cold["cost_explorer_requests"], 1);
     assert_eq!(warm["cost_explorer_requests"], 1);
 
@@ -165,18 +153,7 @@ fn warm_daily_run_requests_only_the_recent_window() {
 
     // A third run on the same day finds everything final but the newest day: still one
     // request, over that day alone.
-    let third = bin.run_json(
-        &[
-            "run",
-            "--config",
-            cfg,
-            "--date",
-            &next_date.to_string(),
-            "--format",
-            "json",
-        ],
-        0,
-    );
+    let third = run_on(&bin, cfg, &next_date.to_string());
     assert!(third["cost_explorer_requests"].as_u64().unwrap() <= 1);
 }
 
@@ -284,16 +261,10 @@ fn a_failed_delivery_stays_queued_and_goes_out_with_the_next_run() {
     );
     assert!(!String::from_utf8_lossy(&out.stdout).contains("secret-token"));
 
-    let retry = bin.run_json(
-        &["run", "--config", cfg, "--date", DATE, "--format", "json"],
-        0,
-    );
+    let retry = run_on(&bin, cfg, DATE);
     assert_eq!(retry["notified"], 1);
     assert_eq!(retry["incidents_delivered"], 1);
-    let again = bin.run_json(
-        &["run", "--config", cfg, "--date", DATE, "--format", "json"],
-        0,
-    );
+    let again = run_on(&bin, cfg, DATE);
     assert_eq!(again["notified"], 0);
     assert_eq!(
         receiver.received().len(),
@@ -329,10 +300,7 @@ fn dry_run_delivers_nothing_and_records_nothing() {
     assert_eq!(dry["notified"], 0);
     assert!(receiver.received().is_empty());
     // The real run after it still announces the incident.
-    let real = bin.run_json(
-        &["run", "--config", cfg, "--date", DATE, "--format", "json"],
-        0,
-    );
+    let real = run_on(&bin, cfg, DATE);
     assert_eq!(real["notified"], 1);
     assert_eq!(receiver.received().len(), 1);
 }

@@ -78,6 +78,7 @@ pub async fn sync<S: CostSource>(
     // Cost Explorer has nothing for today's future; never ask past today.
     let to = to.min(today + Days::new(1));
     for (start, end) in plan(from, to, store)? {
+        tracing::info!(%start, %end, "fetching from Cost Explorer");
         let pages = source
             .fetch(start, end)
             .await
@@ -107,6 +108,7 @@ pub async fn sync<S: CostSource>(
             .filter(|p| p.day >= start && p.day < end)
             .collect();
         store.apply_sync(&batch)?;
+        tracing::info!(%start, %end, pages = batch.pages, points = batch.points.len(), "stored");
         out.ranges.push((start, end));
         out.requests += batch.pages;
         out.days_fetched += batch.days.len();
