@@ -61,6 +61,13 @@ pub enum Command {
     /// Validate a config file: exit 0, or print every error (file:line:column: key: problem) and
     /// exit 2.
     CheckConfig(CheckConfigArgs),
+    /// Run the detector on any `timestamp,value` CSV series.
+    ///
+    /// Timestamps `YYYY-MM-DD` or `YYYY-MM-DD HH:MM:SS`, any regular interval. Writes
+    /// `timestamp,value,expected,lower,upper,score,anomaly`, one row per input row, in input order;
+    /// each row depends only on that row and earlier ones. score is in [0, 1], 0.5 at the
+    /// threshold.
+    Detect(DetectArgs),
     /// Run the whole pipeline offline on bundled sample data: no AWS credentials, no network.
     ///
     /// Prints the report it would have sent and writes the store, the report, the run's JSON and
@@ -148,6 +155,42 @@ pub struct CheckConfigArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct DetectArgs {
+    /// The input CSV (header `timestamp,value`); `-` for stdin.
+    #[arg(long, value_name = "FILE.csv")]
+    pub input: PathBuf,
+    /// Where to write the output CSV [default: stdout].
+    #[arg(long, value_name = "FILE.csv")]
+    pub output: Option<PathBuf>,
+    /// Seasonal period in points (1: none), or `auto`: weekly for daily data; for finer data a
+    /// day or a week, adopted when the history shows it.
+    #[arg(long, value_name = "N|auto", default_value = "auto")]
+    pub period: crate::detect::csvio::PeriodArg,
+    /// Which deviations count: `up` (rises only, as for egress) or `both`.
+    #[arg(long, value_enum, default_value_t = DirectionArg::Both)]
+    pub direction: DirectionArg,
+    /// `linear` models the values as they are; `log` models ln(value + 1), as the daily job does
+    /// for usage (multiplicative seasonality and noise; negative values count as 0).
+    #[arg(long, value_enum, default_value_t = ScaleArg::Linear)]
+    pub scale: ScaleArg,
+    /// A config file whose `detect.min_robust_z` sets the threshold.
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ScaleArg {
+    Linear,
+    Log,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DirectionArg {
+    Up,
+    Both,
+}
+
+#[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Where to write the demo's store and reports.
     #[arg(long, value_name = "DIR", default_value = "egresswatch-demo")]
@@ -218,6 +261,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Sync(a) => cmd_sync(a),
         Command::Series(a) => cmd_series(a),
         Command::CheckConfig(a) => cmd_check_config(a),
+        Command::Detect(a) => cmd_detect(a),
         Command::Demo(a) => cmd_demo(a),
     }
 }
@@ -405,6 +449,63 @@ fn cmd_check_config(a: CheckConfigArgs) -> Result<()> {
     if let Some(sl) = &cfg.slack {
         if let Err(e) = sl.webhook_url.resolve() {
             println!("  note: {e:#} (needed when a run has something to deliver)");
+        }
+    }
+    Ok(())
+}
+
+fn cmd_detect(a: DetectArgs) -> Result<()> {
+    use crate::detect::{csvio, online::Direction};
+    let threshold = match &a.config {
+        Some(p) => {
+            config::load(Some(p), true)
+                .map_err(|errs| Error::Config(errs.iter().map(|e| e.to_string()).collect()))?
+                .detect
+                .gates
+                .min_robust_z
+        }
+        None => crate::detect::DetectSettings::default().gates.min_robust_z,
+    };
+    let label = a.input.display().to_string();
+    let text = if label == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+            .map_err(|e| Error::Runtime(anyhow::Error::new(e).context("reading stdin")))?;
+        s
+    } else {
+        std::fs::read_to_string(&a.input)
+            .map_err(|e| Error::config(format!("{label}: cannot read: {e}")))?
+    };
+    let series = csvio::read(&text, &label).map_err(Error::config)?;
+    let direction = match a.direction {
+        DirectionArg::Up => Direction::Up,
+        DirectionArg::Both => Direction::Both,
+    };
+    let params = csvio::params_for(
+        &series,
+        a.period,
+        direction,
+        threshold,
+        matches!(a.scale, ScaleArg::Log),
+    );
+    let outputs = csvio::detect(&series, &params);
+    let io =
+        |e: std::io::Error| Error::Runtime(anyhow::Error::new(e).context("writing the output"));
+    match &a.output {
+        Some(path) => {
+            let f = std::fs::File::create(path).map_err(|e| {
+                Error::Runtime(
+                    anyhow::Error::new(e).context(format!("creating {}", path.display())),
+                )
+            })?;
+            let mut w = std::io::BufWriter::new(f);
+            csvio::write(&mut w, &series, &outputs).map_err(io)?;
+            w.flush().map_err(io)?;
+        }
+        None => {
+            let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+            csvio::write(&mut w, &series, &outputs).map_err(io)?;
+            w.flush().map_err(io)?;
         }
     }
     Ok(())

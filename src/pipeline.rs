@@ -9,7 +9,6 @@ use chrono::{Days, NaiveDate};
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::detect::seasonal_mad::SeasonalMad;
 use crate::detect::{evaluate_day, Incident};
 use crate::report::{slack, DataQuality, Report, ReportIncident};
 use crate::sources::cost_explorer::{CostSource, USD_PER_REQUEST};
@@ -72,8 +71,7 @@ pub fn evaluate(
     let eval_day = date - Days::new(1);
     let from = eval_day - Days::new(cfg.detect.history_days());
     let set = store.series(from, eval_day)?;
-    let detector = SeasonalMad::from_settings(&cfg.detect);
-    let outcome = evaluate_day(&set, eval_day, &cfg.detect, &detector);
+    let outcome = evaluate_day(&set, eval_day, &cfg.detect);
     let names = store.account_names()?;
     let mut incidents = Vec::new();
     for mut i in outcome.incidents {
@@ -92,6 +90,7 @@ pub fn evaluate(
             series_checked: outcome.checked,
             young_series: outcome.young.len(),
             immaterial: outcome.immaterial,
+            not_discoveries: outcome.not_discoveries,
             day_known: outcome.day_known,
             day_estimated: outcome.day_estimated,
             unknown_usage_types: store.unknown_usage_types(from, eval_day)?,
@@ -134,16 +133,16 @@ pub async fn run<S: CostSource>(
         .iter()
         .map(|r| r.incident.clone())
         .collect();
-    let to_announce: Vec<Incident> = if opts.dry_run {
+    let (ids, to_announce): (Vec<i64>, Vec<Incident>) = if opts.dry_run {
         report
             .incidents
             .iter()
             .filter(|r| !r.already_notified)
-            .map(|r| r.incident.clone())
-            .collect()
+            .map(|r| (0, r.incident.clone()))
+            .unzip()
     } else {
         store.record_incidents(&todays)?;
-        store.pending_incidents()?
+        store.pending_incidents()?.into_iter().unzip()
     };
     if !to_announce.is_empty() {
         out.slack_message = Some(slack::message(&report, &to_announce));
@@ -153,7 +152,7 @@ pub async fn run<S: CostSource>(
         (_, Some(_)) if opts.dry_run => out.pending_delivery = to_announce.len(),
         (None, Some(_)) => {
             // No sink: the printed report is the announcement.
-            store.mark_notified(&to_announce)?;
+            store.mark_notified(&ids)?;
         }
         (Some(sl), Some(msg)) => {
             let sent = match sl.webhook_url.resolve() {
@@ -162,7 +161,7 @@ pub async fn run<S: CostSource>(
             };
             match sent {
                 Ok(()) => {
-                    store.mark_notified(&to_announce)?;
+                    store.mark_notified(&ids)?;
                     out.notified = 1;
                     out.incidents_delivered = to_announce.len();
                 }

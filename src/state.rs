@@ -49,16 +49,20 @@ CREATE TABLE ce_requests (
     end_day    TEXT NOT NULL,
     pages      INTEGER NOT NULL
 );
+-- Consecutive flagged days of one series. Announced once; later days update it.
 CREATE TABLE incidents (
-    account         TEXT NOT NULL,
-    region          TEXT NOT NULL,
-    family          TEXT NOT NULL,
-    day             TEXT NOT NULL,
-    body            TEXT NOT NULL,   -- the incident as JSON, as first detected
-    detected_at     TEXT NOT NULL,
-    notified_at     TEXT,            -- NULL: not yet delivered (retried next run)
-    PRIMARY KEY (account, region, family, day)
-) WITHOUT ROWID;
+    id          INTEGER PRIMARY KEY,
+    account     TEXT NOT NULL,
+    region      TEXT NOT NULL,
+    family      TEXT NOT NULL,
+    start_day   TEXT NOT NULL,
+    end_day     TEXT NOT NULL,
+    body        TEXT NOT NULL,   -- the newest version of the incident, as JSON
+    detected_at TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    notified_at TEXT             -- NULL: not yet announced (retried by the next run)
+);
+CREATE INDEX incidents_by_series ON incidents (account, region, family, end_day);
 "#];
 
 pub struct Store {
@@ -347,76 +351,104 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Record incidents not seen before (an incident already stored keeps its first version and
-    /// its notification state). Returns how many were new.
+    /// The stored incident this one continues: same series, and its days overlap, touch, or
+    /// are one unflagged day apart (one quiet day does not make a new incident).
+    fn continued(tx: &Connection, i: &Incident) -> rusqlite::Result<Option<(i64, NaiveDate)>> {
+        tx.query_row(
+            "SELECT id, start_day FROM incidents
+             WHERE account = ?1 AND region = ?2 AND family = ?3 AND end_day >= ?4 AND start_day <= ?5
+             ORDER BY end_day DESC LIMIT 1",
+            params![
+                i.account,
+                i.region,
+                i.family.as_str(),
+                day_str(i.start - chrono::Days::new(2)),
+                day_str(i.day)
+            ],
+            |r| Ok((r.get(0)?, parse_day(&r.get::<_, String>(1)?)?)),
+        )
+        .optional()
+    }
+
+    /// Record incidents: a new one is inserted (pending announcement); one that continues a
+    /// stored incident updates it (its end, totals and text) and keeps its announcement state.
+    /// Returns how many were new.
     pub fn record_incidents(&mut self, incidents: &[Incident]) -> anyhow::Result<usize> {
         let now = Utc::now().to_rfc3339();
         let tx = self.conn.transaction()?;
         let mut added = 0;
-        {
-            let mut ins = tx.prepare(
-                "INSERT OR IGNORE INTO incidents (account, region, family, day, body, detected_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?;
-            for i in incidents {
-                added += ins.execute(params![
-                    i.account,
-                    i.region,
-                    i.family.as_str(),
-                    day_str(i.day),
-                    serde_json::to_string(i)?,
-                    now
-                ])?;
+        for i in incidents {
+            match Self::continued(&tx, i)? {
+                Some((id, start)) => {
+                    let mut merged = i.clone();
+                    merged.start = merged.start.min(start);
+                    tx.execute(
+                        "UPDATE incidents SET start_day = ?2, end_day = max(end_day, ?3), body = ?4, updated_at = ?5
+                         WHERE id = ?1",
+                        params![id, day_str(merged.start), day_str(i.day), serde_json::to_string(&merged)?, now],
+                    )?;
+                }
+                None => {
+                    tx.execute(
+                        "INSERT INTO incidents
+                         (account, region, family, start_day, end_day, body, detected_at, updated_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                        params![
+                            i.account,
+                            i.region,
+                            i.family.as_str(),
+                            day_str(i.start),
+                            day_str(i.day),
+                            serde_json::to_string(i)?,
+                            now
+                        ],
+                    )?;
+                    added += 1;
+                }
             }
         }
         tx.commit()?;
         Ok(added)
     }
 
-    /// Incidents recorded but not yet delivered, oldest day first.
-    pub fn pending_incidents(&self) -> anyhow::Result<Vec<Incident>> {
+    /// Incidents recorded but not yet announced, with their ids, oldest first.
+    pub fn pending_incidents(&self) -> anyhow::Result<Vec<(i64, Incident)>> {
         let mut stmt = self.conn.prepare(
-            "SELECT body FROM incidents WHERE notified_at IS NULL ORDER BY day, account, region, family",
+            "SELECT id, body FROM incidents WHERE notified_at IS NULL
+             ORDER BY start_day, account, region, family",
         )?;
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
         let mut out = Vec::new();
-        for body in rows {
-            out.push(serde_json::from_str(&body?).context("reading a stored incident")?);
+        for row in rows {
+            let (id, body) = row?;
+            out.push((
+                id,
+                serde_json::from_str(&body).context("reading a stored incident")?,
+            ));
         }
         Ok(out)
     }
 
-    /// Whether this incident (by series and day) has already been announced.
+    /// Whether this incident (or the one it continues) has already been announced.
     pub fn is_notified(&self, i: &Incident) -> anyhow::Result<bool> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT notified_at IS NOT NULL FROM incidents
-                 WHERE account = ?1 AND region = ?2 AND family = ?3 AND day = ?4",
-                params![i.account, i.region, i.family.as_str(), day_str(i.day)],
-                |r| r.get::<_, bool>(0),
-            )
-            .optional()?
-            .unwrap_or(false))
+        let Some((id, _)) = Self::continued(&self.conn, i)? else {
+            return Ok(false);
+        };
+        Ok(self.conn.query_row(
+            "SELECT notified_at IS NOT NULL FROM incidents WHERE id = ?1",
+            [id],
+            |r| r.get::<_, bool>(0),
+        )?)
     }
 
-    /// Mark incidents as delivered, in one transaction.
-    pub fn mark_notified(&mut self, incidents: &[Incident]) -> anyhow::Result<()> {
+    /// Mark incidents as announced, in one transaction.
+    pub fn mark_notified(&mut self, ids: &[i64]) -> anyhow::Result<()> {
         let now = Utc::now().to_rfc3339();
         let tx = self.conn.transaction()?;
         {
-            let mut upd = tx.prepare(
-                "UPDATE incidents SET notified_at = ?5
-                 WHERE account = ?1 AND region = ?2 AND family = ?3 AND day = ?4",
-            )?;
-            for i in incidents {
-                upd.execute(params![
-                    i.account,
-                    i.region,
-                    i.family.as_str(),
-                    day_str(i.day),
-                    now
-                ])?;
+            let mut upd = tx.prepare("UPDATE incidents SET notified_at = ?2 WHERE id = ?1")?;
+            for id in ids {
+                upd.execute(params![id, now])?;
             }
         }
         tx.commit()?;

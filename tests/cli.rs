@@ -10,7 +10,7 @@ fn check_config_names_file_line_and_key_of_a_misspelled_key() {
     let p = bin.path("bad.toml");
     std::fs::write(
         &p,
-        "[detect]\nbaseline_weeks = 8\nmin_excess_usdd = 5\n\n[state]\npathh = \"x.db\"\n",
+        "[detect]\nhistory_days = 90\nmin_excess_usdd = 5\n\n[state]\npathh = \"x.db\"\n",
     )
     .unwrap();
     let out = bin.run(&["check-config", p.to_str().unwrap()]);

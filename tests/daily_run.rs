@@ -22,9 +22,10 @@ fn planted() -> Spike<'static> {
     }
 }
 
-/// The cold request of a run on DATE covers lookback_days (120) up to DATE, exclusive.
+/// The cold request of a run on DATE covers the detector's history (`detect.history_days`,
+/// 120) before the evaluated day, and that day: up to DATE, exclusive.
 fn cold_range() -> (chrono::NaiveDate, chrono::NaiveDate) {
-    (day(DATE) - Days::new(120), day(DATE))
+    (spike_day() - Days::new(120), day(DATE))
 }
 
 /// `egresswatch run --format json` as of `date`, expecting exit 0.
@@ -87,7 +88,11 @@ fn run_reports_the_planted_spike_and_delivers_it_exactly_once() {
     let excess = i["excess_usage"].as_f64().unwrap();
     assert!((excess - (observed - expected)).abs() < 1e-6);
     assert!((i["excess_cost_usd"].as_f64().unwrap() - excess * 0.09).abs() < 1e-6);
-    assert!(i["reason"].as_str().unwrap().contains("robust z"));
+    assert!(
+        i["reason"].as_str().unwrap().contains("robust σ"),
+        "{}",
+        i["reason"]
+    );
     assert_eq!(first["notified"], 1);
 
     let got = receiver.received();
@@ -318,4 +323,63 @@ fn an_unreachable_cost_explorer_is_a_runtime_failure_with_one_line() {
         "{stderr}"
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn a_multi_day_exfiltration_is_announced_once_then_updated() {
+    let moto = Moto::start();
+    // Exfiltration on three consecutive days; the job runs each morning.
+    let first = spike_day();
+    let spikes: Vec<Spike> = (0..3)
+        .map(|k| Spike {
+            day: first + Days::new(k),
+            ..planted()
+        })
+        .collect();
+    let runs: Vec<chrono::NaiveDate> = (0..3).map(|k| day(DATE) + Days::new(k)).collect();
+    let (from, _) = cold_range();
+    let mut responses = vec![ce_response_multi(
+        from,
+        runs[0],
+        runs[0] - Days::new(2),
+        &spikes,
+    )];
+    for r in &runs[1..] {
+        // Each warm run refetches the two days still estimated, and the new one.
+        responses.push(ce_response_multi(
+            *r - Days::new(3),
+            *r,
+            *r - Days::new(2),
+            &spikes,
+        ));
+    }
+    moto.queue_cost_and_usage(&responses);
+    let receiver = Receiver::start(&[]);
+    let mut bin = Bin::new(&moto.url);
+    bin.webhook = Some(receiver.url.clone());
+    let cfg = bin.write_config("[notify.slack]\n");
+    let cfg = cfg.to_str().unwrap();
+
+    let mut last = Value::Null;
+    for (k, r) in runs.iter().enumerate() {
+        last = run_on(&bin, cfg, &r.to_string());
+        let found = incidents(&last);
+        assert_eq!(found.len(), 1, "run {k}: {last:#}");
+        assert_eq!(found[0]["start"], first.to_string(), "run {k}");
+        assert_eq!(found[0]["days"], k + 1, "run {k}");
+        assert_eq!(
+            last["notified"],
+            u64::from(k == 0),
+            "run {k}: announced on the first morning only"
+        );
+    }
+    assert_eq!(receiver.received().len(), 1, "announced once, then updated");
+    let i = &incidents(&last)[0];
+    assert_eq!(i["already_notified"], true);
+    let total = i["total_excess_usage"].as_f64().unwrap();
+    let today = i["excess_usage"].as_f64().unwrap();
+    assert!(
+        total > 2.5 * today,
+        "totals cover the three days: {total} vs {today}"
+    );
 }

@@ -1,6 +1,6 @@
 //! Find where a key path sits in the TOML text, so every error can name its line.
 
-use toml_edit::{Document, Item, Value};
+use toml_edit::{Document, Item, TableLike, Value};
 
 /// One step of a key path: a table key or an array index.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,24 +35,42 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
-/// The byte span of the key (for a table key) or the element (for an index) at `path`.
+/// The byte span of the key (for a table key), the element (for an index into an inline
+/// array) or the `[[header]]` (for an index into an array of tables) at `path`.
 pub fn span_of(doc: &Document<String>, path: &[Seg]) -> Option<std::ops::Range<usize>> {
-    let mut item: &Item = doc.as_item();
+    let mut table: &dyn TableLike = doc.as_table();
     let mut span = None;
+    let mut pending: Option<&Item> = None;
     for seg in path {
+        if let Some(item) = pending.take() {
+            table = match seg {
+                Seg::Key(_) => item.as_table_like()?,
+                Seg::Index(i) => {
+                    if let Some(aot) = item.as_array_of_tables() {
+                        let t = aot.get(*i)?;
+                        span = t.span().or(span);
+                        t
+                    } else {
+                        let v: &Value = item.as_array()?.get(*i)?;
+                        span = v.span();
+                        match v.as_inline_table() {
+                            Some(t) => t,
+                            None => return span,
+                        }
+                    }
+                }
+            };
+            if matches!(seg, Seg::Index(_)) {
+                continue;
+            }
+        }
         match seg {
             Seg::Key(k) => {
-                let table = item.as_table_like()?;
                 let (key, next) = table.get_key_value(k)?;
                 span = key.span().or_else(|| next.span());
-                item = next;
+                pending = Some(next);
             }
-            Seg::Index(i) => {
-                let value: &Value = item.as_array()?.get(*i)?;
-                span = value.span();
-                // Arrays of scalars are the end of any path this config has.
-                return span;
-            }
+            Seg::Index(_) => return None,
         }
     }
     span

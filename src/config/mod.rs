@@ -16,7 +16,7 @@ use std::time::Duration;
 use anyhow::Context;
 use toml_edit::Document;
 
-use crate::detect::thresholds::Materiality;
+use crate::detect::thresholds::{Gates, Materiality, Override};
 use crate::detect::DetectSettings;
 use crate::model::Family;
 use crate::secret::Secret;
@@ -263,7 +263,13 @@ fn unknown_key_message(path: &[Seg]) -> String {
                 environment variable named by `webhook_url_env`, or in a file named by `webhook_url_file`"
             .into();
     }
-    let table = display_path(&path[..path.len() - 1]);
+    // The table the key sits in, without array indices (`detect.override[2]` → `detect.override`).
+    let table_keys: Vec<Seg> = path[..path.len() - 1]
+        .iter()
+        .filter(|s| matches!(s, Seg::Key(_)))
+        .cloned()
+        .collect();
+    let table = display_path(&table_keys);
     let candidates = KNOWN_KEYS
         .iter()
         .find(|(t, _)| *t == table)
@@ -287,21 +293,28 @@ struct Validator<'a, F> {
     at: &'a F,
 }
 
+/// A key path from plain keys.
+fn keys(path: &[&str]) -> Vec<Seg> {
+    path.iter().map(|k| Seg::Key((*k).to_string())).collect()
+}
+
+/// `base` with one more key.
+fn with(base: &[Seg], key: &str) -> Vec<Seg> {
+    let mut v = base.to_vec();
+    v.push(Seg::Key(key.to_string()));
+    v
+}
+
 impl<F> Validator<'_, F>
 where
     F: Fn(Option<std::ops::Range<usize>>, String, String) -> ConfigError,
 {
-    fn fail(&mut self, path: &[&str], message: impl Into<String>) {
-        let segs: Vec<Seg> = path.iter().map(|k| Seg::Key((*k).to_string())).collect();
-        let err = (self.at)(
-            span_of(self.doc, &segs),
-            display_path(&segs),
-            message.into(),
-        );
+    fn fail(&mut self, path: &[Seg], message: impl Into<String>) {
+        let err = (self.at)(span_of(self.doc, path), display_path(path), message.into());
         self.errors.push(err);
     }
 
-    fn int(&mut self, path: &[&str], v: Option<i64>, default: u32, min: i64, max: i64) -> u32 {
+    fn int(&mut self, path: &[Seg], v: Option<i64>, default: u32, min: i64, max: i64) -> u32 {
         match v {
             None => default,
             Some(x) if (min..=max).contains(&x) => x as u32,
@@ -312,25 +325,42 @@ where
         }
     }
 
+    /// A finite number in `[min, max]` (or `(min, max]` when `exclusive_min`).
     fn num(
         &mut self,
-        path: &[&str],
+        path: &[Seg],
         v: Option<f64>,
         default: f64,
-        min: f64,
+        range: (f64, f64),
         exclusive_min: bool,
     ) -> f64 {
+        let (min, max) = range;
         match v {
             None => default,
-            Some(x) if x.is_finite() && (x > min || (!exclusive_min && x == min)) => x,
+            Some(x) if x.is_finite() && (x > min || (!exclusive_min && x == min)) && x <= max => x,
             Some(x) => {
-                let rel = if exclusive_min {
+                let lo = if exclusive_min {
                     "greater than"
                 } else {
                     "at least"
                 };
-                self.fail(path, format!("{x} must be a finite number {rel} {min}"));
+                let hi = if max.is_finite() {
+                    format!(" and at most {max}")
+                } else {
+                    String::new()
+                };
+                self.fail(path, format!("{x} must be a finite number {lo} {min}{hi}"));
                 default
+            }
+        }
+    }
+
+    fn family(&mut self, path: &[Seg], name: &str) -> Option<Family> {
+        match name.parse::<Family>() {
+            Ok(f) => Some(f),
+            Err(e) => {
+                self.fail(path, e);
+                None
             }
         }
     }
@@ -340,7 +370,7 @@ where
         if let Some(p) = raw.aws.profile {
             if p.trim().is_empty() {
                 self.fail(
-                    &["aws", "profile"],
+                    &keys(&["aws", "profile"]),
                     "must not be empty (leave it out to use the default chain)",
                 );
             } else {
@@ -349,143 +379,205 @@ where
         }
         if let Some(p) = raw.state.path {
             if p.trim().is_empty() {
-                self.fail(&["state", "path"], "must not be empty");
+                self.fail(&keys(&["state", "path"]), "must not be empty");
             } else {
                 cfg.state_path = PathBuf::from(p);
             }
         }
         cfg.lookback_days = self.int(
-            &["sync", "lookback_days"],
+            &keys(&["sync", "lookback_days"]),
             raw.sync.lookback_days,
             120,
             1,
             430,
         );
-
-        let d = raw.detect;
-        let s = &mut cfg.detect;
-        s.baseline_weeks = self.int(&["detect", "baseline_weeks"], d.baseline_weeks, 8, 2, 52);
-        s.min_baseline_points = self.int(
-            &["detect", "min_baseline_points"],
-            d.min_baseline_points,
-            4.min(s.baseline_weeks),
-            1,
-            i64::from(s.baseline_weeks),
-        );
-        s.min_robust_z = self.num(&["detect", "min_robust_z"], d.min_robust_z, 4.0, 0.0, true);
-        let m = Materiality::default();
-        s.materiality = Materiality {
-            min_excess_gb: self.num(
-                &["detect", "min_excess_gb"],
-                d.min_excess_gb,
-                m.min_excess_gb,
-                0.0,
-                false,
-            ),
-            min_excess_requests: self.num(
-                &["detect", "min_excess_requests"],
-                d.min_excess_requests,
-                m.min_excess_requests,
-                0.0,
-                false,
-            ),
-            min_excess_usd: self.num(
-                &["detect", "min_excess_usd"],
-                d.min_excess_usd,
-                m.min_excess_usd,
-                0.0,
-                false,
-            ),
-            min_excess_pct: self.num(
-                &["detect", "min_excess_pct"],
-                d.min_excess_pct,
-                m.min_excess_pct,
-                0.0,
-                false,
-            ),
-        };
-        if let Some(names) = d.families {
-            let mut fams = Vec::new();
-            for (i, n) in names.iter().enumerate() {
-                match n.parse::<Family>() {
-                    Ok(f) if fams.contains(&f) => self.fail_index(
-                        &["detect", "families"],
-                        i,
-                        format!("`{n}` is listed twice"),
-                    ),
-                    Ok(f) => fams.push(f),
-                    Err(e) => self.fail_index(&["detect", "families"], i, e),
-                }
-            }
-            if names.is_empty() {
-                self.fail(&["detect", "families"], "must name at least one family");
-            }
-            cfg.detect.families = fams;
-        }
-
-        if let Some(sl) = raw.notify.slack {
-            let source = match (sl.webhook_url_env, sl.webhook_url_file) {
-                (Some(_), Some(_)) => {
-                    self.fail(
-                        &["notify", "slack", "webhook_url_file"],
-                        "give either webhook_url_env or webhook_url_file, not both",
-                    );
-                    None
-                }
-                (Some(env), None) => {
-                    let valid = !env.is_empty()
-                        && !env.starts_with(|c: char| c.is_ascii_digit())
-                        && env.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-                    if valid {
-                        Some(SecretSource::Env(env))
-                    } else {
-                        self.fail(
-                            &["notify", "slack", "webhook_url_env"],
-                            "must be the name of an environment variable (letters, digits, _), not the URL itself",
-                        );
-                        None
-                    }
-                }
-                (None, Some(file)) if file.trim().is_empty() => {
-                    self.fail(
-                        &["notify", "slack", "webhook_url_file"],
-                        "must not be empty",
-                    );
-                    None
-                }
-                (None, Some(file)) => Some(SecretSource::File(PathBuf::from(file))),
-                (None, None) => Some(SecretSource::Env(DEFAULT_SLACK_ENV.into())),
-            };
-            let timeout = self.num(
-                &["notify", "slack", "timeout_seconds"],
-                sl.timeout_seconds,
-                10.0,
-                0.0,
-                true,
-            );
-            if timeout > 300.0 {
-                self.fail(
-                    &["notify", "slack", "timeout_seconds"],
-                    "must be at most 300",
-                );
-            }
-            cfg.slack = source.map(|webhook_url| SlackSettings {
-                webhook_url,
-                timeout: Duration::from_secs_f64(timeout.min(300.0)),
-            });
-        }
+        cfg.detect = self.detect(raw.detect);
+        cfg.slack = raw.notify.slack.and_then(|sl| self.slack(sl));
         cfg
     }
 
-    fn fail_index(&mut self, path: &[&str], index: usize, message: impl Into<String>) {
-        let mut segs: Vec<Seg> = path.iter().map(|k| Seg::Key((*k).to_string())).collect();
-        segs.push(Seg::Index(index));
-        let err = (self.at)(
-            span_of(self.doc, &segs),
-            display_path(&segs),
-            message.into(),
+    fn gates(&mut self, base: &[Seg], d: &raw::RawGates, global: &Gates) -> Gates {
+        let m = &global.materiality;
+        let inf = (0.0, f64::INFINITY);
+        Gates {
+            min_robust_z: self.num(
+                &with(base, "min_robust_z"),
+                d.min_robust_z,
+                global.min_robust_z,
+                (0.0, 100.0),
+                true,
+            ),
+            materiality: Materiality {
+                min_excess_gb: self.num(
+                    &with(base, "min_excess_gb"),
+                    d.min_excess_gb,
+                    m.min_excess_gb,
+                    inf,
+                    false,
+                ),
+                min_excess_requests: self.num(
+                    &with(base, "min_excess_requests"),
+                    d.min_excess_requests,
+                    m.min_excess_requests,
+                    inf,
+                    false,
+                ),
+                min_excess_usd: self.num(
+                    &with(base, "min_excess_usd"),
+                    d.min_excess_usd,
+                    m.min_excess_usd,
+                    inf,
+                    false,
+                ),
+                min_excess_pct: self.num(
+                    &with(base, "min_excess_pct"),
+                    d.min_excess_pct,
+                    m.min_excess_pct,
+                    inf,
+                    false,
+                ),
+            },
+        }
+    }
+
+    fn detect(&mut self, d: raw::RawDetect) -> DetectSettings {
+        let mut s = DetectSettings::default();
+        let base = keys(&["detect"]);
+        s.history_days = self.int(
+            &with(&base, "history_days"),
+            d.history_days,
+            s.history_days,
+            28,
+            400,
         );
-        self.errors.push(err);
+        s.gates = self.gates(&base, &d.gates(), &Gates::default());
+        s.false_discovery_rate = self.num(
+            &with(&base, "false_discovery_rate"),
+            d.false_discovery_rate,
+            s.false_discovery_rate,
+            (0.0, 1.0),
+            true,
+        );
+        s.drift_limit = self.num(
+            &with(&base, "drift_limit"),
+            d.drift_limit,
+            s.drift_limit,
+            (0.0, 1000.0),
+            true,
+        );
+        s.adapt_after_days = self.int(
+            &with(&base, "adapt_after_days"),
+            d.adapt_after_days,
+            s.adapt_after_days,
+            2,
+            60,
+        );
+        if let Some(names) = d.families {
+            let path = with(&base, "families");
+            let mut fams = Vec::new();
+            for (i, n) in names.iter().enumerate() {
+                let mut at = path.clone();
+                at.push(Seg::Index(i));
+                match self.family(&at, n) {
+                    Some(f) if fams.contains(&f) => {
+                        self.fail(&at, format!("`{n}` is listed twice"))
+                    }
+                    Some(f) => fams.push(f),
+                    None => {}
+                }
+            }
+            if names.is_empty() {
+                self.fail(&path, "must name at least one family");
+            }
+            s.families = fams;
+        }
+        for (i, o) in d.overrides.unwrap_or_default().into_iter().enumerate() {
+            let mut at = with(&base, "override");
+            at.push(Seg::Index(i));
+            let family = o
+                .family
+                .as_deref()
+                .and_then(|f| self.family(&with(&at, "family"), f));
+            if o.account.is_none() && o.region.is_none() && o.family.is_none() {
+                self.fail(
+                    &at,
+                    "an override needs at least one of account, region, family",
+                );
+            }
+            let g = &o.gates();
+            if [
+                g.min_robust_z,
+                g.min_excess_gb,
+                g.min_excess_requests,
+                g.min_excess_usd,
+                g.min_excess_pct,
+            ]
+            .iter()
+            .all(Option::is_none)
+            {
+                self.fail(
+                    &at,
+                    "an override needs at least one gate (min_robust_z, min_excess_gb, ...)",
+                );
+            }
+            // Validate the gates' values with the same rules as the global ones.
+            let _ = self.gates(&at, g, &s.gates);
+            s.overrides.push(Override {
+                account: o.account,
+                region: o.region,
+                family,
+                min_robust_z: g.min_robust_z,
+                min_excess_gb: g.min_excess_gb,
+                min_excess_requests: g.min_excess_requests,
+                min_excess_usd: g.min_excess_usd,
+                min_excess_pct: g.min_excess_pct,
+            });
+        }
+        s
+    }
+
+    fn slack(&mut self, sl: raw::RawSlack) -> Option<SlackSettings> {
+        let base = keys(&["notify", "slack"]);
+        let source = match (sl.webhook_url_env, sl.webhook_url_file) {
+            (Some(_), Some(_)) => {
+                self.fail(
+                    &with(&base, "webhook_url_file"),
+                    "give either webhook_url_env or webhook_url_file, not both",
+                );
+                None
+            }
+            (Some(env), None) => {
+                let valid = !env.is_empty()
+                    && !env.starts_with(|c: char| c.is_ascii_digit())
+                    && env.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if valid {
+                    Some(SecretSource::Env(env))
+                } else {
+                    self.fail(
+                        &with(&base, "webhook_url_env"),
+                        "must be the name of an environment variable (letters, digits, _), not the URL itself",
+                    );
+                    None
+                }
+            }
+            (None, Some(file)) if file.trim().is_empty() => {
+                self.fail(&with(&base, "webhook_url_file"), "must not be empty");
+                None
+            }
+            (None, Some(file)) => Some(SecretSource::File(PathBuf::from(file))),
+            (None, None) => Some(SecretSource::Env(DEFAULT_SLACK_ENV.into())),
+        };
+        let timeout = self.num(
+            &with(&base, "timeout_seconds"),
+            sl.timeout_seconds,
+            10.0,
+            (0.0, 300.0),
+            true,
+        );
+        source.map(|webhook_url| SlackSettings {
+            webhook_url,
+            timeout: Duration::from_secs_f64(timeout),
+        })
     }
 }
 
@@ -511,7 +603,7 @@ mod tests {
 
     #[test]
     fn misspelled_key_names_file_line_key_and_suggests() {
-        let e = errs("[detect]\nbaseline_weeks = 8\nmin_robust_zz = 3\n");
+        let e = errs("[detect]\nhistory_days = 120\nmin_robust_zz = 3\n");
         assert_eq!(e.len(), 1, "{e:?}");
         assert!(
             e[0].starts_with("t.toml:3:1: detect.min_robust_zz: unknown key"),
@@ -547,10 +639,10 @@ mod tests {
             e[0].starts_with("t.toml:3:") && e[0].contains("detect.min_robust_z"),
             "{e:?}"
         );
-        let e = errs("[detect]\nbaseline_weeks = 1\nmin_excess_usd = -2\nfamilies = [\"internet-out\", \"bogus\"]\n");
+        let e = errs("[detect]\nhistory_days = 1\nmin_excess_usd = -2\nfamilies = [\"internet-out\", \"bogus\"]\n");
         assert_eq!(e.len(), 3, "{e:?}");
         assert!(
-            e[0].starts_with("t.toml:2:1: detect.baseline_weeks: 1 is out of range"),
+            e[0].starts_with("t.toml:2:1: detect.history_days: 1 is out of range"),
             "{}",
             e[0]
         );
@@ -627,5 +719,51 @@ mod tests {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod override_tests {
+    use super::*;
+
+    #[test]
+    fn overrides_are_validated_with_their_place() {
+        let c = parse(
+            "[[detect.override]]\naccount = \"1\"\nmin_excess_usd = 50\n\n[[detect.override]]\nfamily = \"get-requests\"\nmin_robust_z = 6\n",
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(c.detect.overrides.len(), 2);
+        assert_eq!(c.detect.overrides[1].family, Some(Family::GetRequests));
+        let e: Vec<String> = parse(
+            "[[detect.override]]\naccount = \"1\"\nmin_excess_usdd = 50\n\n[[detect.override]]\nmin_excess_usd = 5\n\n[[detect.override]]\nfamily = \"nope\"\nmin_excess_pct = -1\n",
+            "t.toml",
+        )
+        .unwrap_err()
+        .iter()
+        .map(|e| e.to_string())
+        .collect();
+        assert!(e[0].starts_with("t.toml:3:1: detect.override[0].min_excess_usdd: unknown key; did you mean `min_excess_usd`?"), "{e:?}");
+        assert!(
+            e.iter()
+                .any(|x| x.contains("detect.override[0]: an override needs at least one gate")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter().any(|x| x.starts_with("t.toml:5:")
+                && x.contains("detect.override[1]: an override needs at least one of")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter()
+                .any(|x| x.starts_with("t.toml:9:") && x.contains("detect.override[2].family")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter()
+                .any(|x| x.starts_with("t.toml:10:")
+                    && x.contains("detect.override[2].min_excess_pct")),
+            "{e:?}"
+        );
     }
 }

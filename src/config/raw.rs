@@ -36,15 +36,62 @@ pub struct RawSync {
 
 #[derive(Debug, Default, Deserialize)]
 pub struct RawDetect {
-    pub baseline_weeks: Option<i64>,
-    pub min_baseline_points: Option<i64>,
+    pub history_days: Option<i64>,
     pub min_robust_z: Option<f64>,
     pub min_excess_gb: Option<f64>,
     pub min_excess_requests: Option<f64>,
     pub min_excess_usd: Option<f64>,
     pub min_excess_pct: Option<f64>,
+    pub false_discovery_rate: Option<f64>,
+    pub drift_limit: Option<f64>,
+    pub adapt_after_days: Option<i64>,
     pub families: Option<Vec<String>>,
+    #[serde(rename = "override")]
+    pub overrides: Option<Vec<RawOverride>>,
 }
+
+/// The gates, globally under `[detect]` and per series in `[[detect.override]]`. (Not a
+/// `#[serde(flatten)]` field: flattening would hide unknown keys and their lines.)
+#[derive(Debug, Default, Clone)]
+pub struct RawGates {
+    pub min_robust_z: Option<f64>,
+    pub min_excess_gb: Option<f64>,
+    pub min_excess_requests: Option<f64>,
+    pub min_excess_usd: Option<f64>,
+    pub min_excess_pct: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawOverride {
+    pub account: Option<String>,
+    pub region: Option<String>,
+    pub family: Option<String>,
+    pub min_robust_z: Option<f64>,
+    pub min_excess_gb: Option<f64>,
+    pub min_excess_requests: Option<f64>,
+    pub min_excess_usd: Option<f64>,
+    pub min_excess_pct: Option<f64>,
+}
+
+/// `[detect]` and `[[detect.override]]` carry the same gate keys; both hand them over as one
+/// [`RawGates`].
+macro_rules! gates_of {
+    ($($t:ty),*) => {$(
+        impl $t {
+            pub fn gates(&self) -> RawGates {
+                RawGates {
+                    min_robust_z: self.min_robust_z,
+                    min_excess_gb: self.min_excess_gb,
+                    min_excess_requests: self.min_excess_requests,
+                    min_excess_usd: self.min_excess_usd,
+                    min_excess_pct: self.min_excess_pct,
+                }
+            }
+        }
+    )*};
+}
+
+gates_of!(RawDetect, RawOverride);
 
 #[derive(Debug, Default, Deserialize)]
 pub struct RawNotify {
@@ -68,14 +115,30 @@ pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
     (
         "detect",
         &[
-            "baseline_weeks",
-            "min_baseline_points",
+            "history_days",
             "min_robust_z",
             "min_excess_gb",
             "min_excess_requests",
             "min_excess_usd",
             "min_excess_pct",
+            "false_discovery_rate",
+            "drift_limit",
+            "adapt_after_days",
             "families",
+            "override",
+        ],
+    ),
+    (
+        "detect.override",
+        &[
+            "account",
+            "region",
+            "family",
+            "min_robust_z",
+            "min_excess_gb",
+            "min_excess_requests",
+            "min_excess_usd",
+            "min_excess_pct",
         ],
     ),
     ("notify", &["slack"]),

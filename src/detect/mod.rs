@@ -1,45 +1,62 @@
 //! Detection: does a series' day break its baseline by a significant AND material amount?
 //!
-//! Two separate questions, answered by two separate pieces:
-//! - a [`Detector`] says how unusual the day is (expected value, prediction interval, a score);
-//!   the first one is [`seasonal_mad::SeasonalMad`], and the interface lets better ones slot in;
-//! - [`thresholds::Materiality`] says whether the excess is worth a human's attention (GB or
-//!   requests, dollars, percent). A 40σ jump from 1 MB to 3 MB wakes nobody.
+//! - [`online`] is the detector: one series, one day at a time, no look-ahead; it gives every
+//!   day an expected value, a prediction interval, a score and a flag (see its docs for the
+//!   model). [`csvio`] runs it on any CSV series (`egresswatch detect`).
+//! - [`thresholds`] holds the gates (significance, GB or requests, $, %, with per-series
+//!   overrides) and Benjamini–Hochberg across the day's series.
+//! - [`evaluate_day`] joins them for the daily job: it runs the detector over each series'
+//!   history window, gates the result, groups consecutive flagged days into one [`Incident`]
+//!   with start, end, peak and totals, and writes the reason a person reads.
+//! - [`seasonal_mad`] is the first, simpler detector (same-weekday median and MAD), kept as a
+//!   baseline in the detection benchmark.
 //!
 //! Only data up to and including the evaluated day is used, so a replay of a past day says
 //! exactly what a run on the following morning would have said.
 
+pub mod csvio;
+pub mod online;
 pub mod seasonal_mad;
 pub mod thresholds;
 
-use chrono::{Days, NaiveDate};
+use chrono::{Datelike, Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Family, SeriesKey};
+use crate::report::format::{usage, usd};
 use crate::state::SeriesSet;
-use thresholds::Materiality;
+use online::{Evidence, OnlineParams, PointOutput};
+use thresholds::{benjamini_hochberg, gates_for, Gates, Override};
 
 /// Settings of detection, validated by `config`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DetectSettings {
-    /// Weeks of same-weekday history the baseline looks at.
-    pub baseline_weeks: u32,
-    /// Fewer known baseline days than this and the series is "too young" to judge.
-    pub min_baseline_points: u32,
-    /// Robust z-score at or above which a day is statistically significant.
-    pub min_robust_z: f64,
-    pub materiality: Materiality,
+    /// Days of history the detector reads before the evaluated day.
+    pub history_days: u32,
+    /// The global gates.
+    pub gates: Gates,
+    /// Per account / region / family gates, applied in order.
+    pub overrides: Vec<Override>,
+    /// Benjamini–Hochberg false discovery rate across the series of a day (1: off).
+    pub false_discovery_rate: f64,
+    /// The drift (CUSUM) limit, in σ.
+    pub drift_limit: f64,
+    /// Consecutive out-of-band days after which a new level is accepted as normal.
+    pub adapt_after_days: u32,
     /// Families that are evaluated.
     pub families: Vec<Family>,
 }
 
 impl Default for DetectSettings {
     fn default() -> Self {
+        let p = OnlineParams::daily();
         DetectSettings {
-            baseline_weeks: 8,
-            min_baseline_points: 4,
-            min_robust_z: 4.0,
-            materiality: Materiality::default(),
+            history_days: 120,
+            gates: Gates::default(),
+            overrides: Vec::new(),
+            false_discovery_rate: 0.01,
+            drift_limit: p.cusum_h,
+            adapt_after_days: p.adapt_after as u32,
             families: vec![
                 Family::InternetOut,
                 Family::InterRegionOut,
@@ -54,30 +71,34 @@ impl Default for DetectSettings {
 impl DetectSettings {
     /// How many days before the evaluated day the detector reads.
     pub fn history_days(&self) -> u64 {
-        u64::from(self.baseline_weeks) * 7
+        u64::from(self.history_days)
+    }
+
+    /// The detector's parameters for a series with these gates.
+    pub fn params(&self, gates: &Gates) -> OnlineParams {
+        OnlineParams {
+            threshold_z: gates.min_robust_z,
+            cusum_h: self.drift_limit,
+            adapt_after: self.adapt_after_days as usize,
+            ..OnlineParams::daily()
+        }
     }
 }
 
-/// A detector's view of one day of one series.
+/// The first detector's view of one day (kept for [`seasonal_mad`], the benchmark baseline).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Assessment {
     pub expected: f64,
-    /// Prediction interval at the significance threshold.
     pub lower: f64,
     pub upper: f64,
-    /// Grows monotonically with how anomalous the day is, in [0, 1); 0.5 at the threshold.
     pub score: f64,
-    /// The test statistic (for the first detector: the robust z-score).
     pub statistic: f64,
     pub significant: bool,
-    /// How the baseline was formed, for the reason line.
     pub basis: String,
 }
 
-/// Anything that can judge a day against the days before it.
+/// A detector that judges one day from the days before it (the first detector's interface).
 pub trait Detector {
-    /// `history` holds the known days strictly before `day`, oldest first, zero where Cost
-    /// Explorer reported no usage. `None`: too little history to judge.
     fn assess(
         &self,
         history: &[(NaiveDate, f64)],
@@ -86,7 +107,7 @@ pub trait Detector {
     ) -> Option<Assessment>;
 }
 
-/// A day that broke its baseline by a significant and material amount.
+/// Consecutive flagged days of one series: what gets announced, once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Incident {
     pub account: String,
@@ -94,19 +115,36 @@ pub struct Incident {
     pub account_name: Option<String>,
     pub region: String,
     pub family: Family,
+    /// The newest flagged day (the day evaluated).
     pub day: NaiveDate,
+    /// The first flagged day of the run.
+    pub start: NaiveDate,
+    /// The day with the largest excess.
+    pub peak_day: NaiveDate,
+    /// Flagged days so far.
+    pub days: u32,
+    /// Observed and expected on `day`.
     pub observed: f64,
     pub expected: f64,
     pub lower: f64,
     pub upper: f64,
     pub unit: String,
+    /// Excess on `day`.
     pub excess_usage: f64,
-    /// Excess in percent of expected; absent when nothing was expected.
+    /// Excess in percent of expected on `day`; absent when nothing was expected.
     pub excess_pct: Option<f64>,
     pub excess_cost_usd: f64,
     pub observed_cost_usd: f64,
+    /// Over every flagged day from `start` to `day`.
+    pub total_excess_usage: f64,
+    pub total_excess_cost_usd: f64,
     pub score: f64,
     pub robust_z: f64,
+    pub p_value: f64,
+    /// `spike` (the day itself) or `drift` (a sustained rise).
+    pub evidence: String,
+    /// The baseline had little history: thresholds were raised.
+    pub young: bool,
     /// Cost Explorer still calls the day estimated: the figures may move a little.
     pub estimated: bool,
     pub reason: String,
@@ -129,23 +167,211 @@ pub struct DayOutcome {
     pub incidents: Vec<Incident>,
     /// Series evaluated.
     pub checked: usize,
-    /// Series with too little history to judge.
+    /// Series with a young baseline.
     pub young: Vec<SeriesKey>,
-    /// Series whose day was significant but not material (kept for the report's detail).
+    /// Significant but below a materiality gate.
     pub immaterial: usize,
+    /// Significant and material for its series, but not a discovery among all series (BH).
+    pub not_discoveries: usize,
     /// Whether Cost Explorer has answered for the day at all.
     pub day_known: bool,
     /// Whether the day's data is still estimated.
     pub day_estimated: bool,
 }
 
-/// Evaluate `day` for every series in `set` with the given detector and settings.
-pub fn evaluate_day<D: Detector>(
+/// One series' verdicts over its window.
+struct Judged {
+    key: SeriesKey,
+    unit: String,
+    days: Vec<NaiveDate>,
+    values: Vec<f64>,
+    costs: Vec<f64>,
+    estimated: bool,
+    out: Vec<PointOutput>,
+    /// Significant and material, day by day.
+    flags: Vec<bool>,
+    immaterial_today: bool,
+}
+
+fn excess_at(j: &Judged, i: usize) -> (f64, f64, Option<f64>) {
+    let excess = j.values[i] - j.out[i].expected;
+    let price = if j.values[i] > 0.0 {
+        j.costs[i] / j.values[i]
+    } else {
+        0.0
+    };
+    let pct = (j.out[i].expected > 0.0).then(|| excess / j.out[i].expected * 100.0);
+    (excess, excess * price, pct)
+}
+
+fn judge(
     set: &SeriesSet,
+    s: &crate::state::Series,
     day: NaiveDate,
     settings: &DetectSettings,
-    detector: &D,
-) -> DayOutcome {
+) -> Option<Judged> {
+    let from = day - Days::new(settings.history_days());
+    let days: Vec<NaiveDate> = set.known_days.range(from..=day).copied().collect();
+    let values: Vec<f64> = days
+        .iter()
+        .map(|d| s.values.get(d).map_or(0.0, |v| v.usage))
+        .collect();
+    if values.iter().all(|v| *v == 0.0) {
+        return None; // a silent series stayed silent
+    }
+    let costs = days
+        .iter()
+        .map(|d| s.values.get(d).map_or(0.0, |v| v.cost_usd))
+        .collect();
+    let gates = gates_for(&settings.gates, &settings.overrides, &s.key);
+    let out = online::run(&values, Some(&days), &settings.params(&gates));
+    let mut j = Judged {
+        key: s.key.clone(),
+        unit: if s.unit.is_empty() {
+            "units".into()
+        } else {
+            s.unit.clone()
+        },
+        estimated: s.values.get(&day).is_some_and(|v| v.estimated),
+        days,
+        values,
+        costs,
+        out,
+        flags: Vec::new(),
+        immaterial_today: false,
+    };
+    let last = j.out.len() - 1;
+    j.flags = (0..j.out.len())
+        .map(|i| {
+            if !j.out[i].anomaly {
+                return false;
+            }
+            let (e, c, p) = excess_at(&j, i);
+            let material = gates.materiality.check(j.key.family, e, c, p);
+            if i == last {
+                if let Err(why) = &material {
+                    tracing::debug!(series = %j.key, %day, why, "significant but not material");
+                }
+            }
+            material.is_ok()
+        })
+        .collect();
+    j.immaterial_today = j.out[last].anomaly && !j.flags[last];
+    Some(j)
+}
+
+fn incident(j: &Judged, settings: &DetectSettings) -> Incident {
+    let last = j.out.len() - 1;
+    // Walk back over the flagged days (a single unflagged day does not split an incident).
+    let mut first = last;
+    loop {
+        if first >= 1 && j.flags[first - 1] {
+            first -= 1;
+        } else if first >= 2 && j.flags[first - 2] {
+            first -= 2;
+        } else {
+            break;
+        }
+    }
+    let (excess, cost, pct) = excess_at(j, last);
+    let (mut total, mut total_cost, mut peak, mut peak_excess) = (0.0, 0.0, last, f64::MIN);
+    for i in (first..=last).filter(|i| j.flags[*i]) {
+        let (e, c, _) = excess_at(j, i);
+        total += e.max(0.0);
+        total_cost += c.max(0.0);
+        if e > peak_excess {
+            peak_excess = e;
+            peak = i;
+        }
+    }
+    let o = &j.out[last];
+    let unit = &j.unit;
+    let day = j.days[last];
+    let history_weeks = j.days.len() / 7;
+    let mut reason = format!(
+        "{} vs {} expected ({} baseline, {} weeks of history), {:.1} robust σ, +{}",
+        usage(j.values[last], unit),
+        usage(o.expected, unit),
+        day.weekday_name(),
+        history_weeks,
+        o.z,
+        usd(cost)
+    );
+    if o.evidence == Evidence::Drift {
+        reason = format!(
+            "sustained rise: {reason}; drift {:.1} σ over the limit of {}",
+            o.cusum, settings.drift_limit
+        );
+    }
+    if last > first {
+        reason.push_str(&format!(
+            "; day {} of the incident, {} over baseline since {}",
+            (j.days[last] - j.days[first]).num_days() + 1,
+            usd(total_cost),
+            j.days[first]
+        ));
+    }
+    if o.young {
+        reason.push_str(&format!(
+            "; young baseline ({} days of history): threshold raised",
+            j.days.len()
+        ));
+    }
+    Incident {
+        account: j.key.account.clone(),
+        account_name: None,
+        region: j.key.region.clone(),
+        family: j.key.family,
+        day,
+        start: j.days[first],
+        peak_day: j.days[peak],
+        days: j.flags[first..=last].iter().filter(|f| **f).count() as u32,
+        observed: j.values[last],
+        expected: o.expected,
+        lower: o.lower.max(0.0),
+        upper: o.upper,
+        unit: unit.clone(),
+        excess_usage: excess,
+        excess_pct: pct,
+        excess_cost_usd: cost,
+        observed_cost_usd: j.costs[last],
+        total_excess_usage: total,
+        total_excess_cost_usd: total_cost,
+        score: o.score,
+        robust_z: o.z,
+        p_value: o.p_value,
+        evidence: match o.evidence {
+            Evidence::Drift => "drift",
+            _ => "spike",
+        }
+        .into(),
+        young: o.young,
+        estimated: j.estimated,
+        reason,
+    }
+}
+
+/// English weekday names for reasons.
+trait WeekdayName {
+    fn weekday_name(&self) -> &'static str;
+}
+
+impl WeekdayName for NaiveDate {
+    fn weekday_name(&self) -> &'static str {
+        [
+            "Monday",
+            "Tuesday",
+            "Wednesday",
+            "Thursday",
+            "Friday",
+            "Saturday",
+            "Sunday",
+        ][self.weekday().num_days_from_monday() as usize]
+    }
+}
+
+/// Evaluate `day` for every series in `set`.
+pub fn evaluate_day(set: &SeriesSet, day: NaiveDate, settings: &DetectSettings) -> DayOutcome {
     let mut out = DayOutcome {
         day: Some(day),
         day_known: set.known_days.contains(&day),
@@ -154,79 +380,39 @@ pub fn evaluate_day<D: Detector>(
     if !out.day_known {
         return out;
     }
-    let from = day - Days::new(settings.history_days());
-    for s in set
+    let judged: Vec<Judged> = set
         .series
         .iter()
         .filter(|s| settings.families.contains(&s.key.family))
-    {
-        let today = s.values.get(&day);
-        let observed = today.map_or(0.0, |v| v.usage);
-        out.day_estimated |= today.is_some_and(|v| v.estimated);
-        let history: Vec<(NaiveDate, f64)> = set
-            .known_days
-            .range(from..day)
-            .map(|d| (*d, s.values.get(d).map_or(0.0, |v| v.usage)))
-            .collect();
-        if observed == 0.0 && history.iter().all(|(_, v)| *v == 0.0) {
-            continue; // a silent series stayed silent
+        .filter_map(|s| judge(set, s, day, settings))
+        .collect();
+    out.checked = judged.len();
+    let p_values: Vec<f64> = judged
+        .iter()
+        .map(|j| j.out.last().map_or(1.0, |o| o.p_value))
+        .collect();
+    let discoveries = benjamini_hochberg(&p_values, settings.false_discovery_rate);
+    for (j, discovered) in judged.iter().zip(discoveries) {
+        let last = j.out.len() - 1;
+        out.day_estimated |= j.estimated;
+        if j.out[last].young {
+            out.young.push(j.key.clone());
         }
-        out.checked += 1;
-        let Some(a) = detector.assess(&history, day, observed) else {
-            out.young.push(s.key.clone());
-            continue;
-        };
-        if !a.significant {
-            continue;
-        }
-        let excess = observed - a.expected;
-        let unit_price = match today {
-            Some(v) if v.usage > 0.0 => v.cost_usd / v.usage,
-            _ => 0.0,
-        };
-        let excess_cost = excess * unit_price;
-        let excess_pct = (a.expected > 0.0).then(|| excess / a.expected * 100.0);
-        if let Err(why) = settings
-            .materiality
-            .check(s.key.family, excess, excess_cost, excess_pct)
-        {
-            tracing::debug!(series = %s.key, %day, why, "significant but not material");
+        if j.immaterial_today {
             out.immaterial += 1;
+        }
+        if !j.flags[last] {
             continue;
         }
-        let unit = if s.unit.is_empty() {
-            "units".to_string()
-        } else {
-            s.unit.clone()
-        };
-        let pct = excess_pct.map_or("new".to_string(), |p| format!("+{p:.0}%"));
-        out.incidents.push(Incident {
-            account: s.key.account.clone(),
-            account_name: None,
-            region: s.key.region.clone(),
-            family: s.key.family,
-            day,
-            observed,
-            expected: a.expected,
-            lower: a.lower,
-            upper: a.upper,
-            unit: unit.clone(),
-            excess_usage: excess,
-            excess_pct,
-            excess_cost_usd: excess_cost,
-            observed_cost_usd: today.map_or(0.0, |v| v.cost_usd),
-            score: a.score,
-            robust_z: a.statistic,
-            estimated: today.is_some_and(|v| v.estimated),
-            reason: format!(
-                "robust z {:.1} (threshold {}) against {}; excess {:.2} {unit} ({pct}), ${:.2}",
-                a.statistic, settings.min_robust_z, a.basis, excess, excess_cost
-            ),
-        });
+        if !discovered {
+            out.not_discoveries += 1;
+            continue;
+        }
+        out.incidents.push(incident(j, settings));
     }
     // Biggest money first: that is the order people read in.
     out.incidents
-        .sort_by(|a, b| b.excess_cost_usd.total_cmp(&a.excess_cost_usd));
+        .sort_by(|a, b| b.total_excess_cost_usd.total_cmp(&a.total_excess_cost_usd));
     out
 }
 
@@ -240,21 +426,30 @@ mod tests {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
     }
 
-    /// 63 days of a weekly pattern (weekdays 100 GB, weekends 30 GB) ending on `last`.
-    fn weekly(last: NaiveDate, last_value: f64) -> SeriesSet {
+    fn wobble(i: u64) -> f64 {
+        ((i * 7919) % 11) as f64 - 5.0 // deterministic ±5
+    }
+
+    /// 120 days of a weekly pattern (weekdays ~100 GB, weekends ~30 GB) ending on `last`,
+    /// with `overrides` replacing some days' values.
+    fn series(
+        key: SeriesKey,
+        last: NaiveDate,
+        overrides: &[(NaiveDate, f64)],
+    ) -> (Series, BTreeSet<NaiveDate>) {
         let mut values = BTreeMap::new();
         let mut known = BTreeSet::new();
-        for i in 0..63u64 {
-            let day = last - Days::new(62 - i);
-            use chrono::Datelike;
-            let wd = day.weekday().num_days_from_monday();
-            let base = if wd >= 5 { 30.0 } else { 100.0 };
-            let noise = ((i * 7919) % 11) as f64 - 5.0; // deterministic ±5
-            let usage = if day == last {
-                last_value
+        for i in 0..120u64 {
+            let day = last - Days::new(119 - i);
+            let base = if day.weekday().num_days_from_monday() >= 5 {
+                30.0
             } else {
-                base + noise
+                100.0
             };
+            let usage = overrides
+                .iter()
+                .find(|(d, _)| *d == day)
+                .map_or(base + wobble(i), |(_, v)| *v);
             values.insert(
                 day,
                 DayValue {
@@ -265,90 +460,154 @@ mod tests {
             );
             known.insert(day);
         }
-        SeriesSet {
-            series: vec![Series {
-                key: SeriesKey {
-                    account: "1".into(),
-                    region: "eu-west-1".into(),
-                    family: Family::InternetOut,
-                },
+        (
+            Series {
+                key,
                 unit: "GB".into(),
                 values,
-            }],
+            },
+            known,
+        )
+    }
+
+    fn key(account: &str) -> SeriesKey {
+        SeriesKey {
+            account: account.into(),
+            region: "eu-west-1".into(),
+            family: Family::InternetOut,
+        }
+    }
+
+    fn set_of(series: Vec<(Series, BTreeSet<NaiveDate>)>) -> SeriesSet {
+        let known = series[0].1.clone();
+        SeriesSet {
+            series: series.into_iter().map(|(s, _)| s).collect(),
             known_days: known,
         }
     }
 
-    fn run(set: &SeriesSet, day: NaiveDate) -> DayOutcome {
-        let s = DetectSettings::default();
-        evaluate_day(set, day, &s, &seasonal_mad::SeasonalMad::from_settings(&s))
-    }
-
     #[test]
-    fn flags_a_material_spike_with_cost() {
+    fn a_material_spike_is_an_incident_with_cost_and_a_readable_reason() {
         let day = d("2026-06-10"); // a Wednesday
-        let out = run(&weekly(day, 900.0), day);
+        let set = set_of(vec![series(key("1"), day, &[(day, 900.0)])]);
+        let out = evaluate_day(&set, day, &DetectSettings::default());
         assert_eq!(out.incidents.len(), 1, "{out:?}");
         let i = &out.incidents[0];
-        assert!((i.expected - 100.0).abs() <= 5.0, "{}", i.expected);
+        assert!((i.expected - 100.0).abs() <= 10.0, "{}", i.expected);
         assert!((i.excess_cost_usd - i.excess_usage * 0.09).abs() < 1e-9);
-        assert!(i.score > 0.5 && i.score < 1.0);
-        assert!(i.reason.contains("robust z"), "{}", i.reason);
-    }
-
-    #[test]
-    fn weekly_pattern_does_not_alert() {
-        // A Saturday at its usual low and a Monday at its usual high: both normal.
-        for day in [d("2026-06-13"), d("2026-06-15")] {
-            let normal = if day.format("%a").to_string() == "Sat" {
-                31.0
-            } else {
-                102.0
-            };
-            let out = run(&weekly(day, normal), day);
-            assert!(out.incidents.is_empty(), "{day}: {:?}", out.incidents);
-            assert_eq!(out.checked, 1);
-        }
-    }
-
-    #[test]
-    fn weekday_level_on_a_weekend_alerts_only_if_material() {
-        // 100 GB on a Saturday is +230% but only 70 GB × $0.09 = $6.3 excess: material by
-        // default thresholds (10 GB, $1, 50%).
-        let sat = d("2026-06-13");
-        assert_eq!(run(&weekly(sat, 100.0), sat).incidents.len(), 1);
-        // With a $50 minimum it is significant but not material.
-        let mut s = DetectSettings::default();
-        s.materiality.min_excess_usd = 50.0;
-        let out = evaluate_day(
-            &weekly(sat, 100.0),
-            sat,
-            &s,
-            &seasonal_mad::SeasonalMad::from_settings(&s),
+        assert!(i.score > 0.5 && i.score <= 1.0);
+        assert_eq!((i.start, i.day, i.peak_day, i.days), (day, day, day, 1));
+        assert!(i.reason.starts_with("900.0 GB vs "), "{}", i.reason);
+        assert!(
+            i.reason
+                .contains("expected (Wednesday baseline, 17 weeks of history)"),
+            "{}",
+            i.reason
         );
+        assert!(i.reason.contains("robust σ, +$"), "{}", i.reason);
+    }
+
+    #[test]
+    fn consecutive_days_are_one_incident_with_totals() {
+        let day = d("2026-06-10");
+        let spikes: Vec<_> = (0..3).map(|k| (day - Days::new(k), 700.0)).collect();
+        let set = set_of(vec![series(key("1"), day, &spikes)]);
+        let out = evaluate_day(&set, day, &DetectSettings::default());
+        let i = &out.incidents[0];
+        assert_eq!(i.start, day - Days::new(2));
+        assert_eq!(i.days, 3);
+        assert!(
+            i.total_excess_usage > 2.0 * i.excess_usage,
+            "{} vs {}",
+            i.total_excess_usage,
+            i.excess_usage
+        );
+        assert!(i.reason.contains("day 3 of the incident"), "{}", i.reason);
+    }
+
+    #[test]
+    fn an_ordinary_weekend_is_quiet_and_overrides_gate_per_series() {
+        let sat = d("2026-06-13");
+        let set = set_of(vec![series(key("1"), sat, &[])]);
+        let out = evaluate_day(&set, sat, &DetectSettings::default());
+        assert!(out.incidents.is_empty(), "{:?}", out.incidents);
+        assert_eq!(out.checked, 1);
+        // Weekday level on a Saturday: +230%, 70 GB, $6.3: an incident by default...
+        let set = set_of(vec![series(key("1"), sat, &[(sat, 100.0)])]);
+        assert_eq!(
+            evaluate_day(&set, sat, &DetectSettings::default())
+                .incidents
+                .len(),
+            1
+        );
+        // ...but not where an override asks for $50.
+        let mut s = DetectSettings::default();
+        s.overrides.push(Override {
+            account: Some("1".into()),
+            min_excess_usd: Some(50.0),
+            ..Default::default()
+        });
+        let out = evaluate_day(&set, sat, &s);
         assert!(out.incidents.is_empty());
         assert_eq!(out.immaterial, 1);
     }
 
     #[test]
-    fn unknown_day_is_not_judged() {
+    fn many_series_chance_findings_are_controlled() {
+        // 300 series, one with a real spike; a borderline (z ≈ 4.2) wobble in another is a
+        // discovery alone but not among 300 at the default false discovery rate.
         let day = d("2026-06-10");
-        let mut set = weekly(day, 900.0);
-        set.known_days.remove(&day);
-        let out = run(&set, day);
-        assert!(!out.day_known);
-        assert!(out.incidents.is_empty());
+        let mut all = vec![];
+        for a in 0..300 {
+            let ov = match a {
+                0 => vec![(day, 900.0)],
+                _ => vec![],
+            };
+            all.push(series(key(&a.to_string()), day, &ov));
+        }
+        let set = set_of(all);
+        let out = evaluate_day(&set, day, &DetectSettings::default());
+        assert_eq!(out.incidents.len(), 1);
+        assert_eq!(out.incidents[0].account, "0");
+        let p = out.incidents[0].p_value;
+        assert!(p < 1e-6, "{p}");
+        // BH: a p-value that passes alone can fail among many.
+        let mut lone = thresholds::benjamini_hochberg(&[2e-5], 0.01);
+        assert!(lone.pop().unwrap());
     }
 
     #[test]
-    fn young_series_is_reported_not_flagged() {
+    fn unknown_day_is_not_judged_and_young_series_say_so() {
         let day = d("2026-06-10");
-        let mut set = weekly(day, 900.0);
-        // keep only the last 10 days: one same-weekday point
-        let cut = day - Days::new(10);
-        set.known_days.retain(|d| *d > cut);
-        let out = run(&set, day);
-        assert!(out.incidents.is_empty());
+        let (s, mut known) = series(key("1"), day, &[(day, 900.0)]);
+        known.remove(&day);
+        let out = evaluate_day(
+            &SeriesSet {
+                series: vec![s.clone()],
+                known_days: known,
+            },
+            day,
+            &DetectSettings::default(),
+        );
+        assert!(!out.day_known && out.incidents.is_empty());
+        // Only 20 days of history: the baseline is young, and a huge spike still gets through
+        // with the reason saying so.
+        let known: BTreeSet<_> = (0..20u64).map(|k| day - Days::new(k)).collect();
+        let out = evaluate_day(
+            &SeriesSet {
+                series: vec![s],
+                known_days: known,
+            },
+            day,
+            &DetectSettings::default(),
+        );
         assert_eq!(out.young.len(), 1);
+        assert!(
+            out.incidents
+                .iter()
+                .all(|i| i.young && i.reason.contains("young baseline")),
+            "{:?}",
+            out.incidents
+        );
     }
 }

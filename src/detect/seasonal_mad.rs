@@ -1,4 +1,5 @@
-//! The first detector: same weekday, median and MAD.
+//! The first detector: same weekday, median and MAD. Replaced in the daily job by
+//! [`super::online`]; kept as a baseline in the detection benchmark.
 //!
 //! S3 egress follows the working week, so a Monday is compared with the Mondays before it: the
 //! median of the same weekday over the last N weeks is the expected value, and the median
@@ -10,7 +11,7 @@
 
 use chrono::{Days, NaiveDate};
 
-use super::{Assessment, DetectSettings, Detector};
+use super::{Assessment, Detector};
 
 /// σ ≈ 1.4826 × MAD for normally distributed data.
 const MAD_TO_SIGMA: f64 = 1.4826;
@@ -24,16 +25,6 @@ pub struct SeasonalMad {
     pub weeks: u32,
     pub min_points: u32,
     pub threshold: f64,
-}
-
-impl SeasonalMad {
-    pub fn from_settings(s: &DetectSettings) -> Self {
-        SeasonalMad {
-            weeks: s.baseline_weeks,
-            min_points: s.min_baseline_points,
-            threshold: s.min_robust_z,
-        }
-    }
 }
 
 pub fn median(values: &mut [f64]) -> f64 {

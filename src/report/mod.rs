@@ -42,6 +42,8 @@ pub struct DataQuality {
     pub young_series: usize,
     /// Significant but below the materiality thresholds.
     pub immaterial: usize,
+    /// Significant and material alone, but not discoveries among all series checked (BH).
+    pub not_discoveries: usize,
     /// Whether Cost Explorer had answered for the evaluated day at all.
     pub day_known: bool,
     /// Whether its figures are still estimated.
@@ -56,7 +58,7 @@ impl Report {
     pub fn total_excess_usd(&self) -> f64 {
         self.incidents
             .iter()
-            .map(|i| i.incident.excess_cost_usd)
+            .map(|i| i.incident.total_excess_cost_usd)
             .sum()
     }
 

@@ -26,7 +26,7 @@ const FIXED_BLOCKS: usize = 4;
 
 /// The message announcing `incidents` (those not announced before), in the context of `report`.
 pub fn message(report: &Report, incidents: &[Incident]) -> Value {
-    let total: f64 = incidents.iter().map(|i| i.excess_cost_usd).sum();
+    let total: f64 = incidents.iter().map(|i| i.total_excess_cost_usd).sum();
     let n = incidents.len();
     let plural = if n == 1 { "" } else { "s" };
     let text = format!(
@@ -75,8 +75,8 @@ pub fn message(report: &Report, incidents: &[Incident]) -> Value {
 }
 
 fn incident_text(i: &Incident) -> String {
-    let s = format!(
-        "*{}* in *{}*, account *{}* on {}{}\nObserved *{}* vs expected {}: *+{} ({})*, *{}* over baseline\n_{}_",
+    let mut s = format!(
+        "*{}* in *{}*, account *{}* on {}{}\nObserved *{}* vs expected {}: *+{} ({})*, *{}* over baseline",
         i.family,
         mrkdwn(&i.region),
         mrkdwn(&account_label(i)),
@@ -87,8 +87,18 @@ fn incident_text(i: &Incident) -> String {
         usage(i.excess_usage, &i.unit),
         pct(i.excess_pct),
         usd(i.excess_cost_usd),
-        mrkdwn(&i.reason),
     );
+    if i.days > 1 {
+        s.push_str(&format!(
+            "\nSince {} ({} days, peak {}): *+{}*, *{}* over baseline in all",
+            i.start,
+            i.days,
+            i.peak_day,
+            usage(i.total_excess_usage, &i.unit),
+            usd(i.total_excess_cost_usd)
+        ));
+    }
+    s.push_str(&format!("\n_{}_", mrkdwn(&i.reason)));
     truncate(&s, MAX_SECTION_CHARS)
 }
 
@@ -164,6 +174,14 @@ mod tests {
             region: "eu-west-1".into(),
             family: Family::InternetOut,
             day: NaiveDate::from_ymd_opt(2026, 6, 14).unwrap(),
+            start: NaiveDate::from_ymd_opt(2026, 6, 13).unwrap(),
+            peak_day: NaiveDate::from_ymd_opt(2026, 6, 14).unwrap(),
+            days: 2,
+            total_excess_usage: 1900.0,
+            total_excess_cost_usd: 171.0,
+            p_value: 1e-30,
+            evidence: "spike".into(),
+            young: false,
             observed: 1000.0,
             expected: 40.0,
             lower: 30.0,
@@ -210,7 +228,7 @@ mod tests {
         assert!(!s.contains("<!channel>"), "{s}");
         assert!(!s.contains("<https://evil"), "{s}");
         assert!(s.contains("&lt;!channel&gt;"), "{s}");
-        assert!(m["text"].as_str().unwrap().contains("$86.40"));
+        assert!(m["text"].as_str().unwrap().contains("$171.00"));
     }
 
     #[test]

@@ -61,13 +61,24 @@ pub fn render(r: &Report) -> String {
             usd(i.excess_cost_usd),
             num(i.score, 2)
         );
+        if i.days > 1 {
+            let _ = writeln!(
+                out,
+                "    since {} ({} days, peak {}): {} and {} over baseline in all",
+                i.start,
+                i.days,
+                i.peak_day,
+                usage(i.total_excess_usage, &i.unit),
+                usd(i.total_excess_cost_usd)
+            );
+        }
         let _ = writeln!(out, "    why: {}", clean(&i.reason));
     }
     let q = &r.quality;
     let _ = writeln!(
         out,
-        "\n  {} series checked; {} significant but below the materiality thresholds",
-        q.series_checked, q.immaterial
+        "\n  {} series checked; {} significant but below the materiality gates; {} not significant among all series",
+        q.series_checked, q.immaterial, q.not_discoveries
     );
     if let Some(line) = r.quality_line() {
         let _ = writeln!(out, "  data quality: {}", clean(&line));

@@ -251,6 +251,27 @@ pub fn ce_response(
     spike: Option<Spike>,
     next_token: Option<&str>,
 ) -> Value {
+    let spikes: Vec<Spike> = spike.into_iter().collect();
+    ce_response_with(from, to, estimated_from, &spikes, next_token)
+}
+
+/// [`ce_response`] with several planted spikes, on one page.
+pub fn ce_response_multi(
+    from: NaiveDate,
+    to: NaiveDate,
+    estimated_from: NaiveDate,
+    spikes: &[Spike],
+) -> Value {
+    ce_response_with(from, to, estimated_from, spikes, None)
+}
+
+fn ce_response_with(
+    from: NaiveDate,
+    to: NaiveDate,
+    estimated_from: NaiveDate,
+    spikes: &[Spike],
+    next_token: Option<&str>,
+) -> Value {
     let mut results = vec![];
     let mut d = from;
     while d < to {
@@ -258,7 +279,7 @@ pub fn ce_response(
             .iter()
             .map(|(acc, ut, base, price)| {
                 let mut u = usage_on(*base, d);
-                if let Some(s) = spike {
+                for s in spikes {
                     if s.account == *acc && s.usage_type == *ut && s.day == d {
                         u *= s.factor;
                     }

@@ -1,0 +1,277 @@
+//! `egresswatch detect`: the streaming detector on any `timestamp,value` CSV.
+//!
+//! This is how the detector is used outside the cost pipeline (CloudWatch exports, benchmark
+//! series) and how it is scored. Input: a header `timestamp,value`, then one row per point,
+//! timestamps `YYYY-MM-DD` or `YYYY-MM-DD HH:MM:SS` in increasing order at a regular interval.
+//! Output: the input rows, in order, with `expected,lower,upper,score,anomaly` appended. Every
+//! output row depends only on its own and earlier input rows.
+
+use std::io::Write;
+
+use chrono::{NaiveDate, NaiveDateTime};
+
+use super::online::{run, Direction, OnlineParams, PointOutput, Seasonality};
+
+/// A parsed input: the raw fields (echoed back as given) and their parsed values.
+pub struct CsvSeries<'a> {
+    pub rows: Vec<(&'a str, &'a str)>,
+    pub times: Vec<NaiveDateTime>,
+    pub values: Vec<f64>,
+}
+
+/// Parse a timestamp: `YYYY-MM-DD`, `YYYY-MM-DD HH:MM:SS` (or with a `T`).
+pub fn parse_timestamp(s: &str) -> Option<NaiveDateTime> {
+    let s = s.trim();
+    if s.len() == 10 {
+        return NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .ok()?
+            .and_hms_opt(0, 0, 0);
+    }
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S")
+        .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S"))
+        .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f"))
+        .ok()
+}
+
+/// Read the CSV text. Errors name the line: `input.csv:17: `abc` is not a number`.
+pub fn read<'a>(text: &'a str, label: &str) -> Result<CsvSeries<'a>, String> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut lines = text.lines().enumerate();
+    let header = loop {
+        match lines.next() {
+            Some((_, l)) if l.trim().is_empty() => continue,
+            Some((i, l)) => break (i, l),
+            None => {
+                return Err(format!(
+                    "{label}: empty input (expected a header `timestamp,value`)"
+                ))
+            }
+        }
+    };
+    let cols: Vec<String> = header
+        .1
+        .split(',')
+        .map(|c| c.trim().trim_matches('"').to_ascii_lowercase())
+        .collect();
+    if cols != ["timestamp", "value"] {
+        return Err(format!(
+            "{label}:{}: the header must be `timestamp,value`, found `{}`",
+            header.0 + 1,
+            header.1.trim()
+        ));
+    }
+    let mut s = CsvSeries {
+        rows: Vec::new(),
+        times: Vec::new(),
+        values: Vec::new(),
+    };
+    for (i, line) in lines {
+        let n = i + 1;
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.trim().is_empty() {
+            continue;
+        }
+        let Some((ts, val)) = line.split_once(',') else {
+            return Err(format!(
+                "{label}:{n}: expected two fields `timestamp,value`, found `{line}`"
+            ));
+        };
+        if val.contains(',') {
+            return Err(format!(
+                "{label}:{n}: expected two fields `timestamp,value`, found more"
+            ));
+        }
+        let t = parse_timestamp(ts.trim_matches('"')).ok_or_else(|| {
+            format!("{label}:{n}: `{ts}` is not a timestamp (YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)")
+        })?;
+        let v: f64 = val
+            .trim()
+            .trim_matches('"')
+            .parse()
+            .ok()
+            .filter(|v: &f64| v.is_finite())
+            .ok_or_else(|| format!("{label}:{n}: `{val}` is not a number"))?;
+        if let Some(prev) = s.times.last() {
+            if t <= *prev {
+                return Err(format!(
+                    "{label}:{n}: timestamp {ts} is not after the previous row's"
+                ));
+            }
+        }
+        s.rows.push((ts, val));
+        s.times.push(t);
+        s.values.push(v);
+    }
+    Ok(s)
+}
+
+/// The typical interval between points, in seconds (the median step).
+pub fn interval_seconds(times: &[NaiveDateTime]) -> Option<f64> {
+    if times.len() < 2 {
+        return None;
+    }
+    let mut steps: Vec<f64> = times
+        .windows(2)
+        .map(|w| (w[1] - w[0]).num_seconds() as f64)
+        .collect();
+    Some(super::seasonal_mad::median(&mut steps))
+}
+
+/// How the caller asked for seasonality.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeriodArg {
+    Auto,
+    Fixed(usize),
+}
+
+impl std::str::FromStr for PeriodArg {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.eq_ignore_ascii_case("auto") {
+            return Ok(PeriodArg::Auto);
+        }
+        match s.parse::<usize>() {
+            Ok(n) if n >= 1 => Ok(PeriodArg::Fixed(n)),
+            _ => Err(format!(
+                "`{s}` is not a period: a whole number of points (1: none) or `auto`"
+            )),
+        }
+    }
+}
+
+/// The detector's parameters for this input. `log_scale`: model `ln(value + 1)` (for usage and
+/// cost series, whose seasonality and noise are multiplicative; values below 0 count as 0).
+pub fn params_for(
+    series: &CsvSeries,
+    period: PeriodArg,
+    direction: Direction,
+    threshold_z: f64,
+    log_scale: bool,
+) -> OnlineParams {
+    let interval = interval_seconds(&series.times).unwrap_or(86_400.0);
+    let mut p = OnlineParams::for_interval(interval);
+    p.log_offset = log_scale.then_some(1.0);
+    if !log_scale {
+        // An additive model's floor must not assume a unit: keep only the numerical one.
+        p.abs_floor = 1e-9;
+    }
+    if let PeriodArg::Fixed(n) = period {
+        p.seasonality = if n <= 1 {
+            Seasonality::None
+        } else {
+            Seasonality::Fixed(n)
+        };
+    }
+    p.direction = direction;
+    p.threshold_z = threshold_z;
+    p
+}
+
+/// Run the detector over the series.
+pub fn detect(series: &CsvSeries, params: &OnlineParams) -> Vec<PointOutput> {
+    let daily = params.month_end;
+    let days: Option<Vec<NaiveDate>> =
+        daily.then(|| series.times.iter().map(|t| t.date()).collect());
+    run(&series.values, days.as_deref(), params)
+}
+
+/// A number for the output: short, exact enough, never in exponent form for ordinary values.
+fn num(v: f64) -> String {
+    if !v.is_finite() {
+        return if v > 0.0 {
+            "inf".into()
+        } else if v < 0.0 {
+            "-inf".into()
+        } else {
+            "nan".into()
+        };
+    }
+    if v.abs() >= 1e15 || (v != 0.0 && v.abs() < 1e-6) {
+        return format!("{v:e}");
+    }
+    let s = format!("{v:.6}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" {
+        "0".into()
+    } else {
+        s.to_string()
+    }
+}
+
+/// Write `timestamp,value,expected,lower,upper,score,anomaly`, one row per input row.
+pub fn write(
+    out: &mut impl Write,
+    series: &CsvSeries,
+    outputs: &[PointOutput],
+) -> std::io::Result<()> {
+    writeln!(out, "timestamp,value,expected,lower,upper,score,anomaly")?;
+    for ((ts, val), o) in series.rows.iter().zip(outputs) {
+        writeln!(
+            out,
+            "{},{},{},{},{},{},{}",
+            ts.trim(),
+            val.trim(),
+            num(o.expected),
+            num(o.lower),
+            num(o.upper),
+            num(o.score),
+            u8::from(o.anomaly)
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_both_timestamp_forms_and_names_bad_lines() {
+        let s = read("timestamp,value\n2026-01-01,1.5\n2026-01-02,2\n", "x.csv").unwrap();
+        assert_eq!(s.values, vec![1.5, 2.0]);
+        let s = read(
+            "timestamp,value\r\n2014-04-01 00:00:00,10\r\n2014-04-01 00:05:00,11\r\n",
+            "x.csv",
+        )
+        .unwrap();
+        assert_eq!(interval_seconds(&s.times), Some(300.0));
+        let e = read("timestamp,value\n2026-01-01,1\n2026-01-02,abc\n", "x.csv")
+            .err()
+            .unwrap();
+        assert_eq!(e, "x.csv:3: `abc` is not a number");
+        let e = read("timestamp,value\n2026-01-01,1\nnot-a-date,2\n", "x.csv")
+            .err()
+            .unwrap();
+        assert!(
+            e.starts_with("x.csv:3: `not-a-date` is not a timestamp"),
+            "{e}"
+        );
+        let e = read("time,val\n", "x.csv").err().unwrap();
+        assert!(e.starts_with("x.csv:1: the header"), "{e}");
+        let e = read("timestamp,value\n2026-01-02,1\n2026-01-01,2\n", "x.csv")
+            .err()
+            .unwrap();
+        assert!(e.starts_with("x.csv:3:") && e.contains("not after"), "{e}");
+        let e = read("timestamp,value\n2026-01-02,1,3\n", "x.csv")
+            .err()
+            .unwrap();
+        assert!(e.starts_with("x.csv:2:"), "{e}");
+    }
+
+    #[test]
+    fn numbers_are_short() {
+        assert_eq!(num(1.5), "1.5");
+        assert_eq!(num(2.0), "2");
+        assert_eq!(num(0.1234567), "0.123457");
+        assert_eq!(num(-0.0000001), "-1e-7");
+        assert_eq!(num(-0.0), "0");
+    }
+
+    #[test]
+    fn period_argument() {
+        assert_eq!("auto".parse::<PeriodArg>().unwrap(), PeriodArg::Auto);
+        assert_eq!("288".parse::<PeriodArg>().unwrap(), PeriodArg::Fixed(288));
+        assert!("0".parse::<PeriodArg>().is_err());
+        assert!("x".parse::<PeriodArg>().is_err());
+    }
+}
