@@ -488,7 +488,6 @@ fn cmd_detect(a: DetectArgs) -> Result<()> {
         threshold,
         matches!(a.scale, ScaleArg::Log),
     );
-    let outputs = csvio::detect(&series, &params);
     let io =
         |e: std::io::Error| Error::Runtime(anyhow::Error::new(e).context("writing the output"));
     match &a.output {
@@ -499,12 +498,12 @@ fn cmd_detect(a: DetectArgs) -> Result<()> {
                 )
             })?;
             let mut w = std::io::BufWriter::new(f);
-            csvio::write(&mut w, &series, &outputs).map_err(io)?;
+            csvio::detect_to(&mut w, &series, &params).map_err(io)?;
             w.flush().map_err(io)?;
         }
         None => {
             let mut w = std::io::BufWriter::new(std::io::stdout().lock());
-            csvio::write(&mut w, &series, &outputs).map_err(io)?;
+            csvio::detect_to(&mut w, &series, &params).map_err(io)?;
             w.flush().map_err(io)?;
         }
     }
