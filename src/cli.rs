@@ -61,6 +61,12 @@ pub enum Command {
     /// Validate a config file: exit 0, or print every error (file:line:column: key: problem) and
     /// exit 2.
     CheckConfig(CheckConfigArgs),
+    /// Name the callers: read CloudTrail for a time window and report who downloaded what.
+    ///
+    /// Aggregates GetObject data events per (principal, source IP, user agent, bucket), marks
+    /// what is new against the baseline window before it, flags what deserves a look, and lists
+    /// high-risk S3 control-plane changes in the window and the lookback before it.
+    Callers(CallersArgs),
     /// Run the detector on any `timestamp,value` CSV series.
     ///
     /// Timestamps `YYYY-MM-DD` or `YYYY-MM-DD HH:MM:SS`, any regular interval. Writes
@@ -152,6 +158,63 @@ pub struct CheckConfigArgs {
     /// The config file [default: $EGRESSWATCH_CONFIG, else ./egresswatch.toml].
     #[arg(value_name = "PATH")]
     pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CallersArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// The trail: a local directory or s3://BUCKET/PREFIX [default: `cloudtrail.source`].
+    #[arg(long, value_name = "PATH|s3://BUCKET/PREFIX")]
+    pub source: Option<String>,
+    /// Window start: YYYY-MM-DD (00:00 UTC) or RFC 3339 (2026-11-01T09:30:00Z).
+    #[arg(long, value_name = "TIME", value_parser = parse_time_from)]
+    pub from: i64,
+    /// Window end: YYYY-MM-DD (that whole day is included) or RFC 3339 (exclusive).
+    #[arg(long, value_name = "TIME", value_parser = parse_time_to)]
+    pub to: i64,
+    /// Only this account (the bucket owner).
+    #[arg(long, value_name = "ID")]
+    pub account: Option<String>,
+    /// Only this region.
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Days before the window that define known callers [default: `cloudtrail.baseline_days`, 14].
+    #[arg(long, value_name = "N")]
+    pub baseline_days: Option<u32>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CallersFormat::Table)]
+    pub format: CallersFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CallersFormat {
+    Table,
+    Json,
+}
+
+fn parse_time(s: &str, end_of_day: bool) -> std::result::Result<i64, String> {
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        let d = if end_of_day { d + Days::new(1) } else { d };
+        return Ok(d
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight exists")
+            .and_utc()
+            .timestamp());
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.timestamp())
+        .map_err(|_| {
+            format!("`{s}` is not a time (YYYY-MM-DD or RFC 3339 like 2026-11-01T09:30:00Z)")
+        })
+}
+
+fn parse_time_from(s: &str) -> std::result::Result<i64, String> {
+    parse_time(s, false)
+}
+
+fn parse_time_to(s: &str) -> std::result::Result<i64, String> {
+    parse_time(s, true)
 }
 
 #[derive(Debug, Args)]
@@ -262,6 +325,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Series(a) => cmd_series(a),
         Command::CheckConfig(a) => cmd_check_config(a),
         Command::Detect(a) => cmd_detect(a),
+        Command::Callers(a) => cmd_callers(a),
         Command::Demo(a) => cmd_demo(a),
     }
 }
@@ -450,6 +514,51 @@ fn cmd_check_config(a: CheckConfigArgs) -> Result<()> {
         if let Err(e) = sl.webhook_url.resolve() {
             println!("  note: {e:#} (needed when a run has something to deliver)");
         }
+    }
+    Ok(())
+}
+
+fn cmd_callers(a: CallersArgs) -> Result<()> {
+    use crate::correlate::{analyse, Query};
+    use crate::sources::cloudtrail::TrailSource;
+    let cfg = load_config(&a.config)?;
+    let mut settings = cfg.cloudtrail.clone().unwrap_or_default();
+    if let Some(n) = a.baseline_days {
+        settings.baseline_days = n;
+    }
+    let source: TrailSource = match (&a.source, &settings.source) {
+        (Some(s), _) => s.parse().map_err(Error::config)?,
+        (None, Some(s)) => s.clone(),
+        (None, None) => return Err(Error::config(
+            "no CloudTrail source: give --source PATH|s3://BUCKET/PREFIX or set cloudtrail.source",
+        )),
+    };
+    if a.from >= a.to {
+        return Err(Error::config("--from must be before --to"));
+    }
+    let query = Query {
+        window: (a.from, a.to),
+        account: a.account.clone(),
+        region: a.region.clone(),
+    };
+    let rt = runtime()?;
+    let analysis = rt.block_on(async {
+        let s3 = match &source {
+            TrailSource::S3 { .. } => {
+                Some(crate::sources::cloudtrail::s3_client(cfg.aws_profile.as_deref()).await)
+            }
+            TrailSource::Local(_) => None,
+        };
+        analyse(&source, &query, &settings, s3.as_ref()).await
+    })?;
+    match a.format {
+        CallersFormat::Json => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&analysis).map_err(anyhow::Error::from)?
+            );
+        }
+        CallersFormat::Table => print!("{}", crate::report::text::render_analysis(&analysis, 50)),
     }
     Ok(())
 }

@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod correlate;
 pub mod demo;
 pub mod detect;
 pub mod error;

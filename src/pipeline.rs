@@ -80,6 +80,7 @@ pub fn evaluate(
         incidents.push(ReportIncident {
             incident: i,
             already_notified,
+            cloudtrail: None,
         });
     }
     Ok(Report {
@@ -95,8 +96,60 @@ pub fn evaluate(
             day_estimated: outcome.day_estimated,
             unknown_usage_types: store.unknown_usage_types(from, eval_day)?,
             skipped_groups: synced.problems.len(),
+            bad_trail_files: 0,
+            bad_trail_records: 0,
         },
     })
+}
+
+/// Read CloudTrail for every incident and attach who downloaded, what changed, and how much of
+/// the bill it explains. A trail that cannot be read does not fail the run: the incident says so.
+pub async fn attach_callers(cfg: &Config, report: &mut Report) {
+    use crate::correlate::{analyse, reconcile, IncidentContext, Query};
+    use crate::sources::cloudtrail::{s3_client, TrailSource};
+    let Some(ct) = &cfg.cloudtrail else { return };
+    let Some(source) = &ct.source else { return };
+    if report.incidents.is_empty() {
+        return;
+    }
+    let s3 = match source {
+        TrailSource::S3 { .. } => Some(s3_client(cfg.aws_profile.as_deref()).await),
+        TrailSource::Local(_) => None,
+    };
+    let midnight = |d: NaiveDate| {
+        d.and_hms_opt(0, 0, 0)
+            .expect("midnight exists")
+            .and_utc()
+            .timestamp()
+    };
+    for ri in &mut report.incidents {
+        let i = &ri.incident;
+        let query = Query {
+            window: (midnight(i.start), midnight(i.day + Days::new(1))),
+            account: Some(i.account.clone()),
+            region: Some(i.region.clone()),
+        };
+        let ctx = match analyse(source, &query, ct, s3.as_ref()).await {
+            Ok(a) => {
+                report.quality.bad_trail_files += a.data_quality.bad_files;
+                report.quality.bad_trail_records += a.data_quality.bad_records;
+                IncidentContext {
+                    reconciliation: Some(reconcile(i, &a)),
+                    analysis: Some(a),
+                    error: None,
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), incident = %i.key(), "CloudTrail analysis failed");
+                IncidentContext {
+                    analysis: None,
+                    reconciliation: None,
+                    error: Some(format!("{e:#}")),
+                }
+            }
+        };
+        ri.cloudtrail = Some(ctx);
+    }
 }
 
 /// The daily job.
@@ -112,7 +165,8 @@ pub async fn run<S: CostSource>(
     for p in &synced.problems {
         tracing::warn!(problem = %p, "Cost Explorer data skipped");
     }
-    let report = evaluate(cfg, store, opts.date, &synced)?;
+    let mut report = evaluate(cfg, store, opts.date, &synced)?;
+    attach_callers(cfg, &mut report).await;
     let mut out = RunOutcome {
         run_date: report.run_date,
         evaluated_day: report.evaluated_day,

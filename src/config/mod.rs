@@ -39,6 +39,39 @@ pub struct Config {
     pub lookback_days: u32,
     pub detect: DetectSettings,
     pub slack: Option<SlackSettings>,
+    /// Where the trail is, and how to read it; `None`: incidents carry no caller analysis.
+    pub cloudtrail: Option<CloudTrailSettings>,
+}
+
+/// `[cloudtrail]`: naming the callers behind an incident.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CloudTrailSettings {
+    pub source: Option<crate::sources::cloudtrail::TrailSource>,
+    /// Days before the incident window that define "known" callers.
+    pub baseline_days: u32,
+    /// Days before the window in which control-plane changes are reported.
+    pub lookback_days: u32,
+    pub known_cidrs: Vec<ipnet::IpNet>,
+    pub allow_principals: Vec<String>,
+    pub allow_cidrs: Vec<ipnet::IpNet>,
+    pub delete_burst: u32,
+    /// Callers shown per incident in messages.
+    pub max_callers: u32,
+}
+
+impl Default for CloudTrailSettings {
+    fn default() -> Self {
+        CloudTrailSettings {
+            source: None,
+            baseline_days: 14,
+            lookback_days: 7,
+            known_cidrs: Vec::new(),
+            allow_principals: Vec::new(),
+            allow_cidrs: Vec::new(),
+            delete_burst: 100,
+            max_callers: 5,
+        }
+    }
 }
 
 impl Default for Config {
@@ -50,6 +83,7 @@ impl Default for Config {
             lookback_days: 120,
             detect: DetectSettings::default(),
             slack: None,
+            cloudtrail: None,
         }
     }
 }
@@ -393,7 +427,77 @@ where
         );
         cfg.detect = self.detect(raw.detect);
         cfg.slack = raw.notify.slack.and_then(|sl| self.slack(sl));
+        cfg.cloudtrail = raw.cloudtrail.map(|c| self.cloudtrail(c));
         cfg
+    }
+
+    fn cidrs(&mut self, base: &[Seg], key: &str, list: Option<Vec<String>>) -> Vec<ipnet::IpNet> {
+        let mut out = Vec::new();
+        for (i, c) in list.unwrap_or_default().iter().enumerate() {
+            let parsed = c
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| c.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
+            match parsed {
+                Ok(n) => out.push(n),
+                Err(_) => {
+                    let mut at = with(base, key);
+                    at.push(Seg::Index(i));
+                    self.fail(
+                        &at,
+                        format!("`{c}` is not a CIDR (like 203.0.113.0/24) or an IP address"),
+                    );
+                }
+            }
+        }
+        out
+    }
+
+    fn cloudtrail(&mut self, c: raw::RawCloudTrail) -> CloudTrailSettings {
+        let base = keys(&["cloudtrail"]);
+        let mut s = CloudTrailSettings::default();
+        if let Some(src) = c.source {
+            match src.parse() {
+                Ok(t) => s.source = Some(t),
+                Err(e) => self.fail(&with(&base, "source"), e),
+            }
+        } else {
+            self.fail(
+                &base,
+                "`source` is required: a local directory or s3://BUCKET/PREFIX holding the trail",
+            );
+        }
+        s.baseline_days = self.int(
+            &with(&base, "baseline_days"),
+            c.baseline_days,
+            s.baseline_days,
+            0,
+            90,
+        );
+        s.lookback_days = self.int(
+            &with(&base, "lookback_days"),
+            c.lookback_days,
+            s.lookback_days,
+            0,
+            90,
+        );
+        s.delete_burst = self.int(
+            &with(&base, "delete_burst"),
+            c.delete_burst,
+            s.delete_burst,
+            1,
+            1_000_000,
+        );
+        s.max_callers = self.int(
+            &with(&base, "max_callers"),
+            c.max_callers,
+            s.max_callers,
+            1,
+            50,
+        );
+        s.known_cidrs = self.cidrs(&base, "known_cidrs", c.known_cidrs);
+        s.allow_cidrs = self.cidrs(&base, "allow_cidrs", c.allow_cidrs);
+        s.allow_principals = c.allow_principals.unwrap_or_default();
+        s
     }
 
     fn gates(&mut self, base: &[Seg], d: &raw::RawGates, global: &Gates) -> Gates {

@@ -17,6 +17,19 @@ pub struct RawConfig {
     pub detect: RawDetect,
     #[serde(default)]
     pub notify: RawNotify,
+    pub cloudtrail: Option<RawCloudTrail>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawCloudTrail {
+    pub source: Option<String>,
+    pub baseline_days: Option<i64>,
+    pub lookback_days: Option<i64>,
+    pub known_cidrs: Option<Vec<String>>,
+    pub allow_principals: Option<Vec<String>>,
+    pub allow_cidrs: Option<Vec<String>>,
+    pub delete_burst: Option<i64>,
+    pub max_callers: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -108,7 +121,10 @@ pub struct RawSlack {
 /// Every key the file may hold, by table: used to suggest the right spelling of an unknown key
 /// and, in a test, to check that `config.toml.example` documents each of them.
 pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
-    ("", &["aws", "state", "sync", "detect", "notify"]),
+    (
+        "",
+        &["aws", "state", "sync", "detect", "notify", "cloudtrail"],
+    ),
     ("aws", &["profile"]),
     ("state", &["path"]),
     ("sync", &["lookback_days"]),
@@ -142,6 +158,19 @@ pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
         ],
     ),
     ("notify", &["slack"]),
+    (
+        "cloudtrail",
+        &[
+            "source",
+            "baseline_days",
+            "lookback_days",
+            "known_cidrs",
+            "allow_principals",
+            "allow_cidrs",
+            "delete_burst",
+            "max_callers",
+        ],
+    ),
     (
         "notify.slack",
         &["webhook_url_env", "webhook_url_file", "timeout_seconds"],

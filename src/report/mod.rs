@@ -20,6 +20,9 @@ pub struct ReportIncident {
     pub incident: Incident,
     /// Announced by an earlier run: listed, not announced again.
     pub already_notified: bool,
+    /// Who downloaded, what changed (when a CloudTrail source is configured).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cloudtrail: Option<crate::correlate::IncidentContext>,
 }
 
 /// What a run found and did, for every renderer.
@@ -52,6 +55,10 @@ pub struct DataQuality {
     pub unknown_usage_types: Vec<String>,
     /// Response groups that could not be read and were skipped.
     pub skipped_groups: usize,
+    /// Trail files that could not be read (corrupt, truncated), over all incidents.
+    pub bad_trail_files: u64,
+    /// Trail records that could not be read.
+    pub bad_trail_records: u64,
 }
 
 impl Report {
@@ -90,6 +97,12 @@ impl Report {
                 q.unknown_usage_types.join(", ")
             ));
         }
+        if q.bad_trail_files > 0 || q.bad_trail_records > 0 {
+            parts.push(format!(
+                "{} unreadable CloudTrail file(s) and {} record(s) skipped",
+                q.bad_trail_files, q.bad_trail_records
+            ));
+        }
         if q.skipped_groups > 0 {
             parts.push(format!(
                 "{} unreadable Cost Explorer group(s) skipped",
@@ -106,4 +119,93 @@ pub fn account_label(i: &Incident) -> String {
         Some(n) if !n.is_empty() => format!("{n} ({})", i.account),
         _ => i.account.clone(),
     }
+}
+
+/// What the renderers show of an incident's CloudTrail context, as plain (unescaped) lines:
+/// each renderer escapes them for its target.
+pub fn context_lines(ctx: &crate::correlate::IncidentContext, max_callers: usize) -> Vec<String> {
+    use text::bytes;
+    let mut out = Vec::new();
+    if let Some(e) = &ctx.error {
+        out.push(format!("CloudTrail could not be read: {e}"));
+        return out;
+    }
+    let Some(a) = &ctx.analysis else { return out };
+    if let Some(r) = &ctx.reconciliation {
+        let fmt = |v: f64| {
+            if r.unit == "bytes" {
+                bytes(v as u64)
+            } else {
+                format!("{} requests", format::num(v, 0))
+            }
+        };
+        let pct = if r.billed_excess > 0.0 {
+            (r.attributed / r.billed_excess * 100.0).min(999.0)
+        } else {
+            0.0
+        };
+        out.push(format!(
+            "CloudTrail attributes {} of the {} billed excess ({:.0}%)",
+            fmt(r.attributed),
+            fmt(r.billed_excess),
+            pct
+        ));
+    }
+    for c in a.callers.iter().take(max_callers) {
+        let mut line = format!(
+            "{:.0}%  {}  {} from {} ({}) → {}",
+            c.share_of_excess * 100.0,
+            bytes(c.bytes_out),
+            c.principal,
+            if c.source_ip.is_empty() {
+                "?"
+            } else {
+                &c.source_ip
+            },
+            if c.user_agent.is_empty() {
+                "no user agent"
+            } else {
+                &c.user_agent
+            },
+            if c.bucket.is_empty() { "?" } else { &c.bucket },
+        );
+        let notes: Vec<&str> = c.new.iter().chain(&c.flags).map(String::as_str).collect();
+        if !notes.is_empty() {
+            line.push_str(&format!(" [{}]", notes.join("; ")));
+        }
+        out.push(line);
+    }
+    if a.callers.len() > max_callers {
+        out.push(format!(
+            "…and {} more callers",
+            a.callers.len() - max_callers
+        ));
+    }
+    for e in a
+        .events
+        .iter()
+        .filter(|e| e.severity >= crate::correlate::controlplane::Severity::Medium)
+        .take(5)
+    {
+        out.push(format!(
+            "{} {} {} {}: {} (by {}{})",
+            e.severity.as_str(),
+            e.time,
+            e.event_name,
+            e.bucket,
+            e.why,
+            e.principal,
+            if e.before_window {
+                ", before the spike"
+            } else {
+                ""
+            }
+        ));
+    }
+    if let Some(r) = &ctx.reconciliation {
+        if r.unattributed > 0.0 && !r.reasons.is_empty() {
+            out.push(format!("Unattributed: {}", r.reasons.join("; ")));
+        }
+    }
+    out
 }

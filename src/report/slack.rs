@@ -44,8 +44,14 @@ pub fn message(report: &Report, incidents: &[Incident]) -> Value {
     let mut used: usize = blocks.iter().map(|b| b.to_string().len()).sum();
     let mut shown = 0;
     for i in incidents {
+        // Today's analysis of the same incident, when it has one (a retried older incident may not).
+        let ctx = report
+            .incidents
+            .iter()
+            .find(|r| r.incident.key() == i.key() && r.incident.start == i.start)
+            .and_then(|r| r.cloudtrail.as_ref());
         let block =
-            json!({"type": "section", "text": {"type": "mrkdwn", "text": incident_text(i)}});
+            json!({"type": "section", "text": {"type": "mrkdwn", "text": incident_text(i, ctx)}});
         let size = block.to_string().len();
         if blocks.len() + FIXED_BLOCKS > MAX_BLOCKS || used + size > MAX_MESSAGE_CHARS {
             break;
@@ -74,7 +80,7 @@ pub fn message(report: &Report, incidents: &[Incident]) -> Value {
     json!({"text": text, "blocks": blocks})
 }
 
-fn incident_text(i: &Incident) -> String {
+fn incident_text(i: &Incident, ctx: Option<&crate::correlate::IncidentContext>) -> String {
     let mut s = format!(
         "*{}* in *{}*, account *{}* on {}{}\nObserved *{}* vs expected {}: *+{} ({})*, *{}* over baseline",
         i.family,
@@ -99,6 +105,11 @@ fn incident_text(i: &Incident) -> String {
         ));
     }
     s.push_str(&format!("\n_{}_", mrkdwn(&i.reason)));
+    if let Some(ctx) = ctx {
+        for line in super::context_lines(ctx, 5) {
+            s.push_str(&format!("\n• {}", mrkdwn(&line)));
+        }
+    }
     truncate(&s, MAX_SECTION_CHARS)
 }
 
@@ -207,6 +218,7 @@ mod tests {
                 .map(|i| ReportIncident {
                     incident: i.clone(),
                     already_notified: false,
+                    cloudtrail: None,
                 })
                 .collect(),
             quality: DataQuality {

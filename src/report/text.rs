@@ -73,6 +73,11 @@ pub fn render(r: &Report) -> String {
             );
         }
         let _ = writeln!(out, "    why: {}", clean(&i.reason));
+        if let Some(ctx) = &ri.cloudtrail {
+            for line in super::context_lines(ctx, 5) {
+                let _ = writeln!(out, "    | {}", clean(&line));
+            }
+        }
     }
     let q = &r.quality;
     let _ = writeln!(
@@ -82,6 +87,96 @@ pub fn render(r: &Report) -> String {
     );
     if let Some(line) = r.quality_line() {
         let _ = writeln!(out, "  data quality: {}", clean(&line));
+    }
+    out
+}
+
+/// Bytes for people: `1.5 GB` (powers of 1024, as AWS bills data transfer).
+pub fn bytes(b: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// The caller analysis as a terminal table (at most `max` callers).
+pub fn render_analysis(a: &crate::correlate::Analysis, max: usize) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "CloudTrail {} .. {} (baseline from {}): {} GetObject bytes, {} above baseline",
+        a.window.from,
+        a.window.to,
+        a.baseline.from,
+        bytes(a.bytes_out),
+        bytes(a.excess_bytes)
+    );
+    let _ = writeln!(
+        out,
+        "\n  {:>6}  {:>10}  {:>8}  {:>7}  principal / source IP / user agent / bucket",
+        "share", "bytes", "requests", "objects"
+    );
+    for c in a.callers.iter().take(max) {
+        let _ = writeln!(
+            out,
+            "  {:>5.1}%  {:>10}  {:>8}  {:>7}  {} / {} / {} / {}",
+            c.share_of_excess * 100.0,
+            bytes(c.bytes_out),
+            c.requests,
+            c.objects,
+            clean(&c.principal),
+            clean(&c.source_ip),
+            clean(&c.user_agent),
+            clean(&c.bucket)
+        );
+        let notes: Vec<String> = c.new.iter().chain(&c.flags).cloned().collect();
+        if !notes.is_empty() {
+            let _ = writeln!(out, "  {:>6}  {}", "", clean(&notes.join("; ")));
+        }
+    }
+    if a.callers.len() > max {
+        let _ = writeln!(
+            out,
+            "  … and {} more callers (--format json lists all)",
+            a.callers.len() - max
+        );
+    }
+    if !a.events.is_empty() {
+        let _ = writeln!(out, "\n  S3 control-plane events:");
+        for e in &a.events {
+            let _ = writeln!(
+                out,
+                "  {}  {:<6}  {}  {}: {} (by {}){}",
+                e.time,
+                e.severity.as_str(),
+                clean(&e.event_name),
+                clean(&e.bucket),
+                clean(&e.why),
+                clean(&e.principal),
+                if e.before_window {
+                    "  (before the window)"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    let q = &a.data_quality;
+    let _ = writeln!(
+        out,
+        "\n  read {} files, {} records; {} bad files, {} bad records",
+        q.files, q.records, q.bad_files, q.bad_records
+    );
+    for n in &q.bad_file_names {
+        let _ = writeln!(out, "    {}", clean(n));
     }
     out
 }

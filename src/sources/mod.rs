@@ -4,6 +4,7 @@
 //! - [`usage_type`]: what a usage type means (region, family).
 //! - [`sync`]: which days the store still lacks, and fetching exactly those.
 
+pub mod cloudtrail;
 pub mod cost_explorer;
 pub mod sync;
 pub mod usage_type;

@@ -2,6 +2,8 @@
 //! Explorer responses generated with a known answer, and the real binary.
 #![allow(dead_code)]
 
+pub mod trail;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

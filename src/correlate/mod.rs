@@ -1,0 +1,807 @@
+//! Correlation: who downloaded, what is new about them, and what changed around it.
+//!
+//! One pass over the trail feeds an [`Partial`] per worker (merged at the end):
+//! - GetObject data events in the window, aggregated per (principal, source IP, user agent,
+//!   bucket): requests, bytes out, distinct objects, errors, first and last seen;
+//! - the same events in the baseline window (default the 14 days before), reduced to what is
+//!   needed to say what is new: known principals, sources, agents and buckets, bytes per caller;
+//! - S3 control-plane changes from the lookback (default 7 days before the window) to its end,
+//!   judged by [`controlplane`]; reconnaissance reads and delete bursts, summarized.
+//!
+//! [`finalize`] ranks callers by the share of the excess they explain and flags what a security
+//! reader should see first (anonymous, cross-account, presigned URLs, unknown networks, bulk
+//! download tools, error storms), honouring the allow-lists.
+
+pub mod agents;
+pub mod controlplane;
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+use ipnet::IpNet;
+use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
+use serde::Serialize;
+use std::hash::{Hash, Hasher};
+
+use crate::sources::cloudtrail::record::Record;
+use controlplane::{classify, Severity, DELETES, RECON};
+
+/// What to analyse: times are seconds since the epoch, windows are `[from, to)`.
+#[derive(Debug, Clone)]
+pub struct AnalysisSpec {
+    pub window: (i64, i64),
+    pub baseline: (i64, i64),
+    /// Control-plane events are collected from `lookback.0` to the window's end.
+    pub lookback: (i64, i64),
+    /// Only this account (the bucket owner, `recipientAccountId`) and region, if set.
+    pub account: Option<String>,
+    pub region: Option<String>,
+    /// Networks the organisation calls from; a source outside them is flagged (if any are set).
+    pub known_cidrs: Vec<IpNet>,
+    /// Callers that are not suspects (a nightly backup job): no flags, no "new".
+    pub allow_principals: Vec<String>,
+    pub allow_cidrs: Vec<IpNet>,
+    /// Deletions by one principal in one bucket within an hour that make a burst.
+    pub delete_burst: u64,
+}
+
+impl AnalysisSpec {
+    /// The span of event times the scan must read.
+    pub fn span(&self) -> (i64, i64) {
+        (
+            self.baseline.0.min(self.lookback.0).min(self.window.0),
+            self.window.1,
+        )
+    }
+}
+
+const SEP: char = '\u{1f}';
+
+#[derive(Debug, Clone, Default)]
+struct CallerAcc {
+    role: Option<String>,
+    requests: u64,
+    bytes_out: u64,
+    objects: FxHashSet<u64>,
+    errors: u64,
+    error_codes: FxHashMap<String, u64>,
+    presigned: u64,
+    first: i64,
+    last: i64,
+    anonymous: bool,
+    aws_service: bool,
+    vpc_endpoint: bool,
+    cross_account: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct ReconAcc {
+    calls: FxHashMap<String, u64>,
+    first: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+struct DeleteAcc {
+    calls: u64,
+    first: i64,
+}
+
+/// A control-plane event as collected (before reporting).
+#[derive(Debug, Clone, Serialize)]
+pub struct EventReport {
+    pub time: String,
+    pub event_name: String,
+    pub principal: String,
+    pub source_ip: String,
+    pub user_agent: String,
+    pub bucket: String,
+    pub severity: Severity,
+    pub why: String,
+    /// Whether it happened before the window (in the lookback) rather than inside it.
+    pub before_window: bool,
+    #[serde(skip)]
+    epoch: i64,
+}
+
+/// Counts of what was read.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct DataQuality {
+    pub files: u64,
+    pub records: u64,
+    pub bad_files: u64,
+    pub bad_records: u64,
+    /// The first few bad files, with why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bad_file_names: Vec<String>,
+}
+
+/// One worker's share of the analysis; merged with [`Partial::merge`].
+#[derive(Debug, Default)]
+pub struct Partial {
+    callers: FxHashMap<String, CallerAcc>,
+    base_principals: FxHashSet<String>,
+    base_ips: FxHashSet<String>,
+    base_principal_ua: FxHashSet<String>,
+    base_principal_bucket: FxHashSet<String>,
+    base_principal_bytes: FxHashMap<String, u64>,
+    events: Vec<EventReport>,
+    recon: FxHashMap<String, ReconAcc>,
+    deletes: FxHashMap<String, DeleteAcc>,
+    pub quality: DataQuality,
+    key: String,
+}
+
+fn fxhash(s: &str) -> u64 {
+    let mut h = FxHasher::default();
+    s.hash(&mut h);
+    h.finish()
+}
+
+fn rfc3339(epoch: i64) -> String {
+    DateTime::<Utc>::from_timestamp(epoch, 0)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default()
+}
+
+impl Partial {
+    /// Feed one record.
+    pub fn add(&mut self, r: &Record<'_>, spec: &AnalysisSpec) {
+        if !r.is_s3() {
+            return;
+        }
+        if let Some(a) = &spec.account {
+            if r.recipient_account_id.as_deref() != Some(a.as_str()) {
+                return;
+            }
+        }
+        if let Some(reg) = &spec.region {
+            if r.aws_region.as_deref() != Some(reg.as_str()) {
+                return;
+            }
+        }
+        let Some(t) = r.epoch_seconds() else { return };
+        let (from, to) = spec.window;
+        let in_window = t >= from && t < to;
+        let name = r.name();
+        if name == "GetObject" {
+            if in_window {
+                self.add_caller(r, t);
+            } else if t >= spec.baseline.0 && t < spec.baseline.1 {
+                self.add_baseline(r);
+            }
+            return;
+        }
+        if t < spec.lookback.0 || t >= to {
+            return;
+        }
+        if DELETES.contains(&name) {
+            let obj = r.object();
+            let key = format!(
+                "{}{SEP}{}{SEP}{}",
+                r.principal(),
+                obj.bucket.as_deref().unwrap_or(""),
+                t / 3600
+            );
+            let d = self
+                .deletes
+                .entry(key)
+                .or_insert(DeleteAcc { calls: 0, first: t });
+            d.calls += 1;
+            d.first = d.first.min(t);
+            return;
+        }
+        if RECON.contains(&name) {
+            if in_window {
+                let key = format!(
+                    "{}{SEP}{}{SEP}{}",
+                    r.principal(),
+                    r.source_ip.as_deref().unwrap_or(""),
+                    r.user_agent.as_deref().unwrap_or("")
+                );
+                let acc = self.recon.entry(key).or_insert(ReconAcc {
+                    calls: FxHashMap::default(),
+                    first: t,
+                });
+                *acc.calls.entry(name.to_string()).or_insert(0) += 1;
+                acc.first = acc.first.min(t);
+            }
+            return;
+        }
+        let management = r.event_category.as_deref() != Some("Data");
+        if !management {
+            return;
+        }
+        let params: Option<serde_json::Value> = r
+            .request_parameters
+            .and_then(|raw| serde_json::from_str(raw.get()).ok());
+        let Some(verdict) = classify(name, params.as_ref(), r.recipient_account_id.as_deref())
+        else {
+            return;
+        };
+        if verdict.severity == Severity::Info {
+            return;
+        }
+        let bucket = params
+            .as_ref()
+            .and_then(|p| p.get("bucketName"))
+            .and_then(|b| b.as_str())
+            .unwrap_or("")
+            .to_string();
+        self.events.push(EventReport {
+            time: rfc3339(t),
+            event_name: name.to_string(),
+            principal: r.principal().into_owned(),
+            source_ip: r.source_ip.as_deref().unwrap_or("").to_string(),
+            user_agent: r.user_agent.as_deref().unwrap_or("").to_string(),
+            bucket,
+            severity: verdict.severity,
+            why: match r.error_code.as_deref().filter(|c| !c.is_empty()) {
+                Some(code) => format!("{} (attempt failed: {code})", verdict.why),
+                None => verdict.why,
+            },
+            before_window: t < from,
+            epoch: t,
+        });
+    }
+
+    fn add_caller(&mut self, r: &Record<'_>, t: i64) {
+        let principal = r.principal();
+        let obj = r.object();
+        self.key.clear();
+        self.key.push_str(&principal);
+        self.key.push(SEP);
+        self.key.push_str(r.source_ip.as_deref().unwrap_or(""));
+        self.key.push(SEP);
+        self.key.push_str(r.user_agent.as_deref().unwrap_or(""));
+        self.key.push(SEP);
+        self.key.push_str(obj.bucket.as_deref().unwrap_or(""));
+        let acc = match self.callers.get_mut(self.key.as_str()) {
+            Some(a) => a,
+            None => {
+                let acc = CallerAcc {
+                    role: r.role().map(str::to_string),
+                    first: t,
+                    last: t,
+                    anonymous: r.is_anonymous(),
+                    aws_service: r.is_aws_service(),
+                    vpc_endpoint: r.vpc_endpoint_id.is_some(),
+                    cross_account: r.cross_account().map(str::to_string),
+                    ..Default::default()
+                };
+                self.callers.entry(self.key.clone()).or_insert(acc)
+            }
+        };
+        acc.requests += 1;
+        acc.first = acc.first.min(t);
+        acc.last = acc.last.max(t);
+        if let Some(code) = r.error_code.as_deref().filter(|c| !c.is_empty()) {
+            acc.errors += 1;
+            *acc.error_codes.entry(code.to_string()).or_insert(0) += 1;
+        } else {
+            acc.bytes_out += r.bytes_out();
+        }
+        if r.presigned() {
+            acc.presigned += 1;
+        }
+        if let Some(k) = obj.key.as_deref() {
+            acc.objects.insert(fxhash(k));
+        }
+    }
+
+    fn add_baseline(&mut self, r: &Record<'_>) {
+        let principal = r.principal();
+        if !self.base_principals.contains(principal.as_ref()) {
+            self.base_principals.insert(principal.to_string());
+        }
+        if let Some(ip) = r.source_ip.as_deref() {
+            if !self.base_ips.contains(ip) {
+                self.base_ips.insert(ip.to_string());
+            }
+        }
+        let ua = format!("{principal}{SEP}{}", r.user_agent.as_deref().unwrap_or(""));
+        self.base_principal_ua.insert(ua);
+        let obj = r.object();
+        self.base_principal_bucket.insert(format!(
+            "{principal}{SEP}{}",
+            obj.bucket.as_deref().unwrap_or("")
+        ));
+        if r.error_code.as_deref().is_none_or(str::is_empty) {
+            *self
+                .base_principal_bytes
+                .entry(principal.into_owned())
+                .or_insert(0) += r.bytes_out();
+        }
+    }
+
+    /// Count one file and its outcome.
+    pub fn file_done(&mut self, name: &str, records: u64, bad_records: u64, error: Option<String>) {
+        let q = &mut self.quality;
+        q.files += 1;
+        q.records += records;
+        q.bad_records += bad_records;
+        if let Some(e) = error {
+            q.bad_files += 1;
+            if q.bad_file_names.len() < 20 {
+                q.bad_file_names.push(format!("{name}: {e}"));
+            }
+        }
+    }
+
+    pub fn merge(mut self, other: Partial) -> Partial {
+        for (k, o) in other.callers {
+            match self.callers.get_mut(&k) {
+                None => {
+                    self.callers.insert(k, o);
+                }
+                Some(a) => {
+                    a.requests += o.requests;
+                    a.bytes_out += o.bytes_out;
+                    a.objects.extend(o.objects);
+                    a.errors += o.errors;
+                    for (c, n) in o.error_codes {
+                        *a.error_codes.entry(c).or_insert(0) += n;
+                    }
+                    a.presigned += o.presigned;
+                    a.first = a.first.min(o.first);
+                    a.last = a.last.max(o.last);
+                    a.role = a.role.take().or(o.role);
+                    a.cross_account = a.cross_account.take().or(o.cross_account);
+                    a.vpc_endpoint |= o.vpc_endpoint;
+                }
+            }
+        }
+        self.base_principals.extend(other.base_principals);
+        self.base_ips.extend(other.base_ips);
+        self.base_principal_ua.extend(other.base_principal_ua);
+        self.base_principal_bucket
+            .extend(other.base_principal_bucket);
+        for (k, n) in other.base_principal_bytes {
+            *self.base_principal_bytes.entry(k).or_insert(0) += n;
+        }
+        self.events.extend(other.events);
+        for (k, o) in other.recon {
+            let a = self.recon.entry(k).or_insert(ReconAcc {
+                calls: FxHashMap::default(),
+                first: o.first,
+            });
+            a.first = a.first.min(o.first);
+            for (c, n) in o.calls {
+                *a.calls.entry(c).or_insert(0) += n;
+            }
+        }
+        for (k, o) in other.deletes {
+            let a = self.deletes.entry(k).or_insert(DeleteAcc {
+                calls: 0,
+                first: o.first,
+            });
+            a.calls += o.calls;
+            a.first = a.first.min(o.first);
+        }
+        let q = &mut self.quality;
+        q.files += other.quality.files;
+        q.records += other.quality.records;
+        q.bad_files += other.quality.bad_files;
+        q.bad_records += other.quality.bad_records;
+        for n in other.quality.bad_file_names {
+            if q.bad_file_names.len() < 20 {
+                q.bad_file_names.push(n);
+            }
+        }
+        self
+    }
+}
+
+/// One caller in the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallerReport {
+    pub principal: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    pub source_ip: String,
+    pub user_agent: String,
+    pub bucket: String,
+    pub requests: u64,
+    pub bytes_out: u64,
+    pub objects: u64,
+    pub errors: u64,
+    pub first_seen: String,
+    pub last_seen: String,
+    /// What is new about this caller against the baseline window.
+    pub new: Vec<String>,
+    pub flags: Vec<String>,
+    /// Share of all GetObject bytes in the window.
+    pub share_of_bytes: f64,
+    /// Share of the bytes above the principal's baseline rate (what ranks callers).
+    pub share_of_excess: f64,
+    pub allowlisted: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Window {
+    pub from: String,
+    pub to: String,
+}
+
+/// The analysis of one window.
+#[derive(Debug, Clone, Serialize)]
+pub struct Analysis {
+    pub window: Window,
+    pub baseline: Window,
+    pub callers: Vec<CallerReport>,
+    pub events: Vec<EventReport>,
+    pub data_quality: DataQuality,
+    /// GetObject bytes in the window, and the part above each principal's baseline rate.
+    pub bytes_out: u64,
+    pub excess_bytes: u64,
+}
+
+fn in_any(nets: &[IpNet], ip: &str) -> Option<bool> {
+    let addr: IpAddr = ip.parse().ok()?;
+    Some(nets.iter().any(|n| n.contains(&addr)))
+}
+
+/// Turn the merged partial into the report: rank, mark what is new, flag.
+pub fn finalize(p: Partial, spec: &AnalysisSpec) -> Analysis {
+    let window_days = ((spec.window.1 - spec.window.0) as f64 / 86_400.0).max(1.0 / 24.0);
+    let base_days = ((spec.baseline.1 - spec.baseline.0) as f64 / 86_400.0).max(0.0);
+    let total_bytes: u64 = p.callers.values().map(|c| c.bytes_out).sum();
+    // Excess per principal: window bytes above its baseline daily rate, split over its callers.
+    let mut principal_window: FxHashMap<&str, u64> = FxHashMap::default();
+    for (k, c) in &p.callers {
+        let principal = k.split(SEP).next().unwrap_or("");
+        *principal_window.entry(principal).or_insert(0) += c.bytes_out;
+    }
+    let principal_expected = |principal: &str| -> f64 {
+        if base_days <= 0.0 {
+            return 0.0;
+        }
+        p.base_principal_bytes.get(principal).copied().unwrap_or(0) as f64 / base_days * window_days
+    };
+    let mut callers: Vec<CallerReport> = Vec::with_capacity(p.callers.len());
+    let mut excess_total = 0.0;
+    let mut excesses = Vec::with_capacity(p.callers.len());
+    for (k, c) in &p.callers {
+        let mut parts = k.split(SEP);
+        let principal = parts.next().unwrap_or("").to_string();
+        let source_ip = parts.next().unwrap_or("").to_string();
+        let user_agent = parts.next().unwrap_or("").to_string();
+        let bucket = parts.next().unwrap_or("").to_string();
+        let pw = principal_window
+            .get(principal.as_str())
+            .copied()
+            .unwrap_or(0) as f64;
+        let pe = principal_expected(&principal);
+        let excess = if pw > 0.0 {
+            (pw - pe).max(0.0) * (c.bytes_out as f64 / pw)
+        } else {
+            0.0
+        };
+        excess_total += excess;
+        excesses.push(excess);
+        let allowlisted = spec
+            .allow_principals
+            .iter()
+            .any(|a| *a == principal || Some(a.as_str()) == c.role.as_deref())
+            || in_any(&spec.allow_cidrs, &source_ip) == Some(true);
+        let mut new = Vec::new();
+        let mut flags = Vec::new();
+        if !allowlisted && base_days > 0.0 {
+            if !p.base_principals.contains(&principal) {
+                new.push("new principal".to_string());
+            } else {
+                if !p
+                    .base_principal_ua
+                    .contains(&format!("{principal}{SEP}{user_agent}"))
+                {
+                    new.push("new user agent".to_string());
+                }
+                if !p
+                    .base_principal_bucket
+                    .contains(&format!("{principal}{SEP}{bucket}"))
+                {
+                    new.push("new bucket".to_string());
+                }
+                let rate_now = pw / window_days;
+                let rate_before =
+                    p.base_principal_bytes.get(&principal).copied().unwrap_or(0) as f64 / base_days;
+                if rate_before > 0.0 && rate_now >= 3.0 * rate_before {
+                    new.push(format!("growth ×{:.0}", rate_now / rate_before));
+                }
+            }
+            if !source_ip.is_empty() && !p.base_ips.contains(&source_ip) {
+                new.push("new source IP".to_string());
+            }
+        }
+        if !allowlisted {
+            if c.anonymous {
+                flags.push("anonymous".to_string());
+            }
+            if let Some(a) = &c.cross_account {
+                flags.push(format!("cross-account ({a})"));
+            }
+            if c.presigned > 0 {
+                flags.push(format!("presigned URL ({} requests)", c.presigned));
+            }
+            if !spec.known_cidrs.is_empty() && !c.aws_service && !c.vpc_endpoint {
+                if let Some(false) = in_any(&spec.known_cidrs, &source_ip) {
+                    flags.push("source outside known networks".to_string());
+                }
+            }
+            if let Some(tool) = agents::bulk_tool(&user_agent) {
+                flags.push(format!("bulk download tool ({tool})"));
+            }
+            if c.requests >= 20 && c.errors * 5 >= c.requests {
+                let mut codes: Vec<_> = c.error_codes.iter().collect();
+                codes.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+                let top = codes.first().map(|(c, _)| c.as_str()).unwrap_or("errors");
+                flags.push(format!(
+                    "high error ratio ({} of {} requests, mostly {top})",
+                    c.errors, c.requests
+                ));
+            }
+        }
+        callers.push(CallerReport {
+            principal,
+            role: c.role.clone(),
+            source_ip,
+            user_agent,
+            bucket,
+            requests: c.requests,
+            bytes_out: c.bytes_out,
+            objects: c.objects.len() as u64,
+            errors: c.errors,
+            first_seen: rfc3339(c.first),
+            last_seen: rfc3339(c.last),
+            new,
+            flags,
+            share_of_bytes: if total_bytes > 0 {
+                c.bytes_out as f64 / total_bytes as f64
+            } else {
+                0.0
+            },
+            share_of_excess: 0.0,
+            allowlisted,
+        });
+    }
+    for (c, e) in callers.iter_mut().zip(&excesses) {
+        c.share_of_excess = if excess_total > 0.0 {
+            e / excess_total
+        } else {
+            0.0
+        };
+    }
+    callers.sort_by(|a, b| {
+        b.share_of_excess
+            .total_cmp(&a.share_of_excess)
+            .then(b.bytes_out.cmp(&a.bytes_out))
+            .then(a.principal.cmp(&b.principal))
+            .then(a.source_ip.cmp(&b.source_ip))
+            .then(a.user_agent.cmp(&b.user_agent))
+            .then(a.bucket.cmp(&b.bucket))
+    });
+
+    let mut events = p.events;
+    // Reconnaissance: summarized per (principal, source, agent), reported when something about
+    // it is new or the agent is a known tool.
+    for (k, acc) in &p.recon {
+        let mut parts = k.split(SEP);
+        let principal = parts.next().unwrap_or("").to_string();
+        let ip = parts.next().unwrap_or("").to_string();
+        let ua = parts.next().unwrap_or("").to_string();
+        let allowlisted = spec.allow_principals.contains(&principal)
+            || in_any(&spec.allow_cidrs, &ip) == Some(true);
+        let mut why_new = Vec::new();
+        if base_days > 0.0 && !p.base_principals.contains(&principal) {
+            why_new.push("a principal that downloaded nothing in the baseline");
+        }
+        if base_days > 0.0
+            && !ip.is_empty()
+            && !p.base_ips.contains(&ip)
+            && ip.parse::<IpAddr>().is_ok()
+        {
+            why_new.push("a new source IP");
+        }
+        let tool = agents::bulk_tool(&ua);
+        if allowlisted || (why_new.is_empty() && tool.is_none()) {
+            continue;
+        }
+        let total: u64 = acc.calls.values().sum();
+        let mut calls: Vec<_> = acc.calls.iter().collect();
+        calls.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let list: Vec<String> = calls
+            .iter()
+            .take(4)
+            .map(|(n, c)| format!("{n}×{c}"))
+            .collect();
+        let mut why = format!(
+            "reconnaissance: {total} configuration reads ({})",
+            list.join(", ")
+        );
+        if !why_new.is_empty() {
+            why.push_str(&format!(" from {}", why_new.join(" and ")));
+        }
+        if let Some(t) = tool {
+            why.push_str(&format!(" with {t}"));
+        }
+        events.push(EventReport {
+            time: rfc3339(acc.first),
+            event_name: "Reconnaissance".into(),
+            principal,
+            source_ip: ip,
+            user_agent: ua,
+            bucket: String::new(),
+            severity: if total >= 20 {
+                Severity::Medium
+            } else {
+                Severity::Low
+            },
+            why,
+            before_window: false,
+            epoch: acc.first,
+        });
+    }
+    for (k, d) in &p.deletes {
+        if d.calls < spec.delete_burst {
+            continue;
+        }
+        let mut parts = k.split(SEP);
+        let principal = parts.next().unwrap_or("").to_string();
+        let bucket = parts.next().unwrap_or("").to_string();
+        events.push(EventReport {
+            time: rfc3339(d.first),
+            event_name: "DeleteObject burst".into(),
+            principal,
+            source_ip: String::new(),
+            user_agent: String::new(),
+            bucket,
+            severity: Severity::High,
+            why: format!(
+                "{} delete calls within an hour (DeleteObjects removes up to 1,000 objects each)",
+                d.calls
+            ),
+            before_window: d.first < spec.window.0,
+            epoch: d.first,
+        });
+    }
+    events.sort_by(|a, b| {
+        a.epoch
+            .cmp(&b.epoch)
+            .then(b.severity.cmp(&a.severity))
+            .then(a.event_name.cmp(&b.event_name))
+    });
+    Analysis {
+        window: Window {
+            from: rfc3339(spec.window.0),
+            to: rfc3339(spec.window.1),
+        },
+        baseline: Window {
+            from: rfc3339(spec.baseline.0),
+            to: rfc3339(spec.baseline.1),
+        },
+        callers,
+        events,
+        data_quality: p.quality,
+        bytes_out: total_bytes,
+        excess_bytes: excess_total.round() as u64,
+    }
+}
+
+/// What to look at: a window, and optionally one account and region.
+#[derive(Debug, Clone)]
+pub struct Query {
+    /// `[from, to)`, seconds since the epoch.
+    pub window: (i64, i64),
+    pub account: Option<String>,
+    pub region: Option<String>,
+}
+
+impl Query {
+    pub fn spec(&self, s: &crate::config::CloudTrailSettings) -> AnalysisSpec {
+        let (from, to) = self.window;
+        AnalysisSpec {
+            window: (from, to),
+            baseline: (from - i64::from(s.baseline_days) * 86_400, from),
+            lookback: (from - i64::from(s.lookback_days) * 86_400, to),
+            account: self.account.clone(),
+            region: self.region.clone(),
+            known_cidrs: s.known_cidrs.clone(),
+            allow_principals: s.allow_principals.clone(),
+            allow_cidrs: s.allow_cidrs.clone(),
+            delete_burst: u64::from(s.delete_burst),
+        }
+    }
+}
+
+/// Read the trail for `query` and analyse it.
+pub async fn analyse(
+    source: &crate::sources::cloudtrail::TrailSource,
+    query: &Query,
+    settings: &crate::config::CloudTrailSettings,
+    s3: Option<&aws_sdk_s3::Client>,
+) -> anyhow::Result<Analysis> {
+    use crate::sources::cloudtrail::{scan, Scope};
+    let spec = std::sync::Arc::new(query.spec(settings));
+    let (start, end) = spec.span();
+    let day = |t: i64| DateTime::<Utc>::from_timestamp(t, 0).map(|d| d.date_naive());
+    let scope = Scope {
+        accounts: query.account.clone().map(|a| vec![a]),
+        regions: query.region.clone().map(|r| vec![r]),
+        first_day: day(start).ok_or_else(|| anyhow::anyhow!("window start out of range"))?,
+        last_day: day(end - 1).ok_or_else(|| anyhow::anyhow!("window end out of range"))?,
+    };
+    let partial = scan(source, &scope, spec.clone(), s3).await?;
+    Ok(finalize(partial, &spec))
+}
+
+/// The bill against the trail: how much of an incident's excess CloudTrail explains.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reconciliation {
+    /// The unit of the three amounts: `bytes` or `requests`.
+    pub unit: String,
+    /// The excess Cost Explorer billed over the incident's days.
+    pub billed_excess: f64,
+    /// What CloudTrail attributes to callers above their baseline rate.
+    pub attributed: f64,
+    /// Billed but not attributed (never negative).
+    pub unattributed: f64,
+    /// Likely reasons for the remainder, most likely first.
+    pub reasons: Vec<String>,
+}
+
+/// CloudTrail's view of one incident.
+#[derive(Debug, Clone, Serialize)]
+pub struct IncidentContext {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<Analysis>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reconciliation: Option<Reconciliation>,
+    /// Why there is no analysis (the trail could not be read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Bytes in a billed GB: AWS bills data transfer in GiB.
+pub const BYTES_PER_GB: f64 = 1_073_741_824.0;
+
+/// Compare an incident's billed excess with the analysis of its window.
+pub fn reconcile(i: &crate::detect::Incident, a: &Analysis) -> Reconciliation {
+    use crate::model::Family;
+    let bytes_family = i.family.is_bytes();
+    let (unit, billed, attributed) = if bytes_family {
+        (
+            "bytes",
+            i.total_excess_usage * BYTES_PER_GB,
+            a.excess_bytes as f64,
+        )
+    } else {
+        let requests: u64 = a.callers.iter().map(|c| c.requests).sum();
+        ("requests", i.total_excess_usage, requests as f64)
+    };
+    let unattributed = (billed - attributed).max(0.0);
+    let mut reasons = Vec::new();
+    if a.callers.is_empty() {
+        reasons.push("no GetObject data events in the trail for this account, region and window: S3 data events may not be enabled for the bucket".to_string());
+    }
+    if i.family == Family::CloudfrontOut {
+        reasons.push("bytes served through CloudFront reach viewers from CloudFront's logs, not as S3 GetObject bytes".into());
+    }
+    if a.data_quality.bad_files > 0 {
+        reasons.push(format!(
+            "{} trail file(s) could not be read",
+            a.data_quality.bad_files
+        ));
+    }
+    if unattributed > 0.05 * billed && !a.callers.is_empty() {
+        reasons.push("data events may cover only some buckets (event selectors), and delivery can lag the window's end".into());
+    }
+    if attributed > 1.5 * billed && bytes_family {
+        reasons.push("CloudTrail counts every GetObject byte, including transfer that is not billed in this family (same-region and CloudFront origin fetches are free)".into());
+    }
+    Reconciliation {
+        unit: unit.into(),
+        billed_excess: billed,
+        attributed,
+        unattributed,
+        reasons,
+    }
+}

@@ -1,0 +1,261 @@
+//! From a file's bytes to records: gunzip if needed, then `{"Records":[...]}`, a bare array, or
+//! JSON Lines (CloudTrail Lake and SIEM exports).
+//!
+//! Each record is parsed on its own (first as raw JSON, then into the typed [`Record`]), so one
+//! malformed record is counted and skipped without losing its neighbours; a truncated or corrupt
+//! file keeps the records read before the damage and is reported as bad. Nothing here panics on
+//! any input (the fuzz tests feed it arbitrary bytes).
+
+use std::io::Read;
+
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+use super::record::Record;
+
+/// What reading one file gave.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct FileOutcome {
+    /// Records handed to the callback.
+    pub records: u64,
+    /// Records that were JSON but not a readable CloudTrail record.
+    pub bad_records: u64,
+    /// Why the file (or its tail) could not be read.
+    pub error: Option<String>,
+}
+
+/// Gunzip `bytes` when they start with the gzip magic; otherwise return them as they are.
+/// Several gzip members in a row are read as one stream.
+pub fn decode(bytes: Vec<u8>) -> Result<Vec<u8>, String> {
+    if bytes.len() < 2 || bytes[0] != 0x1f || bytes[1] != 0x8b {
+        return Ok(bytes);
+    }
+    // The trailer's ISIZE (size mod 4 GiB) is a good capacity hint when it is plausible.
+    let hint = bytes
+        .len()
+        .checked_sub(4)
+        .map(|i| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]) as usize)
+        .filter(|n| *n <= bytes.len().saturating_mul(64))
+        .unwrap_or(bytes.len() * 8);
+    let mut out = Vec::with_capacity(hint.min(1 << 30));
+    flate2::read::MultiGzDecoder::new(&bytes[..])
+        .read_to_end(&mut out)
+        .map_err(|e| format!("corrupt gzip stream: {e}"))?;
+    Ok(out)
+}
+
+/// Call `f` for every record in `data` (already decoded).
+pub fn for_each_record<'a>(data: &'a [u8], mut f: impl FnMut(Record<'a>)) -> FileOutcome {
+    let mut out = FileOutcome::default();
+    let start = data
+        .iter()
+        .position(|b| !b.is_ascii_whitespace() && *b != 0xEF && *b != 0xBB && *b != 0xBF);
+    let Some(start) = start else {
+        out.error = Some("empty file".into());
+        return out;
+    };
+    let mut handle = |raw: &'a RawValue, out: &mut FileOutcome| match serde_json::from_str::<
+        Record<'a>,
+    >(raw.get())
+    {
+        Ok(r) => {
+            out.records += 1;
+            f(r);
+        }
+        Err(_) => out.bad_records += 1,
+    };
+    let body = &data[start..];
+    if body[0] == b'{' && looks_like_records_object(body) {
+        let mut de = serde_json::Deserializer::from_slice(body);
+        let seed = RecordsObject {
+            out: &mut out,
+            f: &mut handle,
+        };
+        if let Err(e) = seed.deserialize(&mut de) {
+            out.error = Some(format!("invalid or truncated JSON: {e}"));
+        }
+    } else if body[0] == b'[' {
+        let mut de = serde_json::Deserializer::from_slice(body);
+        let seed = RecordsArray {
+            out: &mut out,
+            f: &mut handle,
+        };
+        if let Err(e) = de.deserialize_seq(seed) {
+            out.error = Some(format!("invalid or truncated JSON: {e}"));
+        }
+    } else {
+        // JSON Lines: one record per line.
+        let mut lines = 0u64;
+        for line in body.split(|b| *b == b'\n') {
+            let line = line.trim_ascii();
+            if line.is_empty() {
+                continue;
+            }
+            lines += 1;
+            match serde_json::from_slice::<&'a RawValue>(line) {
+                Ok(raw) if raw.get().starts_with('{') => handle(raw, &mut out),
+                _ => out.bad_records += 1,
+            }
+        }
+        if lines > 0 && out.records == 0 {
+            out.error = Some("neither {\"Records\":[...]} nor JSON Lines of records".into());
+        }
+    }
+    out
+}
+
+/// Whether an object's first key is `Records` (whitespace allowed).
+fn looks_like_records_object(body: &[u8]) -> bool {
+    let rest = body[1..].trim_ascii_start();
+    rest.starts_with(b"\"Records\"")
+}
+
+type Handler<'h, 'a> = dyn FnMut(&'a RawValue, &mut FileOutcome) + 'h;
+
+struct RecordsObject<'o, 'h, 'a> {
+    out: &'o mut FileOutcome,
+    f: &'o mut Handler<'h, 'a>,
+}
+
+impl<'de: 'a, 'a> DeserializeSeed<'de> for RecordsObject<'_, '_, 'a> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de: 'a, 'a> Visitor<'de> for RecordsObject<'_, '_, 'a> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an object with Records")
+    }
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<(), M::Error> {
+        while let Some(key) = map.next_key::<&'de str>()? {
+            if key == "Records" {
+                map.next_value_seed(RecordsArray {
+                    out: self.out,
+                    f: self.f,
+                })?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+struct RecordsArray<'o, 'h, 'a> {
+    out: &'o mut FileOutcome,
+    f: &'o mut Handler<'h, 'a>,
+}
+
+impl<'de: 'a, 'a> DeserializeSeed<'de> for RecordsArray<'_, '_, 'a> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de: 'a, 'a> Visitor<'de> for RecordsArray<'_, '_, 'a> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of records")
+    }
+    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<(), S::Error> {
+        while let Some(raw) = seq.next_element::<&'de RawValue>()? {
+            if raw.get().starts_with('{') {
+                (self.f)(raw, self.out);
+            } else {
+                self.out.bad_records += 1;
+            }
+        }
+        Ok(())
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        Ok(()) // "Records": null
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(data: &[u8]) -> (Vec<String>, FileOutcome) {
+        let mut v = vec![];
+        let o = for_each_record(data, |r| v.push(r.name().to_string()));
+        (v, o)
+    }
+
+    #[test]
+    fn records_object_array_and_json_lines() {
+        let (n, o) = names(br#"{"Records":[{"eventName":"A"},{"eventName":"B"}]}"#);
+        assert_eq!(n, ["A", "B"]);
+        assert_eq!(
+            o,
+            FileOutcome {
+                records: 2,
+                bad_records: 0,
+                error: None
+            }
+        );
+        let (n, _) = names(br#"  [{"eventName":"A"}]"#);
+        assert_eq!(n, ["A"]);
+        let (n, o) = names(b"{\"eventName\":\"A\"}\n\n{\"eventName\":\"B\"}\nnot json\n");
+        assert_eq!(n, ["A", "B"]);
+        assert_eq!(o.bad_records, 1);
+        assert!(o.error.is_none());
+        // Other keys before Records are skipped.
+        let (n, _) = names(br#"{"Records":[{"eventName":"A"}],"extra":{"x":[1,2]}}"#);
+        assert_eq!(n, ["A"]);
+    }
+
+    #[test]
+    fn a_bad_record_is_skipped_and_a_truncated_file_keeps_what_came_before() {
+        let (n, o) =
+            names(br#"{"Records":[{"eventName":"A"},{"eventName":5},7,{"eventName":"C"}]}"#);
+        assert_eq!(n, ["A", "C"]);
+        assert_eq!(o.bad_records, 2);
+        let (n, o) = names(br#"{"Records":[{"eventName":"A"},{"eventName":"B"},{"eventNa"#);
+        assert_eq!(n, ["A", "B"]);
+        assert!(o.error.unwrap().contains("truncated"));
+    }
+
+    #[test]
+    fn gzip_and_corrupt_gzip() {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(br#"{"Records":[{"eventName":"Z"}]}"#).unwrap();
+        let gz = e.finish().unwrap();
+        let plain = decode(gz.clone()).unwrap();
+        assert_eq!(names(&plain).0, ["Z"]);
+        let mut broken = gz.clone();
+        let mid = broken.len() / 2;
+        broken[mid] ^= 0xff;
+        broken[mid + 1] ^= 0xff;
+        assert!(decode(broken).unwrap_err().contains("corrupt gzip"));
+        assert!(
+            decode(gz[..gz.len() - 10].to_vec()).is_err(),
+            "a truncated gzip is an error"
+        );
+        assert_eq!(decode(b"plain".to_vec()).unwrap(), b"plain");
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        for g in [
+            &b""[..],
+            b"   ",
+            b"\x00\x01\x02",
+            b"{",
+            b"[1,2",
+            b"{\"Records\":5}",
+            b"\xff\xfe",
+        ] {
+            let (_, o) = names(g);
+            assert!(
+                o.error.is_some() || o.bad_records > 0 || o.records == 0,
+                "{g:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,312 @@
+//! One CloudTrail record, typed, borrowing from the file's bytes.
+//!
+//! Only the fields egresswatch reads are declared; serde skips the rest without allocating.
+//! Strings are `Cow`: borrowed from the input unless they hold escapes. Every field is optional
+//! because real trails omit or null almost any of them (see ../shared/reference/README.md):
+//! `userAgent`, `accessKeyId`, `requestParameters` and `additionalEventData` may be missing or
+//! null, and `bytesTransferredOut` is an integer in some records and a float in others.
+//! Everything in a record is attacker-controlled text: it is never interpreted, only counted,
+//! compared and (escaped) displayed.
+
+use std::borrow::Cow;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+#[derive(Debug, Deserialize)]
+pub struct Record<'a> {
+    #[serde(rename = "eventTime", borrow, default)]
+    pub event_time: Option<Cow<'a, str>>,
+    #[serde(rename = "eventSource", borrow, default)]
+    pub event_source: Option<Cow<'a, str>>,
+    #[serde(rename = "eventName", borrow, default)]
+    pub event_name: Option<Cow<'a, str>>,
+    #[serde(rename = "awsRegion", borrow, default)]
+    pub aws_region: Option<Cow<'a, str>>,
+    #[serde(rename = "sourceIPAddress", borrow, default)]
+    pub source_ip: Option<Cow<'a, str>>,
+    #[serde(rename = "userAgent", borrow, default)]
+    pub user_agent: Option<Cow<'a, str>>,
+    #[serde(rename = "userIdentity", borrow, default)]
+    pub user_identity: Option<UserIdentity<'a>>,
+    /// Kept raw: its shape depends on the event, and only a few events need more than the
+    /// bucket and key (see [`ObjectParams`]).
+    #[serde(rename = "requestParameters", borrow, default)]
+    pub request_parameters: Option<&'a RawValue>,
+    #[serde(rename = "additionalEventData", borrow, default)]
+    pub additional: Option<AdditionalEventData<'a>>,
+    #[serde(rename = "errorCode", borrow, default)]
+    pub error_code: Option<Cow<'a, str>>,
+    #[serde(rename = "recipientAccountId", borrow, default)]
+    pub recipient_account_id: Option<Cow<'a, str>>,
+    #[serde(rename = "vpcEndpointId", borrow, default)]
+    pub vpc_endpoint_id: Option<Cow<'a, str>>,
+    #[serde(rename = "eventCategory", borrow, default)]
+    pub event_category: Option<Cow<'a, str>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct UserIdentity<'a> {
+    #[serde(rename = "type", borrow, default)]
+    pub kind: Option<Cow<'a, str>>,
+    #[serde(rename = "principalId", borrow, default)]
+    pub principal_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub arn: Option<Cow<'a, str>>,
+    #[serde(rename = "accountId", borrow, default)]
+    pub account_id: Option<Cow<'a, str>>,
+    #[serde(rename = "invokedBy", borrow, default)]
+    pub invoked_by: Option<Cow<'a, str>>,
+    #[serde(rename = "sessionContext", borrow, default)]
+    pub session_context: Option<SessionContext<'a>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SessionContext<'a> {
+    #[serde(rename = "sessionIssuer", borrow, default)]
+    pub session_issuer: Option<SessionIssuer<'a>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SessionIssuer<'a> {
+    #[serde(borrow, default)]
+    pub arn: Option<Cow<'a, str>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct AdditionalEventData<'a> {
+    #[serde(
+        rename = "bytesTransferredOut",
+        default,
+        deserialize_with = "lenient_bytes"
+    )]
+    pub bytes_out: Option<u64>,
+    #[serde(rename = "AuthenticationMethod", borrow, default)]
+    pub authentication_method: Option<Cow<'a, str>>,
+}
+
+/// The object-level request parameters (GetObject and friends).
+#[derive(Debug, Default, Deserialize)]
+pub struct ObjectParams<'a> {
+    #[serde(rename = "bucketName", borrow, default)]
+    pub bucket: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub key: Option<Cow<'a, str>>,
+}
+
+/// `bytesTransferredOut` as an integer, a float (`1234.0`), a numeric string or null.
+fn lenient_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<u64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a byte count")
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(v.max(0) as u64))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Ok((v.is_finite() && v >= 0.0).then(|| v.round() as u64))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(v.trim()
+                .parse::<f64>()
+                .ok()
+                .and_then(|f| self.visit_f64::<E>(f).ok().flatten()))
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(V)
+        }
+    }
+    d.deserialize_option(V)
+}
+
+impl<'a> Record<'a> {
+    pub fn name(&self) -> &str {
+        self.event_name.as_deref().unwrap_or("")
+    }
+
+    pub fn is_s3(&self) -> bool {
+        self.event_source.as_deref() == Some("s3.amazonaws.com")
+    }
+
+    /// The bucket and key, for object-level events; empty when absent or unreadable.
+    pub fn object(&self) -> ObjectParams<'a> {
+        self.request_parameters
+            .and_then(|raw| serde_json::from_str::<ObjectParams<'a>>(raw.get()).ok())
+            .unwrap_or_default()
+    }
+
+    /// The event time as seconds since the epoch (UTC), if it reads as `YYYY-MM-DDTHH:MM:SSZ`.
+    pub fn epoch_seconds(&self) -> Option<i64> {
+        parse_event_time(self.event_time.as_deref()?)
+    }
+
+    pub fn bytes_out(&self) -> u64 {
+        self.additional
+            .as_ref()
+            .and_then(|a| a.bytes_out)
+            .unwrap_or(0)
+    }
+
+    /// A presigned URL (`AuthenticationMethod: QueryString`).
+    pub fn presigned(&self) -> bool {
+        self.additional
+            .as_ref()
+            .and_then(|a| a.authentication_method.as_deref())
+            == Some("QueryString")
+    }
+
+    pub fn is_anonymous(&self) -> bool {
+        let Some(u) = &self.user_identity else {
+            return false;
+        };
+        matches!(u.account_id.as_deref(), Some("ANONYMOUS_PRINCIPAL"))
+            || matches!(u.kind.as_deref(), Some("AnonymousPrincipal"))
+            || matches!(u.principal_id.as_deref(), Some("ANONYMOUS_PRINCIPAL"))
+    }
+
+    pub fn is_aws_service(&self) -> bool {
+        self.user_identity.as_ref().is_some_and(|u| {
+            u.kind.as_deref() == Some("AWSService") || (u.arn.is_none() && u.invoked_by.is_some())
+        })
+    }
+
+    /// Who called: the ARN, or a readable label for AWS services and anonymous callers.
+    pub fn principal(&self) -> Cow<'a, str> {
+        if self.is_anonymous() {
+            return Cow::Borrowed("anonymous");
+        }
+        let Some(u) = &self.user_identity else {
+            return Cow::Borrowed("unknown");
+        };
+        if let Some(arn) = &u.arn {
+            return arn.clone();
+        }
+        if let Some(by) = &u.invoked_by {
+            return Cow::Owned(format!("AWS service: {by}"));
+        }
+        match (&u.kind, &u.principal_id) {
+            (Some(k), Some(p)) if !p.is_empty() => Cow::Owned(format!("{k}: {p}")),
+            (Some(k), _) => Cow::Owned(k.to_string()),
+            _ => Cow::Borrowed("unknown"),
+        }
+    }
+
+    /// For assumed roles, the role behind the session.
+    pub fn role(&self) -> Option<&str> {
+        self.user_identity
+            .as_ref()?
+            .session_context
+            .as_ref()?
+            .session_issuer
+            .as_ref()?
+            .arn
+            .as_deref()
+    }
+
+    /// The calling principal's account, when it is not the bucket owner's (and the caller is
+    /// neither anonymous nor an AWS service).
+    pub fn cross_account(&self) -> Option<&str> {
+        if self.is_anonymous() || self.is_aws_service() {
+            return None;
+        }
+        let caller = self.user_identity.as_ref()?.account_id.as_deref()?;
+        let owner = self.recipient_account_id.as_deref()?;
+        (caller != owner && !caller.is_empty()).then_some(caller)
+    }
+}
+
+/// `2023-07-10T11:42:36Z` → seconds since the epoch. Hand-rolled: it runs for every record.
+pub fn parse_event_time(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| -> Option<i64> {
+        b[r].iter().try_fold(0i64, |acc, c| {
+            c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
+        })
+    };
+    let (y, mo, d) = (n(0..4)?, n(5..7)?, n(8..10)?);
+    let (h, mi, se) = (n(11..13)?, n(14..16)?, n(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm).
+    let y2 = if mo <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + h * 3600 + mi * 60 + se)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_time_matches_chrono() {
+        for s in [
+            "2023-07-10T11:42:36Z",
+            "2024-02-29T00:00:00Z",
+            "1999-12-31T23:59:59Z",
+            "2026-03-01T12:00:00Z",
+        ] {
+            let c = chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp();
+            assert_eq!(parse_event_time(s), Some(c), "{s}");
+        }
+        assert_eq!(parse_event_time("2023-13-10T11:42:36Z"), None);
+        assert_eq!(parse_event_time("yesterday"), None);
+    }
+
+    #[test]
+    fn quirks_parse() {
+        let r: Record = serde_json::from_str(
+            r#"{"eventTime":"2023-07-10T11:42:36Z","eventSource":"s3.amazonaws.com","eventName":"GetObject",
+               "userIdentity":{"type":"AWSService","invokedBy":"cloudtrail.amazonaws.com"},
+               "sourceIPAddress":"cloudtrail.amazonaws.com","userAgent":null,"requestParameters":null,
+               "additionalEventData":{"bytesTransferredOut":1234.0,"AuthenticationMethod":"QueryString"}}"#,
+        )
+        .unwrap();
+        assert_eq!(r.bytes_out(), 1234);
+        assert!(r.presigned() && r.is_aws_service());
+        assert_eq!(r.principal(), "AWS service: cloudtrail.amazonaws.com");
+        assert!(r.object().bucket.is_none() && r.user_agent.is_none());
+        let anon: Record = serde_json::from_str(
+            r#"{"userIdentity":{"type":"AWSAccount","principalId":"","accountId":"ANONYMOUS_PRINCIPAL"},"recipientAccountId":"1","additionalEventData":{"bytesTransferredOut":"77"}}"#,
+        )
+        .unwrap();
+        assert_eq!(anon.principal(), "anonymous");
+        assert_eq!(anon.bytes_out(), 77);
+        assert_eq!(anon.cross_account(), None);
+        let role: Record = serde_json::from_str(
+            r#"{"userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::2:assumed-role/R/s","accountId":"2",
+               "sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::2:role/R"}}},"recipientAccountId":"1",
+               "requestParameters":{"bucketName":"b","key":"k\u00e9y","Host":"b.s3.amazonaws.com"}}"#,
+        )
+        .unwrap();
+        assert_eq!(role.role(), Some("arn:aws:iam::2:role/R"));
+        assert_eq!(role.cross_account(), Some("2"));
+        assert_eq!(role.object().key.as_deref(), Some("kéy"));
+    }
+}
