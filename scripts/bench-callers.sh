@@ -164,13 +164,13 @@ if ! "$BIN" callers --help >/dev/null 2>&1; then
     echo "bench-callers: '$BIN callers' is not available in this build" >&2
     EW_OK=0
 fi
-find "$TRAIL" -name '*.json.gz' -print0 | xargs -0 cat >/dev/null # into the page cache, untimed
+find "$TRAIL" -name '*.json.gz' -print0 | xargs -0 -r cat >/dev/null # into the page cache, untimed
 
 echo "timing, $RUNS runs each ..." >&2
 for ((i = 1; i <= RUNS; i++)); do
     # shellcheck disable=SC2016 # $1 is expanded by the inner bash
     run_once zcat /dev/null bash -c \
-        'find "$1" -name "*.json.gz" -print0 | xargs -0 -P2 -n 50 zcat' _ "$TRAIL"
+        'find "$1" -name "*.json.gz" -print0 | xargs -0 -r -P2 -n 50 zcat' _ "$TRAIL"
     run_once zlib "$OUT/zlib.txt" python3 "$OUT/zlib_inflate.py" "$TRAIL"
     run_once duckdb "$OUT/duckdb.json" "$VENV/bin/python" "$OUT/duckdb_callers.py" "$TRAIL" "$FROM" "$TO" schema
     if ((AUTO_OK)); then

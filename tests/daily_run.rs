@@ -383,3 +383,94 @@ fn a_multi_day_exfiltration_is_announced_once_then_updated() {
         "totals cover the three days: {total} vs {today}"
     );
 }
+
+#[test]
+fn incidents_name_their_callers_from_cloudtrail_and_slack_gets_them_escaped() {
+    use common::trail::{day_dir, file_name, get_object, gz, records_file, write, Who};
+    let moto = Moto::start();
+    let (from, to) = cold_range();
+    moto.queue_cost_and_usage(&[ce_response(from, to, to, Some(planted()), None)]);
+    let receiver = Receiver::start(&[]);
+    let mut bin = Bin::new(&moto.url);
+    bin.webhook = Some(receiver.url.clone());
+
+    // The trail of the spike day: a thief with a hostile user agent, and the usual app.
+    let account = "111111111111";
+    let day = spike_day().to_string();
+    let thief = Who::User("arn:aws:iam::111111111111:user/contractor");
+    let app = Who::User("arn:aws:iam::111111111111:user/app");
+    let mut records = vec![];
+    for i in 0..40 {
+        records.push(get_object(
+            &format!("{day}T03:{:02}:00Z", i),
+            thief,
+            "203.0.113.50",
+            Some("<!channel> rclone/v1.65"),
+            "exports",
+            &format!("k{i}"),
+            serde_json::json!(2_000_000_000u64),
+            false,
+            None,
+        ));
+    }
+    records.push(get_object(
+        &format!("{day}T09:00:00Z"),
+        app,
+        "10.0.0.5",
+        Some("aws-sdk-java/2.20.0"),
+        "exports",
+        "daily",
+        serde_json::json!(1_000),
+        false,
+        None,
+    ));
+    for r in &mut records {
+        r["recipientAccountId"] = serde_json::json!(account);
+    }
+    let root = bin.path("trail");
+    write(
+        &root,
+        &format!(
+            "{}{}",
+            day_dir(account, "eu-west-1", &day),
+            file_name(account, "eu-west-1", &day, 1)
+        ),
+        &gz(&records_file(&records)),
+    );
+    let cfg = bin.write_config(&format!(
+        "[notify.slack]\n\n[cloudtrail]\nsource = \"{}\"\nbaseline_days = 3\n",
+        root.display()
+    ));
+
+    let v = run_on(&bin, cfg.to_str().unwrap(), DATE);
+    let i = &incidents(&v)[0];
+    let ct = &i["cloudtrail"];
+    assert!(ct.get("error").is_none(), "{ct:#}");
+    let top = &ct["analysis"]["callers"][0];
+    assert_eq!(
+        top["principal"],
+        "arn:aws:iam::111111111111:user/contractor"
+    );
+    assert_eq!(top["bytes_out"], 40u64 * 2_000_000_000);
+    assert!(top["flags"]
+        .to_string()
+        .contains("bulk download tool (rclone)"));
+    let rec = &ct["reconciliation"];
+    assert_eq!(rec["unit"], "bytes");
+    assert!(rec["attributed"].as_f64().unwrap() >= 40.0 * 2e9);
+    assert!(rec["billed_excess"].as_f64().unwrap() > 0.0);
+
+    let msg = receiver.received()[0].to_string();
+    assert!(
+        msg.contains("arn:aws:iam::111111111111:user/contractor"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("&lt;!channel&gt; rclone"),
+        "the user agent arrives as text: {msg}"
+    );
+    assert!(
+        !msg.contains("<!channel>"),
+        "no mention can be smuggled in: {msg}"
+    );
+}
