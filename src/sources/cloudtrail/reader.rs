@@ -66,6 +66,13 @@ pub fn for_each_record<'a>(data: &'a [u8], mut f: impl FnMut(Record<'a>)) -> Fil
     };
     let body = &data[start..];
     if body[0] == b'{' && looks_like_records_object(body) {
+        // Fast path: a clean file is parsed in one typed pass. Only when that fails (a bad
+        // record, a truncated file) is it read again record by record, which isolates damage.
+        if let Ok(all) = serde_json::from_slice::<TypedFile<'a>>(body) {
+            out.records = all.records.len() as u64;
+            all.records.into_iter().for_each(&mut f);
+            return out;
+        }
         let mut de = serde_json::Deserializer::from_slice(body);
         let seed = RecordsObject {
             out: &mut out,
@@ -102,6 +109,13 @@ pub fn for_each_record<'a>(data: &'a [u8], mut f: impl FnMut(Record<'a>)) -> Fil
         }
     }
     out
+}
+
+/// A whole `{"Records":[...]}` file, typed in one pass.
+#[derive(serde::Deserialize)]
+struct TypedFile<'a> {
+    #[serde(rename = "Records", borrow)]
+    records: Vec<Record<'a>>,
 }
 
 /// Whether an object's first key is `Records` (whitespace allowed).
