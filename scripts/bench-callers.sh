@@ -6,7 +6,7 @@
 # What it measures, and why:
 #   `egresswatch callers` reads gzipped CloudTrail files and sums GetObject bytesTransferredOut per
 #   (principal, source IP, user agent, bucket). Its cost is inflate + JSON parsing + a hash
-#   aggregation, so it is timed against two references on the same files, on 2 cores:
+#   aggregation, so it is timed against these references on the same files, on 2 cores:
 #     * zcat, two processes in parallel: decompression alone, with no parsing at all. The floor
 #       that any reader of .json.gz pays; the target is to stay within 1.5x of it.
 #     * zlib, two Python processes inflating every file in memory (C zlib, no pipe, no output):
@@ -16,9 +16,9 @@
 #       read_json + unnest(Records) + GROUP BY. Timed twice: with the record schema given (only the
 #       fields the query needs; the fastest way to ask DuckDB) and with the schema auto-detected
 #       (what one writes first). The target is 3x faster than DuckDB.
-#   Each command runs 3 times, interleaved; the table shows the median wall time and the largest peak memory
-#   (max RSS, from /usr/bin/time; for zcat that of its largest process). Files are read from the
-#   page cache (one untimed read first). The target for memory is < 200 MB peak.
+#   Each command runs 3 times, interleaved; the table shows the median wall time and the largest
+#   peak memory (max RSS, from /usr/bin/time; for zcat that of its largest process). Files are read
+#   from the page cache (one untimed read first). The target for memory is < 200 MB peak.
 #
 # Correctness: the GetObject bytes out summed over egresswatch's callers must equal DuckDB's sum
 # exactly, and DuckDB's must equal the ground truth gen-trail.py recorded while writing the trail;
@@ -51,12 +51,13 @@ cargo build --release --quiet
 python3 scripts/gen-trail.py "$TRAIL"
 mkdir -p "$OUT"
 
-# The window: every generated day, [first day, day after the last).
+# The window: every generated day, [first day 00:00Z, day after the last 00:00Z). Given as RFC 3339
+# instants: a date alone as --to may be read as the whole of that day (inclusive), an instant cannot.
 read -r FROM TO < <(python3 - "$MARKER" <<'PY'
 import datetime as dt, json, sys
 p = json.load(open(sys.argv[1]))["params"]
 start = dt.date.fromisoformat(p["start"])
-print(start, start + dt.timedelta(days=p["days"]))
+print(f"{start}T00:00:00Z", f"{start + dt.timedelta(days=p['days'])}T00:00:00Z")
 PY
 )
 EW_CMD=("$BIN" callers --source "$TRAIL" --from "$FROM" --to "$TO" --baseline-days 0 --format json)
@@ -89,10 +90,11 @@ if mode == "schema":
         additionalEventData STRUCT(bytesTransferredOut DOUBLE))[]"""
     source = (f"read_json('{glob}', format='unstructured', records=true, "
               f"columns={{Records: '{record}'}}, maximum_object_size=67108864)")
-    window = f"r.eventTime >= '{start}T00:00:00Z' AND r.eventTime < '{end}T00:00:00Z'"
+    # eventTime is always YYYY-MM-DDTHH:MM:SSZ, so string order is time order
+    window = f"r.eventTime >= '{start}' AND r.eventTime < '{end}'"
 else:  # auto: eventTime is detected as TIMESTAMP WITH TIME ZONE
     source = f"read_json('{glob}')"
-    window = f"r.eventTime >= TIMESTAMPTZ '{start} 00:00:00+00' AND r.eventTime < TIMESTAMPTZ '{end} 00:00:00+00'"
+    window = f"r.eventTime >= TIMESTAMPTZ '{start}' AND r.eventTime < TIMESTAMPTZ '{end}'"
 query = f"""
     WITH ev AS (SELECT unnest(Records) AS r FROM {source})
     SELECT coalesce(r.userIdentity.arn, r.userIdentity.invokedBy, r.userIdentity.accountId) AS principal,
@@ -189,7 +191,7 @@ if ((EW_OK)); then summarize egresswatch; fi
 
 # --- 4. correctness -------------------------------------------------------------------------------
 # Prints lines "ok|FAIL|note <text>"; FAIL lines make the script exit 1.
-CHECKS=$(python3 - "$MARKER" "$OUT/duckdb.json" "$OUT/egresswatch.json" "$EW_OK" <<'PY'
+CHECKS=$(python3 - "$MARKER" "$OUT/duckdb.json" "$OUT/egresswatch.json" "$EW_OK" "$FROM" "$TO" <<'PY'
 import json, sys
 truth = json.load(open(sys.argv[1]))["totals"]
 duck = json.load(open(sys.argv[2]))
@@ -200,6 +202,10 @@ print(f"{'ok' if same else 'FAIL'} DuckDB GetObject bytes out {duck['total_bytes
 if sys.argv[4] != "1":
     sys.exit()
 ew = json.load(open(sys.argv[3]))
+window = ew.get("window", {})
+same = (window.get("from"), window.get("to")) == (sys.argv[5], sys.argv[6])
+print(f"{'ok' if same else 'note'} egresswatch window {window.get('from')} .. {window.get('to')}"
+      f"{'' if same else f'; asked for {sys.argv[5]} .. {sys.argv[6]}'}")
 callers = ew.get("callers", [])
 total, floats = 0, 0
 for c in callers:
@@ -244,11 +250,12 @@ PY
 read -r NFILES GZ_MB JSON_MB < <(python3 - "$MARKER" <<'PY'
 import json, sys
 t = json.load(open(sys.argv[1]))["totals"]
-print(t["files"], f"{t['compressed_bytes'] / 2**20:.0f}", f"{t['uncompressed_bytes'] / 2**20:.0f}")
+gz, js = t["compressed_bytes"], t["uncompressed_bytes"]
+print(t["files"], f"{gz / 1e6:.0f}MB({gz / 2**20:.0f}MiB)", f"{js / 1e6:.0f}MB({js / 2**20:.0f}MiB)")
 PY
 )
 echo
-echo "data: $NFILES files, $GZ_MB MiB gzipped, $JSON_MB MiB of JSON ($TRAIL)"
+echo "data: $NFILES files, ${GZ_MB/(/ (} gzipped, ${JSON_MB/(/ (} of JSON, in $TRAIL"
 echo "window: --from $FROM --to $TO, --baseline-days 0; $RUNS runs each, median wall time, largest peak RSS"
 echo
 printf '%-42s %12s %12s\n' tool "median (s)" "peak (MiB)"
