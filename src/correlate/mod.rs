@@ -278,7 +278,8 @@ impl Partial {
             acc.errors += 1;
             *acc.error_codes.entry(code.to_string()).or_insert(0) += 1;
         } else {
-            acc.bytes_out += r.bytes_out();
+            // Saturating: byte counts come from the log, and a forged one must not panic.
+            acc.bytes_out = acc.bytes_out.saturating_add(r.bytes_out());
         }
         if r.presigned() {
             acc.presigned += 1;
