@@ -307,10 +307,11 @@ impl Partial {
             obj.bucket.as_deref().unwrap_or("")
         ));
         if r.error_code.as_deref().is_none_or(str::is_empty) {
-            *self
+            let b = self
                 .base_principal_bytes
                 .entry(principal.into_owned())
-                .or_insert(0) += r.bytes_out();
+                .or_insert(0);
+            *b = b.saturating_add(r.bytes_out());
         }
     }
 
@@ -336,7 +337,7 @@ impl Partial {
                 }
                 Some(a) => {
                     a.requests += o.requests;
-                    a.bytes_out += o.bytes_out;
+                    a.bytes_out = a.bytes_out.saturating_add(o.bytes_out);
                     a.objects.extend(o.objects);
                     a.errors += o.errors;
                     for (c, n) in o.error_codes {
@@ -357,7 +358,8 @@ impl Partial {
         self.base_principal_bucket
             .extend(other.base_principal_bucket);
         for (k, n) in other.base_principal_bytes {
-            *self.base_principal_bytes.entry(k).or_insert(0) += n;
+            let b = self.base_principal_bytes.entry(k).or_insert(0);
+            *b = b.saturating_add(n);
         }
         self.events.extend(other.events);
         for (k, o) in other.recon {
@@ -445,12 +447,16 @@ fn in_any(nets: &[IpNet], ip: &str) -> Option<bool> {
 pub fn finalize(p: Partial, spec: &AnalysisSpec) -> Analysis {
     let window_days = ((spec.window.1 - spec.window.0) as f64 / 86_400.0).max(1.0 / 24.0);
     let base_days = ((spec.baseline.1 - spec.baseline.0) as f64 / 86_400.0).max(0.0);
-    let total_bytes: u64 = p.callers.values().map(|c| c.bytes_out).sum();
+    let total_bytes: u64 = p
+        .callers
+        .values()
+        .fold(0u64, |a, c| a.saturating_add(c.bytes_out));
     // Excess per principal: window bytes above its baseline daily rate, split over its callers.
     let mut principal_window: FxHashMap<&str, u64> = FxHashMap::default();
     for (k, c) in &p.callers {
         let principal = k.split(SEP).next().unwrap_or("");
-        *principal_window.entry(principal).or_insert(0) += c.bytes_out;
+        let w = principal_window.entry(principal).or_insert(0);
+        *w = w.saturating_add(c.bytes_out);
     }
     let principal_expected = |principal: &str| -> f64 {
         if base_days <= 0.0 {
