@@ -812,3 +812,118 @@ pub fn reconcile(i: &crate::detect::Incident, a: &Analysis) -> Reconciliation {
         reasons,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sources::cloudtrail::reader::for_each_record;
+
+    fn spec() -> AnalysisSpec {
+        let day = 1_781_481_600; // 2026-06-15T00:00:00Z
+        AnalysisSpec {
+            window: (day, day + 86_400),
+            baseline: (day - 14 * 86_400, day),
+            lookback: (day - 7 * 86_400, day + 86_400),
+            account: None,
+            region: None,
+            known_cidrs: vec!["10.0.0.0/8".parse().unwrap()],
+            allow_principals: vec!["arn:aws:iam::1:role/backup".into()],
+            allow_cidrs: vec![],
+            delete_burst: 3,
+        }
+    }
+
+    fn analyse(lines: &[String], spec: &AnalysisSpec) -> Analysis {
+        let text = lines.join("\n");
+        let mut p = Partial::default();
+        for_each_record(text.as_bytes(), |r| p.add(&r, spec));
+        finalize(p, spec)
+    }
+
+    fn get(principal: &str, role: Option<&str>, ip: &str, vpce: bool) -> String {
+        let ctx = role.map_or(String::new(), |r| {
+            format!(r#","sessionContext":{{"sessionIssuer":{{"arn":"{r}"}}}}"#)
+        });
+        let vpce = if vpce {
+            r#","vpcEndpointId":"vpce-1""#
+        } else {
+            ""
+        };
+        format!(
+            r#"{{"eventTime":"2026-06-15T10:00:00Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","sourceIPAddress":"{ip}","userAgent":"aws-sdk-go","recipientAccountId":"1","userIdentity":{{"type":"AssumedRole","arn":"{principal}","accountId":"1"{ctx}}},"requestParameters":{{"bucketName":"b","key":"k"}},"additionalEventData":{{"bytesTransferredOut":100}}{vpce}}}"#
+        )
+    }
+
+    #[test]
+    fn allow_lists_known_networks_and_vpc_endpoints() {
+        let lines = vec![
+            get(
+                "arn:aws:sts::1:assumed-role/backup/nightly",
+                Some("arn:aws:iam::1:role/backup"),
+                "203.0.113.1",
+                false,
+            ),
+            get(
+                "arn:aws:sts::1:assumed-role/app/x",
+                Some("arn:aws:iam::1:role/app"),
+                "10.1.2.3",
+                false,
+            ),
+            get(
+                "arn:aws:sts::1:assumed-role/web/y",
+                Some("arn:aws:iam::1:role/web"),
+                "203.0.113.2",
+                false,
+            ),
+            get(
+                "arn:aws:sts::1:assumed-role/etl/z",
+                Some("arn:aws:iam::1:role/etl"),
+                "203.0.113.3",
+                true,
+            ),
+        ];
+        let a = analyse(&lines, &spec());
+        let by = |p: &str| a.callers.iter().find(|c| c.principal.contains(p)).unwrap();
+        let backup = by("backup");
+        assert!(
+            backup.allowlisted && backup.flags.is_empty() && backup.new.is_empty(),
+            "{backup:?}"
+        );
+        assert!(
+            !by("app").flags.iter().any(|f| f.contains("outside")),
+            "10.1.2.3 is a known network"
+        );
+        assert!(by("web")
+            .flags
+            .iter()
+            .any(|f| f.contains("outside known networks")));
+        assert!(
+            !by("etl").flags.iter().any(|f| f.contains("outside")),
+            "a VPC endpoint is not the internet"
+        );
+        assert!(by("web").new.contains(&"new principal".to_string()));
+    }
+
+    #[test]
+    fn delete_bursts_are_reported_once_per_principal_bucket_hour() {
+        let del = |m: u32| {
+            format!(
+                r#"{{"eventTime":"2026-06-15T11:{m:02}:00Z","eventSource":"s3.amazonaws.com","eventName":"DeleteObjects","eventCategory":"Data","recipientAccountId":"1","userIdentity":{{"type":"IAMUser","arn":"arn:aws:iam::1:user/x","accountId":"1"}},"requestParameters":{{"bucketName":"b"}}}}"#
+            )
+        };
+        let a = analyse(&(0..5).map(del).collect::<Vec<_>>(), &spec());
+        let bursts: Vec<_> = a
+            .events
+            .iter()
+            .filter(|e| e.event_name == "DeleteObject burst")
+            .collect();
+        assert_eq!(bursts.len(), 1);
+        assert!(
+            bursts[0].why.starts_with("5 delete calls"),
+            "{}",
+            bursts[0].why
+        );
+        let a = analyse(&(0..2).map(del).collect::<Vec<_>>(), &spec());
+        assert!(a.events.is_empty(), "two deletes are not a burst");
+    }
+}
