@@ -74,6 +74,11 @@ pub enum Command {
     /// each row depends only on that row and earlier ones. score is in [0, 1], 0.5 at the
     /// threshold.
     Detect(DetectArgs),
+    /// Inspect and manage messages that could not be delivered yet.
+    ///
+    /// Every message is stored before it is sent; what fails stays queued and is sent first by
+    /// the next run. `list` shows the queue, `retry` sends now, `drop` gives a message up.
+    Outbox(OutboxArgs),
     /// Run the whole pipeline offline on bundled sample data: no AWS credentials, no network.
     ///
     /// Prints the report it would have sent and writes the store, the report, the run's JSON and
@@ -254,6 +259,29 @@ pub enum DirectionArg {
 }
 
 #[derive(Debug, Args)]
+pub struct OutboxArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    #[command(subcommand)]
+    pub action: OutboxAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxAction {
+    /// List undelivered messages (with --all, delivered and dropped ones too).
+    List {
+        #[arg(long)]
+        all: bool,
+        #[arg(long, value_enum, default_value_t = CallersFormat::Table)]
+        format: CallersFormat,
+    },
+    /// Send undelivered messages now: one by ID, or all.
+    Retry { id: Option<i64> },
+    /// Give up on an undelivered message.
+    Drop { id: i64 },
+}
+
+#[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Where to write the demo's store and reports.
     #[arg(long, value_name = "DIR", default_value = "egresswatch-demo")]
@@ -326,6 +354,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::CheckConfig(a) => cmd_check_config(a),
         Command::Detect(a) => cmd_detect(a),
         Command::Callers(a) => cmd_callers(a),
+        Command::Outbox(a) => cmd_outbox(a),
         Command::Demo(a) => cmd_demo(a),
     }
 }
@@ -510,10 +539,29 @@ fn cmd_check_config(a: CheckConfigArgs) -> Result<()> {
     let cfg = config::load(Some(&shown), true)
         .map_err(|errs| Error::Config(errs.iter().map(|e| e.to_string()).collect()))?;
     println!("{}: ok", shown.display());
-    if let Some(sl) = &cfg.slack {
-        if let Err(e) = sl.webhook_url.resolve() {
-            println!("  note: {e:#} (needed when a run has something to deliver)");
+    // The sinks, with their secrets masked: enough to see the wiring, never the credential.
+    let mut secrets = vec![];
+    if let Some(s) = &cfg.slack {
+        secrets.push(("slack webhook URL", &s.webhook_url, true));
+    }
+    if let Some(s) = &cfg.teams {
+        secrets.push(("teams webhook URL", &s.webhook_url, true));
+    }
+    if let Some(w) = &cfg.webhook {
+        secrets.push(("webhook URL", &w.url, true));
+        if let Some(s) = &w.secret {
+            secrets.push(("webhook signing secret", s, false));
         }
+    }
+    for (what, source, is_url) in secrets {
+        match source.resolve() {
+            Ok(v) if is_url => println!("  {what}: {source}: {}", v.masked_url()),
+            Ok(_) => println!("  {what}: {source}: set (****)"),
+            Err(e) => println!("  {what}: {e:#} (needed when a run has something to deliver)"),
+        }
+    }
+    if let Some(p) = &cfg.file_sink {
+        println!("  file sink: {}", p.display());
     }
     Ok(())
 }
@@ -561,6 +609,60 @@ fn cmd_callers(a: CallersArgs) -> Result<()> {
         CallersFormat::Table => print!("{}", crate::report::text::render_analysis(&analysis, 50)),
     }
     Ok(())
+}
+
+fn cmd_outbox(a: OutboxArgs) -> Result<()> {
+    use crate::report::outbox;
+    let cfg = load_config(&a.config)?;
+    let mut store = Store::open(&cfg.state_path)?;
+    match a.action {
+        OutboxAction::List { all, format } => {
+            let msgs = store.list_messages(all)?;
+            match format {
+                CallersFormat::Json => {
+                    println!("{}", serde_json::to_string_pretty(&msgs).map_err(anyhow::Error::from)?)
+                }
+                CallersFormat::Table => {
+                    if msgs.is_empty() {
+                        println!("the outbox is empty");
+                    }
+                    for m in &msgs {
+                        let state = match (&m.sent_at, &m.dropped_at) {
+                            (Some(t), _) => format!("sent {t}"),
+                            (_, Some(t)) => format!("dropped {t}"),
+                            _ => format!("queued, {} attempt(s)", m.attempts),
+                        };
+                        println!("{:>5}  {:<8}  {}  {}  [{}]", m.id, m.sink, m.created_at, m.summary, state);
+                        if let (None, None, Some(e)) = (&m.sent_at, &m.dropped_at, &m.last_error) {
+                            println!("       last error: {e}");
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }
+        OutboxAction::Retry { id } => {
+            let queued: Vec<_> = store.unsent_messages()?.into_iter().filter(|m| id.is_none_or(|i| i == m.id)).collect();
+            if let (Some(i), true) = (id, queued.is_empty()) {
+                return Err(Error::config(format!("message {i} is not in the outbox (or was delivered or dropped)")));
+            }
+            let rt = runtime()?;
+            let d = rt.block_on(outbox::deliver_messages(&cfg, &mut store, queued))?;
+            println!("{} delivered, {} still queued", d.delivered, d.failed);
+            match d.errors.first() {
+                Some(e) => Err(Error::Runtime(anyhow::anyhow!("{e}"))),
+                None => Ok(()),
+            }
+        }
+        OutboxAction::Drop { id } => {
+            if store.drop_message(id)? {
+                println!("message {id} dropped");
+                Ok(())
+            } else {
+                Err(Error::config(format!("message {id} is not in the outbox (or was delivered or dropped)")))
+            }
+        }
+    }
 }
 
 fn cmd_detect(a: DetectArgs) -> Result<()> {

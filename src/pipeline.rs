@@ -5,12 +5,13 @@
 //! the next run sends them again; an incident already delivered is never sent twice.
 
 use anyhow::Context;
-use chrono::{Days, NaiveDate};
+use chrono::{Datelike, Days, NaiveDate};
 use serde::Serialize;
 
 use crate::config::Config;
 use crate::detect::{evaluate_day, Incident};
-use crate::report::{slack, DataQuality, Report, ReportIncident};
+use crate::config::ReportMode;
+use crate::report::{outbox, slack, sparkline, DataQuality, Digest, RegionDigest, Report, ReportIncident};
 use crate::sources::cost_explorer::{CostSource, USD_PER_REQUEST};
 use crate::sources::sync::{sync, SyncOutcome};
 use crate::state::Store;
@@ -74,16 +75,33 @@ pub fn evaluate(
     let outcome = evaluate_day(&set, eval_day, &cfg.detect);
     let names = store.account_names()?;
     let mut incidents = Vec::new();
+    let month_start = eval_day.with_day(1).expect("day 1 exists");
+    let days_in_month = {
+        let next = month_start + chrono::Months::new(1);
+        (next - month_start).num_days()
+    };
+    let remaining = days_in_month - i64::from(eval_day.day());
     for mut i in outcome.incidents {
         i.account_name = names.get(&i.account).cloned();
         let already_notified = store.is_notified(&i)?;
+        let mtd = set
+            .series
+            .iter()
+            .find(|s| s.key == i.key())
+            .map(|s| s.values.range(month_start..=eval_day).map(|(_, v)| v.cost_usd).sum::<f64>());
+        let projected = i.total_excess_cost_usd + i.excess_cost_usd.max(0.0) * remaining as f64;
         incidents.push(ReportIncident {
             incident: i,
             already_notified,
+            month_to_date_usd: mtd,
+            projected_month_excess_usd: Some(projected),
             cloudtrail: None,
         });
     }
+    let digest = (cfg.report.mode == ReportMode::Daily).then(|| digest(&set, eval_day));
     Ok(Report {
+        runbook_url: cfg.report.runbook_url.clone(),
+        digest,
         run_date: date,
         evaluated_day: eval_day,
         incidents,
@@ -100,6 +118,27 @@ pub fn evaluate(
             bad_trail_records: 0,
         },
     })
+}
+
+/// The last 7 days of byte families per region, for the daily digest.
+fn digest(set: &crate::state::SeriesSet, day: NaiveDate) -> Digest {
+    use std::collections::BTreeMap;
+    let first = day - Days::new(6);
+    let mut regions: BTreeMap<String, (Vec<f64>, f64)> = BTreeMap::new();
+    for s in set.series.iter().filter(|s| s.key.family.is_bytes()) {
+        let e = regions.entry(s.key.region.clone()).or_insert((vec![0.0; 7], 0.0));
+        for (d, v) in s.values.range(first..=day) {
+            e.0[(*d - first).num_days() as usize] += v.usage;
+            e.1 += v.cost_usd;
+        }
+    }
+    Digest {
+        day,
+        regions: regions
+            .into_iter()
+            .map(|(region, (gb, cost))| RegionDigest { sparkline: sparkline(&gb), region, gb_7d: gb, cost_7d_usd: cost })
+            .collect(),
+    }
 }
 
 /// Read CloudTrail for every incident and attach who downloaded, what changed, and how much of
@@ -182,11 +221,7 @@ pub async fn run<S: CostSource>(
         slack_message: None,
         report: None,
     };
-    let todays: Vec<Incident> = report
-        .incidents
-        .iter()
-        .map(|r| r.incident.clone())
-        .collect();
+    let todays: Vec<Incident> = report.incidents.iter().map(|r| r.incident.clone()).collect();
     let (ids, to_announce): (Vec<i64>, Vec<Incident>) = if opts.dry_run {
         report
             .incidents
@@ -198,34 +233,26 @@ pub async fn run<S: CostSource>(
         store.record_incidents(&todays)?;
         store.pending_incidents()?.into_iter().unzip()
     };
-    if !to_announce.is_empty() {
-        out.slack_message = Some(slack::message(&report, &to_announce));
+    let digest_due = cfg.report.mode == ReportMode::Daily && to_announce.is_empty();
+    let messages = outbox::build(cfg, &report, &ids, &to_announce, digest_due);
+    if !to_announce.is_empty() || digest_due {
+        out.slack_message = Some(if to_announce.is_empty() {
+            slack::digest(&report)
+        } else {
+            slack::message(&report, &to_announce)
+        });
     }
-    match (&cfg.slack, &out.slack_message) {
-        (_, None) => {}
-        (_, Some(_)) if opts.dry_run => out.pending_delivery = to_announce.len(),
-        (None, Some(_)) => {
-            // No sink: the printed report is the announcement.
-            store.mark_notified(&ids)?;
-        }
-        (Some(sl), Some(msg)) => {
-            let sent = match sl.webhook_url.resolve() {
-                Ok(url) => slack::deliver(&url, msg, sl.timeout).await,
-                Err(e) => Err(e),
-            };
-            match sent {
-                Ok(()) => {
-                    store.mark_notified(&ids)?;
-                    out.notified = 1;
-                    out.incidents_delivered = to_announce.len();
-                }
-                Err(e) => {
-                    tracing::error!(error = %format!("{e:#}"), "Slack delivery failed; incidents stay queued");
-                    out.pending_delivery = to_announce.len();
-                    out.delivery_error = Some(format!("{e:#}"));
-                }
-            }
-        }
+    if opts.dry_run {
+        out.pending_delivery = messages.len();
+    } else {
+        // Queued and marked in one transaction: from here on these incidents are announced by
+        // exactly these messages. Without any sink, the printed report is the announcement.
+        store.queue_messages(&messages, &ids)?;
+        let d = outbox::deliver_all(cfg, store).await?;
+        out.notified = d.delivered;
+        out.incidents_delivered = if d.failed == 0 { to_announce.len() } else { 0 };
+        out.pending_delivery = d.failed;
+        out.delivery_error = d.errors.first().cloned();
     }
     out.report = Some(report);
     Ok(out)

@@ -14,6 +14,15 @@ impl Secret {
         Secret(value.into())
     }
 
+    /// A URL with everything but scheme and host hidden (`https://hooks.slack.com/****`), for
+    /// `check-config`; anything that is not a URL is fully hidden.
+    pub fn masked_url(&self) -> String {
+        match url::Url::parse(&self.0) {
+            Ok(u) if u.host_str().is_some() => format!("{}://{}/****", u.scheme(), u.host_str().unwrap_or("")),
+            _ => "****".into(),
+        }
+    }
+
     /// The secret itself; call only where it is handed to the transport.
     pub fn expose(&self) -> &str {
         &self.0
@@ -45,5 +54,7 @@ mod tests {
             s.expose(),
             "https://hooks.slack.com/services/T000/B000/XXXX"
         );
+        assert_eq!(s.masked_url(), "https://hooks.slack.com/****");
+        assert_eq!(Secret::new("whsec_abc").masked_url(), "****");
     }
 }

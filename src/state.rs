@@ -63,7 +63,50 @@ CREATE TABLE incidents (
     notified_at TEXT             -- NULL: not yet announced (retried by the next run)
 );
 CREATE INDEX incidents_by_series ON incidents (account, region, family, end_day);
+"#, r#"
+-- The transactional outbox: a message is stored (with the incidents it announces marked) before
+-- it is sent, and marked sent only after the receiver said yes. Unsent messages go out first on
+-- the next run, byte for byte the same, under the same idempotency key.
+CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY,
+    sink            TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    payload         TEXT NOT NULL,
+    summary         TEXT NOT NULL,
+    created_at      TEXT NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT,
+    last_attempt_at TEXT,
+    sent_at         TEXT,
+    dropped_at      TEXT
+);
 "#];
+
+/// A message waiting in (or gone through) the outbox.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OutboxMessage {
+    pub id: i64,
+    pub sink: String,
+    pub idempotency_key: String,
+    #[serde(skip)]
+    pub payload: String,
+    /// One line for people (`outbox list`).
+    pub summary: String,
+    pub created_at: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub sent_at: Option<String>,
+    pub dropped_at: Option<String>,
+}
+
+/// A message to queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewMessage {
+    pub sink: String,
+    pub idempotency_key: String,
+    pub payload: String,
+    pub summary: String,
+}
 
 pub struct Store {
     conn: Connection,
@@ -454,88 +497,99 @@ impl Store {
         tx.commit()?;
         Ok(())
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn d(s: &str) -> NaiveDate {
-        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    /// Queue messages and mark the incidents they announce, in one transaction: from here on
+    /// the incidents are announced exactly by these messages (re-sent, never rebuilt). A
+    /// message whose idempotency key is already queued is not queued again.
+    pub fn queue_messages(&mut self, messages: &[NewMessage], announces: &[i64]) -> anyhow::Result<usize> {
+        let now = Utc::now().to_rfc3339();
+        let tx = self.conn.transaction()?;
+        let mut added = 0;
+        {
+            let mut ins = tx.prepare(
+                "INSERT OR IGNORE INTO outbox (sink, idempotency_key, payload, summary, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for m in messages {
+                added += ins.execute(params![m.sink, m.idempotency_key, m.payload, m.summary, now])?;
+            }
+            let mut upd = tx.prepare("UPDATE incidents SET notified_at = ?2 WHERE id = ?1 AND notified_at IS NULL")?;
+            for id in announces {
+                upd.execute(params![id, now])?;
+            }
+        }
+        tx.commit()?;
+        Ok(added)
     }
 
-    fn point(day: &str, usage_type: &str, usage: f64) -> CostPoint {
-        let info = crate::sources::usage_type::classify(usage_type);
-        CostPoint {
-            day: d(day),
-            account: "111111111111".into(),
-            region: info.region,
-            family: info.family,
-            usage_type: usage_type.into(),
-            usage,
-            unit: "GB".into(),
-            cost_usd: usage * 0.09,
-            estimated: false,
+    fn messages_where(&self, clause: &str, arg: Option<i64>) -> anyhow::Result<Vec<OutboxMessage>> {
+        let sql = format!(
+            "SELECT id, sink, idempotency_key, payload, summary, created_at, attempts, last_error, sent_at, dropped_at
+             FROM outbox WHERE {clause} ORDER BY id"
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let map = |r: &rusqlite::Row| {
+            Ok(OutboxMessage {
+                id: r.get(0)?,
+                sink: r.get(1)?,
+                idempotency_key: r.get(2)?,
+                payload: r.get(3)?,
+                summary: r.get(4)?,
+                created_at: r.get(5)?,
+                attempts: r.get(6)?,
+                last_error: r.get(7)?,
+                sent_at: r.get(8)?,
+                dropped_at: r.get(9)?,
+            })
+        };
+        let rows = match arg {
+            Some(a) => stmt.query_map([a], map)?.collect::<rusqlite::Result<Vec<_>>>()?,
+            None => stmt.query_map([], map)?.collect::<rusqlite::Result<Vec<_>>>()?,
+        };
+        Ok(rows)
+    }
+
+    /// Messages not yet delivered (and not dropped), oldest first.
+    pub fn unsent_messages(&self) -> anyhow::Result<Vec<OutboxMessage>> {
+        self.messages_where("sent_at IS NULL AND dropped_at IS NULL", None)
+    }
+
+    /// Every message, or only the undelivered ones.
+    pub fn list_messages(&self, all: bool) -> anyhow::Result<Vec<OutboxMessage>> {
+        if all {
+            self.messages_where("1 = 1", None)
+        } else {
+            self.unsent_messages()
         }
     }
 
-    #[test]
-    fn migrates_and_reopens() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("sub/state.db");
-        let s = Store::open(&path).unwrap();
-        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
-        drop(s);
-        let s = Store::open(&path).unwrap();
-        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+    pub fn message(&self, id: i64) -> anyhow::Result<Option<OutboxMessage>> {
+        Ok(self.messages_where("id = ?1", Some(id))?.pop())
     }
 
-    #[test]
-    fn refuses_a_newer_schema() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.db");
-        let c = Connection::open(&path).unwrap();
-        c.pragma_update(None, "user_version", 99).unwrap();
-        drop(c);
-        let err = Store::open(&path).err().unwrap();
-        assert!(format!("{err:#}").contains("schema version 99"), "{err:#}");
+    /// Record one delivery attempt: `None` is success.
+    pub fn record_attempt(&mut self, id: i64, error: Option<&str>) -> anyhow::Result<()> {
+        let now = Utc::now().to_rfc3339();
+        match error {
+            None => self.conn.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_attempt_at = ?2, sent_at = ?2, last_error = NULL WHERE id = ?1",
+                params![id, now],
+            )?,
+            Some(e) => self.conn.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_attempt_at = ?2, last_error = ?3 WHERE id = ?1",
+                params![id, now, e],
+            )?,
+        };
+        Ok(())
     }
 
-    #[test]
-    fn refetch_replaces_a_day_and_series_sum_usage_types() {
-        let mut s = Store::open_in_memory().unwrap();
-        let mut b = SyncBatch {
-            start: d("2026-05-01"),
-            end: d("2026-05-03"),
-            pages: 1,
-            ..Default::default()
-        };
-        b.days.insert(d("2026-05-01"), true);
-        b.days.insert(d("2026-05-02"), false);
-        b.points = vec![
-            point("2026-05-01", "DataTransfer-Out-Bytes", 10.0),
-            point("2026-05-01", "USE1-DataTransfer-Out-Bytes", 5.0),
-            point("2026-05-02", "DataTransfer-Out-Bytes", 7.0),
-        ];
-        s.apply_sync(&b).unwrap();
-        let set = s.series(d("2026-05-01"), d("2026-05-02")).unwrap();
-        assert_eq!(set.series.len(), 1);
-        assert_eq!(set.series[0].values[&d("2026-05-01")].usage, 15.0);
-        assert_eq!(set.known_days.len(), 2);
-
-        // The estimated day comes back final with a group gone: the old points must not linger.
-        let mut b2 = SyncBatch {
-            start: d("2026-05-02"),
-            end: d("2026-05-03"),
-            pages: 2,
-            ..Default::default()
-        };
-        b2.days.insert(d("2026-05-02"), true);
-        s.apply_sync(&b2).unwrap();
-        let set = s.series(d("2026-05-01"), d("2026-05-02")).unwrap();
-        assert!(!set.series[0].values.contains_key(&d("2026-05-02")));
-        let fetched = s.fetched_days(d("2026-05-01"), d("2026-05-03")).unwrap();
-        assert!(fetched.values().all(|f| *f));
-        assert_eq!(s.request_log().unwrap().iter().map(|r| r.2).sum::<i64>(), 3);
+    /// Give up on an undelivered message (`outbox drop`). Returns whether there was one.
+    pub fn drop_message(&mut self, id: i64) -> anyhow::Result<bool> {
+        let now = Utc::now().to_rfc3339();
+        Ok(self.conn.execute(
+            "UPDATE outbox SET dropped_at = ?2 WHERE id = ?1 AND sent_at IS NULL AND dropped_at IS NULL",
+            params![id, now],
+        )? == 1)
     }
 }
+

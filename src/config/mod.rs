@@ -27,6 +27,9 @@ use raw::{RawConfig, KNOWN_KEYS};
 pub const DEFAULT_PATH: &str = "egresswatch.toml";
 pub const DEFAULT_STATE_PATH: &str = "egresswatch.db";
 pub const DEFAULT_SLACK_ENV: &str = "EGRESSWATCH_SLACK_WEBHOOK_URL";
+pub const DEFAULT_TEAMS_ENV: &str = "EGRESSWATCH_TEAMS_WEBHOOK_URL";
+pub const DEFAULT_WEBHOOK_ENV: &str = "EGRESSWATCH_WEBHOOK_URL";
+pub const DEFAULT_WEBHOOK_SECRET_ENV: &str = "EGRESSWATCH_WEBHOOK_SECRET";
 
 /// The validated configuration.
 #[derive(Debug, Clone)]
@@ -39,6 +42,15 @@ pub struct Config {
     pub lookback_days: u32,
     pub detect: DetectSettings,
     pub slack: Option<SlackSettings>,
+    /// Microsoft Teams Workflows webhook (Adaptive Card).
+    pub teams: Option<SlackSettings>,
+    /// A generic JSON webhook, signed with the Standard Webhooks scheme.
+    pub webhook: Option<WebhookSettings>,
+    /// JSON lines to a file, or stdout (`-`), for SIEM ingestion.
+    pub file_sink: Option<PathBuf>,
+    /// How deliveries are retried.
+    pub delivery: DeliverySettings,
+    pub report: ReportSettings,
     /// Where the trail is, and how to read it; `None`: incidents carry no caller analysis.
     pub cloudtrail: Option<CloudTrailSettings>,
 }
@@ -83,15 +95,60 @@ impl Default for Config {
             lookback_days: 120,
             detect: DetectSettings::default(),
             slack: None,
+            teams: None,
+            webhook: None,
+            file_sink: None,
+            delivery: DeliverySettings::default(),
+            report: ReportSettings::default(),
             cloudtrail: None,
         }
     }
 }
 
+/// An incoming webhook (Slack, Teams): where its URL is, and how long an attempt may take.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SlackSettings {
     pub webhook_url: SecretSource,
     pub timeout: Duration,
+}
+
+/// The generic webhook: URL and signing secret (`whsec_...`), both from env or file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookSettings {
+    pub url: SecretSource,
+    pub secret: Option<SecretSource>,
+    pub timeout: Duration,
+}
+
+/// Retries within one run (a message that still fails stays queued for the next run).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliverySettings {
+    pub max_attempts: u32,
+    /// The first backoff; doubled each retry, with jitter, up to 60 s.
+    pub backoff: Duration,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        DeliverySettings {
+            max_attempts: 4,
+            backoff: Duration::from_millis(500),
+        }
+    }
+}
+
+/// `incidents`: a message when there is something new; `daily`: also an all-clear digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReportMode {
+    #[default]
+    Incidents,
+    Daily,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ReportSettings {
+    pub mode: ReportMode,
+    pub runbook_url: Option<String>,
 }
 
 /// Where a secret is read from. The secret itself never passes through the config.
@@ -106,17 +163,15 @@ impl SecretSource {
     pub fn resolve(&self) -> anyhow::Result<Secret> {
         let value = match self {
             SecretSource::Env(name) => std::env::var(name).with_context(|| {
-                format!(
-                    "environment variable {name} is not set (it should hold the Slack webhook URL)"
-                )
+                format!("environment variable {name} is not set (the config names it for a secret)")
             })?,
             SecretSource::File(path) => std::fs::read_to_string(path).with_context(|| {
-                format!("reading the Slack webhook URL from {}", path.display())
+                format!("reading a secret from {}", path.display())
             })?,
         };
         let value = value.trim().to_string();
         if value.is_empty() {
-            anyhow::bail!("the Slack webhook URL from {self} is empty");
+            anyhow::bail!("the secret from {self} is empty");
         }
         Ok(Secret::new(value))
     }
@@ -426,7 +481,53 @@ where
             430,
         );
         cfg.detect = self.detect(raw.detect);
-        cfg.slack = raw.notify.slack.and_then(|sl| self.slack(sl));
+        let notify = raw.notify;
+        cfg.delivery.max_attempts = self.int(
+            &keys(&["notify", "max_attempts"]),
+            notify.max_attempts,
+            cfg.delivery.max_attempts,
+            1,
+            20,
+        );
+        cfg.delivery.backoff = Duration::from_millis(u64::from(self.int(
+            &keys(&["notify", "backoff_ms"]),
+            notify.backoff_ms,
+            cfg.delivery.backoff.as_millis() as u32,
+            0,
+            60_000,
+        )));
+        cfg.slack = notify.slack.and_then(|sl| self.hook("slack", sl, DEFAULT_SLACK_ENV));
+        cfg.teams = notify.teams.and_then(|t| self.hook("teams", t, DEFAULT_TEAMS_ENV));
+        cfg.webhook = notify.webhook.and_then(|w| self.webhook(w));
+        if let Some(f) = notify.file {
+            match f.path {
+                Some(p) if !p.trim().is_empty() => cfg.file_sink = Some(PathBuf::from(p)),
+                _ => self.fail(
+                    &keys(&["notify", "file", "path"]),
+                    "a file path, or `-` for stdout, is required",
+                ),
+            }
+        }
+        let r = raw.report;
+        cfg.report.mode = match r.mode.as_deref() {
+            None | Some("incidents") => ReportMode::Incidents,
+            Some("daily") => ReportMode::Daily,
+            Some(other) => {
+                self.fail(
+                    &keys(&["report", "mode"]),
+                    format!("`{other}` is not a mode: `incidents` or `daily`"),
+                );
+                ReportMode::Incidents
+            }
+        };
+        if let Some(u) = r.runbook_url {
+            let clean = !u.chars().any(|c| c.is_whitespace() || matches!(c, '<' | '>' | '|' | '"'));
+            if clean && (u.starts_with("https://") || u.starts_with("http://")) {
+                cfg.report.runbook_url = Some(u);
+            } else {
+                self.fail(&keys(&["report", "runbook_url"]), "must be an http(s) URL");
+            }
+        }
         cfg.cloudtrail = raw.cloudtrail.map(|c| self.cloudtrail(c));
         cfg
     }
@@ -640,14 +741,18 @@ where
         s
     }
 
-    fn slack(&mut self, sl: raw::RawSlack) -> Option<SlackSettings> {
-        let base = keys(&["notify", "slack"]);
-        let source = match (sl.webhook_url_env, sl.webhook_url_file) {
+    /// A secret named by an environment variable (`env_key`) or a file (`file_key`), not both;
+    /// `default_env` when neither is given.
+    fn secret(
+        &mut self,
+        base: &[Seg],
+        (env_key, env): (&str, Option<String>),
+        (file_key, file): (&str, Option<String>),
+        default_env: Option<&str>,
+    ) -> Option<SecretSource> {
+        match (env, file) {
             (Some(_), Some(_)) => {
-                self.fail(
-                    &with(&base, "webhook_url_file"),
-                    "give either webhook_url_env or webhook_url_file, not both",
-                );
+                self.fail(&with(base, file_key), format!("give either {env_key} or {file_key}, not both"));
                 None
             }
             (Some(env), None) => {
@@ -658,30 +763,48 @@ where
                     Some(SecretSource::Env(env))
                 } else {
                     self.fail(
-                        &with(&base, "webhook_url_env"),
+                        &with(base, env_key),
                         "must be the name of an environment variable (letters, digits, _), not the URL itself",
                     );
                     None
                 }
             }
             (None, Some(file)) if file.trim().is_empty() => {
-                self.fail(&with(&base, "webhook_url_file"), "must not be empty");
+                self.fail(&with(base, file_key), "must not be empty");
                 None
             }
             (None, Some(file)) => Some(SecretSource::File(PathBuf::from(file))),
-            (None, None) => Some(SecretSource::Env(DEFAULT_SLACK_ENV.into())),
-        };
-        let timeout = self.num(
-            &with(&base, "timeout_seconds"),
-            sl.timeout_seconds,
-            10.0,
-            (0.0, 300.0),
-            true,
+            (None, None) => default_env.map(|e| SecretSource::Env(e.into())),
+        }
+    }
+
+    fn timeout(&mut self, base: &[Seg], v: Option<f64>) -> Duration {
+        Duration::from_secs_f64(self.num(&with(base, "timeout_seconds"), v, 10.0, (0.0, 300.0), true))
+    }
+
+    fn hook(&mut self, name: &str, sl: raw::RawSlack, default_env: &str) -> Option<SlackSettings> {
+        let base = keys(&["notify", name]);
+        let source = self.secret(
+            &base,
+            ("webhook_url_env", sl.webhook_url_env),
+            ("webhook_url_file", sl.webhook_url_file),
+            Some(default_env),
         );
-        source.map(|webhook_url| SlackSettings {
-            webhook_url,
-            timeout: Duration::from_secs_f64(timeout),
-        })
+        let timeout = self.timeout(&base, sl.timeout_seconds);
+        source.map(|webhook_url| SlackSettings { webhook_url, timeout })
+    }
+
+    fn webhook(&mut self, w: raw::RawWebhook) -> Option<WebhookSettings> {
+        let base = keys(&["notify", "webhook"]);
+        let url = self.secret(&base, ("url_env", w.url_env), ("url_file", w.url_file), Some(DEFAULT_WEBHOOK_ENV));
+        let secret = self.secret(
+            &base,
+            ("secret_env", w.secret_env),
+            ("secret_file", w.secret_file),
+            Some(DEFAULT_WEBHOOK_SECRET_ENV),
+        );
+        let timeout = self.timeout(&base, w.timeout_seconds);
+        url.map(|url| WebhookSettings { url, secret, timeout })
     }
 }
 

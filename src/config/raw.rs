@@ -18,6 +18,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub notify: RawNotify,
     pub cloudtrail: Option<RawCloudTrail>,
+    #[serde(default)]
+    pub report: RawReport,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -108,7 +110,33 @@ gates_of!(RawDetect, RawOverride);
 
 #[derive(Debug, Default, Deserialize)]
 pub struct RawNotify {
+    pub max_attempts: Option<i64>,
+    pub backoff_ms: Option<i64>,
     pub slack: Option<RawSlack>,
+    pub teams: Option<RawSlack>,
+    pub webhook: Option<RawWebhook>,
+    pub file: Option<RawFileSink>,
+}
+
+/// The generic webhook: a URL and a Standard Webhooks signing secret, both secrets.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawWebhook {
+    pub url_env: Option<String>,
+    pub url_file: Option<String>,
+    pub secret_env: Option<String>,
+    pub secret_file: Option<String>,
+    pub timeout_seconds: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawFileSink {
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawReport {
+    pub mode: Option<String>,
+    pub runbook_url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -121,10 +149,8 @@ pub struct RawSlack {
 /// Every key the file may hold, by table: used to suggest the right spelling of an unknown key
 /// and, in a test, to check that `config.toml.example` documents each of them.
 pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
-    (
-        "",
-        &["aws", "state", "sync", "detect", "notify", "cloudtrail"],
-    ),
+    ("", &["aws", "state", "sync", "detect", "notify", "cloudtrail", "report"]),
+    ("report", &["mode", "runbook_url"]),
     ("aws", &["profile"]),
     ("state", &["path"]),
     ("sync", &["lookback_days"]),
@@ -157,7 +183,10 @@ pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "min_excess_pct",
         ],
     ),
-    ("notify", &["slack"]),
+    ("notify", &["max_attempts", "backoff_ms", "slack", "teams", "webhook", "file"]),
+    ("notify.teams", &["webhook_url_env", "webhook_url_file", "timeout_seconds"]),
+    ("notify.webhook", &["url_env", "url_file", "secret_env", "secret_file", "timeout_seconds"]),
+    ("notify.file", &["path"]),
     (
         "cloudtrail",
         &[

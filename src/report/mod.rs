@@ -4,9 +4,13 @@
 //! log, [`slack`] as a Block Kit message and delivers it. Every string that came from AWS (account
 //! names, usage types) is escaped by the renderer that knows the target's syntax.
 
+pub mod deliver;
 pub mod format;
+pub mod outbox;
 pub mod slack;
+pub mod teams;
 pub mod text;
+pub mod webhook;
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -20,6 +24,13 @@ pub struct ReportIncident {
     pub incident: Incident,
     /// Announced by an earlier run: listed, not announced again.
     pub already_notified: bool,
+    /// The series' S3 cost this month so far (finance).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub month_to_date_usd: Option<f64>,
+    /// The excess so far, plus today's excess for every remaining day of the month if it does
+    /// not stop (finance's worst case for this month).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub projected_month_excess_usd: Option<f64>,
     /// Who downloaded, what changed (when a CloudTrail source is configured).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cloudtrail: Option<crate::correlate::IncidentContext>,
@@ -34,6 +45,78 @@ pub struct Report {
     pub evaluated_day: NaiveDate,
     pub incidents: Vec<ReportIncident>,
     pub quality: DataQuality,
+    /// The runbook to follow, from the config.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runbook_url: Option<String>,
+    /// The last 7 days per region (daily digest mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<Digest>,
+}
+
+/// The daily digest finance asked for: the last 7 days of S3 egress per region.
+#[derive(Debug, Clone, Serialize)]
+pub struct Digest {
+    /// The last day of the seven.
+    pub day: NaiveDate,
+    pub regions: Vec<RegionDigest>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RegionDigest {
+    pub region: String,
+    /// GB out per day (byte families), oldest first.
+    pub gb_7d: Vec<f64>,
+    pub cost_7d_usd: f64,
+    pub sparkline: String,
+}
+
+/// `▁▃▅█`: a week at a glance.
+pub fn sparkline(values: &[f64]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let max = values.iter().copied().fold(0.0, f64::max);
+    values
+        .iter()
+        .map(|v| {
+            if max <= 0.0 {
+                BARS[0]
+            } else {
+                BARS[((v / max) * 7.0).round().clamp(0.0, 7.0) as usize]
+            }
+        })
+        .collect()
+}
+
+/// Percent-encode a URL component.
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// Where to look next: the Cost Explorer console filtered to S3, the usage family's region and
+/// the incident's days; CloudTrail event history for the region and days; the runbook.
+pub fn links(i: &Incident, runbook: Option<&str>) -> Vec<(String, String)> {
+    let end = i.day + chrono::Days::new(1);
+    let filter = serde_json::json!([
+        {"dimension": {"id": "Service", "displayValue": "Service"}, "operator": "INCLUDES",
+         "values": [{"value": "Amazon Simple Storage Service", "displayValue": "S3 (Simple Storage Service)"}]},
+        {"dimension": {"id": "LinkedAccount", "displayValue": "Linked account"}, "operator": "INCLUDES",
+         "values": [{"value": i.account, "displayValue": i.account}]}
+    ]);
+    let ce = format!(
+        "https://us-east-1.console.aws.amazon.com/costmanagement/home#/cost-explorer?chartStyle=STACK&costAggregate=unBlendedCost&granularity=Daily&groupBy=%5B%22UsageType%22%5D&startDate={}&endDate={}&filter={}",
+        i.start,
+        end,
+        enc(&filter.to_string())
+    );
+    let region = if i.region.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') { i.region.as_str() } else { "us-east-1" };
+    let ct = format!(
+        "https://{region}.console.aws.amazon.com/cloudtrailv2/home?region={region}#/events?StartTime={}T00:00:00.000Z&EndTime={}T00:00:00.000Z&ReadOnly=false",
+        i.start, end
+    );
+    let mut out = vec![("Cost Explorer".to_string(), ce), ("CloudTrail".to_string(), ct)];
+    if let Some(r) = runbook {
+        out.push(("Runbook".to_string(), r.to_string()));
+    }
+    out
 }
 
 /// What the reader should know about the data behind the verdict.

@@ -6,15 +6,11 @@
 //! AWS is mrkdwn-escaped. The webhook URL is a credential: it is never logged, and reqwest
 //! errors are stripped of it before they travel.
 
-use std::time::Duration;
-
-use anyhow::{anyhow, bail, Context};
 use serde_json::{json, Value};
 
 use super::format::{mrkdwn, pct, truncate, usage, usd};
 use super::{account_label, Report};
 use crate::detect::Incident;
-use crate::secret::Secret;
 
 const MAX_BLOCKS: usize = 50;
 const MAX_SECTION_CHARS: usize = 3000;
@@ -48,8 +44,7 @@ pub fn message(report: &Report, incidents: &[Incident]) -> Value {
         let ctx = report
             .incidents
             .iter()
-            .find(|r| r.incident.key() == i.key() && r.incident.start == i.start)
-            .and_then(|r| r.cloudtrail.as_ref());
+            .find(|r| r.incident.key() == i.key() && r.incident.start == i.start);
         let block =
             json!({"type": "section", "text": {"type": "mrkdwn", "text": incident_text(i, ctx)}});
         let size = block.to_string().len();
@@ -76,11 +71,15 @@ pub fn message(report: &Report, incidents: &[Incident]) -> Value {
         context.push_str(" · ");
         context.push_str(&mrkdwn(&q));
     }
+    if let Some(r) = &report.runbook_url {
+        context.push_str(&format!(" · <{r}|Runbook>"));
+    }
     blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(&context, MAX_SECTION_CHARS)}]}));
     json!({"text": text, "blocks": blocks})
 }
 
-fn incident_text(i: &Incident, ctx: Option<&crate::correlate::IncidentContext>) -> String {
+fn incident_text(i: &Incident, full: Option<&super::ReportIncident>) -> String {
+    let ctx = full.and_then(|r| r.cloudtrail.as_ref());
     let mut s = format!(
         "*{}* in *{}*, account *{}* on {}{}\nObserved *{}* vs expected {}: *+{} ({})*, *{}* over baseline",
         i.family,
@@ -105,6 +104,16 @@ fn incident_text(i: &Incident, ctx: Option<&crate::correlate::IncidentContext>) 
         ));
     }
     s.push_str(&format!("\n_{}_", mrkdwn(&i.reason)));
+    let links: Vec<String> = super::links(i, None)
+        .into_iter()
+        .map(|(title, url)| format!("<{url}|{title}>"))
+        .collect();
+    s.push_str(&format!("\n{}", links.join(" · ")));
+    if let Some(r) = full {
+        if let (Some(m), Some(p)) = (r.month_to_date_usd, r.projected_month_excess_usd) {
+            s.push_str(&format!("\nMonth to date {} S3 egress cost; projected excess this month {}", usd(m), usd(p)));
+        }
+    }
     if let Some(ctx) = ctx {
         for line in super::context_lines(ctx, 5) {
             s.push_str(&format!("\n• {}", mrkdwn(&line)));
@@ -113,62 +122,32 @@ fn incident_text(i: &Incident, ctx: Option<&crate::correlate::IncidentContext>) 
     truncate(&s, MAX_SECTION_CHARS)
 }
 
-/// Check that a webhook URL is one we are willing to send to: HTTPS, or plain HTTP to loopback
-/// (a local relay, or the tests). The error never contains the URL.
-pub fn check_url(url: &Secret) -> anyhow::Result<reqwest::Url> {
-    let u = reqwest::Url::parse(url.expose())
-        .map_err(|_| anyhow!("the Slack webhook URL is not a valid URL"))?;
-    let loopback = match u.host() {
-        Some(url::Host::Domain(d)) => d == "localhost",
-        Some(url::Host::Ipv4(a)) => a.is_loopback(),
-        Some(url::Host::Ipv6(a)) => a.is_loopback(),
-        None => false,
-    };
-    match u.scheme() {
-        "https" => Ok(u),
-        "http" if loopback => Ok(u),
-        _ => bail!("the Slack webhook URL must use https"),
-    }
-}
-
-/// POST the message. One retry after a 429, honouring `Retry-After` up to 30 s.
-pub async fn deliver(url: &Secret, payload: &Value, timeout: Duration) -> anyhow::Result<()> {
-    let target = check_url(url)?;
-    let client = reqwest::Client::builder()
-        .timeout(timeout)
-        .user_agent(concat!("egresswatch/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .context("building the HTTP client")?;
-    for attempt in 0..2 {
-        let resp = client
-            .post(target.clone())
-            .json(payload)
-            .send()
-            .await
-            .map_err(|e| anyhow!("posting to Slack: {}", e.without_url()))?;
-        let status = resp.status();
-        if status.is_success() {
-            return Ok(());
+/// The daily all-clear: no incidents, the last 7 days per region.
+pub fn digest(report: &Report) -> Value {
+    let day = report.evaluated_day;
+    let mut lines = Vec::new();
+    if let Some(d) = &report.digest {
+        for r in &d.regions {
+            lines.push(format!(
+                "`{}` {}  {} GB, {} (7 days)",
+                mrkdwn(&r.region),
+                r.sparkline,
+                super::format::num(r.gb_7d.iter().sum(), 1),
+                usd(r.cost_7d_usd)
+            ));
         }
-        if status.as_u16() == 429 && attempt == 0 {
-            let wait = resp
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .unwrap_or(1)
-                .min(30);
-            tracing::warn!(
-                wait_seconds = wait,
-                "Slack rate-limited the message; retrying once"
-            );
-            tokio::time::sleep(Duration::from_secs(wait)).await;
-            continue;
-        }
-        let body = resp.text().await.unwrap_or_default();
-        bail!("Slack answered {status}: {}", truncate(body.trim(), 200));
     }
-    bail!("Slack kept rate-limiting the message")
+    if lines.is_empty() {
+        lines.push("No S3 egress recorded in the last 7 days.".into());
+    }
+    let mut blocks = vec![
+        json!({"type": "header", "text": {"type": "plain_text", "text": format!(":white_check_mark: S3 egress: no incidents for {day}")}}),
+        json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(&lines.join("\n"), MAX_SECTION_CHARS)}}),
+    ];
+    if let Some(q) = report.quality_line() {
+        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(&mrkdwn(&q), MAX_SECTION_CHARS)}]}));
+    }
+    json!({"text": format!("egresswatch: no S3 egress incidents for {day}"), "blocks": blocks})
 }
 
 #[cfg(test)]
@@ -218,6 +197,8 @@ mod tests {
                 .map(|i| ReportIncident {
                     incident: i.clone(),
                     already_notified: false,
+                    month_to_date_usd: Some(1234.5),
+                    projected_month_excess_usd: Some(2000.0),
                     cloudtrail: None,
                 })
                 .collect(),
@@ -225,6 +206,8 @@ mod tests {
                 day_known: true,
                 ..Default::default()
             },
+            runbook_url: Some("https://wiki.example/egress".into()),
+            digest: None,
         }
     }
 
@@ -260,13 +243,4 @@ mod tests {
         assert!(m.to_string().contains(&more), "expected `{more}`");
     }
 
-    #[test]
-    fn urls_must_be_https_except_loopback() {
-        assert!(check_url(&Secret::new("https://hooks.slack.com/services/T/B/X")).is_ok());
-        assert!(check_url(&Secret::new("http://127.0.0.1:9999/hook")).is_ok());
-        assert!(check_url(&Secret::new("http://localhost/hook")).is_ok());
-        let e = check_url(&Secret::new("http://hooks.slack.com/services/T/B/X")).unwrap_err();
-        assert!(!e.to_string().contains("hooks.slack.com"), "{e}");
-        assert!(check_url(&Secret::new("not a url")).is_err());
-    }
 }

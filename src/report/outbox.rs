@@ -1,0 +1,163 @@
+//! The outbox: which messages a run queues, and delivering everything still queued.
+//!
+//! The guarantee (README, "Delivery"): an incident is announced by exactly one message per sink.
+//! The message is built once, stored in the same transaction that marks its incidents announced,
+//! and from then on only re-sent, byte for byte, under the same idempotency key, until the
+//! receiver accepts it (or someone drops it with `egresswatch outbox drop`). If the process dies
+//! after the receiver accepted a message but before the store recorded it, the next run sends the
+//! same message again: a receiver that deduplicates on the key (the signed webhook's
+//! `webhook-id`) sees it once; Slack and Teams, which cannot deduplicate, show the same message
+//! twice, never a second, different announcement.
+
+use std::hash::{Hash, Hasher};
+
+use crate::config::Config;
+use crate::detect::Incident;
+use crate::report::deliver::{self, Target};
+use crate::report::{slack, teams, webhook, Report};
+use crate::state::{NewMessage, OutboxMessage, Store};
+
+/// The sinks a config turns on, by name.
+pub fn sinks(cfg: &Config) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if cfg.slack.is_some() {
+        out.push("slack");
+    }
+    if cfg.teams.is_some() {
+        out.push("teams");
+    }
+    if cfg.webhook.is_some() {
+        out.push("webhook");
+    }
+    if cfg.file_sink.is_some() {
+        out.push("file");
+    }
+    out
+}
+
+/// A stable key for a message: sink, kind, and what it announces.
+fn key(sink: &str, report: &Report, ids: &[i64], digest: bool) -> String {
+    if digest {
+        return format!("egresswatch-{sink}-digest-{}", report.evaluated_day);
+    }
+    let mut sorted = ids.to_vec();
+    sorted.sort_unstable();
+    let mut h = rustc_hash::FxHasher::default();
+    sorted.hash(&mut h);
+    format!("egresswatch-{sink}-incidents-{}-{:016x}", report.run_date, h.finish())
+}
+
+/// The messages announcing `incidents` (store ids `ids`), or the digest, for every sink.
+pub fn build(cfg: &Config, report: &Report, ids: &[i64], incidents: &[Incident], digest_due: bool) -> Vec<NewMessage> {
+    if incidents.is_empty() && !digest_due {
+        return Vec::new();
+    }
+    let total: f64 = incidents.iter().map(|i| i.total_excess_cost_usd).sum();
+    let summary = if incidents.is_empty() {
+        format!("daily digest for {}", report.evaluated_day)
+    } else {
+        format!("{} incident(s), ${total:.2} over baseline, data through {}", incidents.len(), report.evaluated_day)
+    };
+    sinks(cfg)
+        .into_iter()
+        .map(|sink| {
+            let id = key(sink, report, ids, incidents.is_empty());
+            let payload = match (sink, incidents.is_empty()) {
+                ("slack", false) => slack::message(report, incidents),
+                ("slack", true) => slack::digest(report),
+                ("teams", false) => teams::message(report, incidents),
+                ("teams", true) => report.digest.as_ref().map_or(serde_json::Value::Null, |d| teams::digest(report, d)),
+                _ => webhook::document(report, incidents, &id),
+            };
+            NewMessage {
+                sink: sink.to_string(),
+                idempotency_key: id,
+                payload: payload.to_string(),
+                summary: summary.clone(),
+            }
+        })
+        .collect()
+}
+
+/// Where a queued message goes, with its secrets read now (never stored).
+fn target(cfg: &Config, sink: &str) -> anyhow::Result<Target> {
+    let missing = || anyhow::anyhow!("no [notify.{sink}] in the config: configure it, or drop the message (egresswatch outbox drop ID)");
+    Ok(match sink {
+        "slack" => {
+            let s = cfg.slack.as_ref().ok_or_else(missing)?;
+            Target::Hook { url: s.webhook_url.resolve()?, timeout: s.timeout }
+        }
+        "teams" => {
+            let s = cfg.teams.as_ref().ok_or_else(missing)?;
+            Target::Hook { url: s.webhook_url.resolve()?, timeout: s.timeout }
+        }
+        "webhook" => {
+            let w = cfg.webhook.as_ref().ok_or_else(missing)?;
+            let secret = match &w.secret {
+                Some(s) => s.resolve().ok(),
+                None => None,
+            };
+            Target::Signed { url: w.url.resolve()?, secret, timeout: w.timeout }
+        }
+        "file" => Target::File(cfg.file_sink.clone().ok_or_else(missing)?),
+        other => anyhow::bail!("unknown sink `{other}`"),
+    })
+}
+
+/// What delivering the outbox did.
+#[derive(Debug, Default)]
+pub struct Delivered {
+    pub delivered: usize,
+    pub failed: usize,
+    pub errors: Vec<String>,
+}
+
+/// A test-only fault switch: `EGRESSWATCH_FAULT=crash-after-send` aborts the process right
+/// after a receiver accepted a message and before the store records it, the window the
+/// delivery guarantee is about.
+fn crash_after_send() -> bool {
+    std::env::var("EGRESSWATCH_FAULT").is_ok_and(|v| v == "crash-after-send")
+}
+
+/// Send every queued message, oldest first.
+pub async fn deliver_all(cfg: &Config, store: &mut Store) -> anyhow::Result<Delivered> {
+    let queued = store.unsent_messages()?;
+    deliver_messages(cfg, store, queued).await
+}
+
+/// Send these messages.
+pub async fn deliver_messages(cfg: &Config, store: &mut Store, queued: Vec<OutboxMessage>) -> anyhow::Result<Delivered> {
+    let mut out = Delivered::default();
+    if queued.is_empty() {
+        return Ok(out);
+    }
+    let client = deliver::client()?;
+    for msg in queued {
+        let target = match target(cfg, &msg.sink) {
+            Ok(t) => t,
+            Err(e) => {
+                let e = format!("{e:#}");
+                store.record_attempt(msg.id, Some(&e))?;
+                out.failed += 1;
+                out.errors.push(format!("message {} ({}): {e}", msg.id, msg.sink));
+                continue;
+            }
+        };
+        let mut attempts: Vec<Option<String>> = Vec::new();
+        let result = deliver::deliver(&client, &target, &msg, &cfg.delivery, |e| attempts.push(e.map(str::to_string))).await;
+        if result.is_ok() && crash_after_send() {
+            std::process::abort();
+        }
+        for a in &attempts {
+            store.record_attempt(msg.id, a.as_deref())?;
+        }
+        match result {
+            Ok(()) => out.delivered += 1,
+            Err(e) => {
+                out.failed += 1;
+                out.errors.push(format!("{e:#}"));
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,153 @@
+//! Microsoft Teams: a Workflows webhook message carrying an Adaptive Card.
+//!
+//! Teams renders a Markdown subset in TextBlocks and facts, so everything from AWS or the logs is
+//! escaped character by character (every ASCII punctuation mark gets a backslash): no link, no
+//! emphasis, no autolinked URL can be smuggled in. Cards above about 28 KB are rejected, so the
+//! card stops adding incidents before that and says how many more there are.
+
+use serde_json::{json, Value};
+
+use super::format::{pct, usage, usd};
+use super::{account_label, context_lines, links, Report};
+use crate::detect::Incident;
+
+/// Stay well under the ~28 KB limit.
+const MAX_CARD_BYTES: usize = 24_000;
+
+/// Escape text for Teams Markdown.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_ascii_punctuation() {
+            out.push('\\');
+            out.push(c);
+        } else if c.is_control() {
+            out.push(' ');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn text(t: String, extra: Value) -> Value {
+    let mut v = json!({"type": "TextBlock", "text": t, "wrap": true});
+    if let (Some(m), Some(e)) = (v.as_object_mut(), extra.as_object()) {
+        m.extend(e.clone());
+    }
+    v
+}
+
+/// The Workflows message announcing `incidents`.
+pub fn message(report: &Report, incidents: &[Incident]) -> Value {
+    let total: f64 = incidents.iter().map(|i| i.total_excess_cost_usd).sum();
+    let mut body = vec![text(
+        format!("S3 egress over baseline: {} in {} series", escape(&usd(total)), incidents.len()),
+        json!({"size": "Large", "weight": "Bolder"}),
+    )];
+    let mut shown = 0;
+    for i in incidents {
+        let ctx = report
+            .incidents
+            .iter()
+            .find(|r| r.incident.key() == i.key() && r.incident.start == i.start);
+        let mut blocks = vec![
+            text(
+                format!("{} in {}, account {}", escape(i.family.as_str()), escape(&i.region), escape(&account_label(i))),
+                json!({"weight": "Bolder", "spacing": "Medium"}),
+            ),
+            json!({"type": "FactSet", "facts": [
+                {"title": "Days", "value": escape(&format!("{} to {} ({} flagged)", i.start, i.day, i.days))},
+                {"title": "Observed", "value": escape(&format!("{} vs {} expected", usage(i.observed, &i.unit), usage(i.expected, &i.unit)))},
+                {"title": "Excess", "value": escape(&format!("{} ({}), {} today; {} in all", usage(i.excess_usage, &i.unit), pct(i.excess_pct), usd(i.excess_cost_usd), usd(i.total_excess_cost_usd)))},
+                {"title": "Why", "value": escape(&i.reason)},
+            ]}),
+        ];
+        if let Some(r) = ctx {
+            if let (Some(m), Some(p)) = (r.month_to_date_usd, r.projected_month_excess_usd) {
+                blocks.push(text(
+                    escape(&format!("Month to date: {} S3 egress cost; projected excess this month: {}", usd(m), usd(p))),
+                    json!({"isSubtle": true}),
+                ));
+            }
+            if let Some(c) = &r.cloudtrail {
+                for line in context_lines(c, 5) {
+                    blocks.push(text(escape(&line), json!({"isSubtle": true, "spacing": "None"})));
+                }
+            }
+        }
+        let size: usize = body.iter().chain(&blocks).map(|b| b.to_string().len()).sum();
+        if size > MAX_CARD_BYTES {
+            break;
+        }
+        body.extend(blocks);
+        shown += 1;
+    }
+    if shown < incidents.len() {
+        body.push(text(
+            escape(&format!(
+                "…and {} more. The full report: egresswatch run --date {} --dry-run --format json",
+                incidents.len() - shown,
+                report.run_date
+            )),
+            json!({"weight": "Bolder"}),
+        ));
+    }
+    if let Some(q) = report.quality_line() {
+        body.push(text(escape(&format!("Data quality: {q}")), json!({"isSubtle": true, "size": "Small"})));
+    }
+    let actions: Vec<Value> = incidents
+        .first()
+        .map(|i| links(i, report.runbook_url.as_deref()))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(title, url)| json!({"type": "Action.OpenUrl", "title": title, "url": url}))
+        .collect();
+    json!({
+        "type": "message",
+        "attachments": [{
+            "contentType": "application/vnd.microsoft.card.adaptive",
+            "contentUrl": null,
+            "content": {
+                "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                "type": "AdaptiveCard",
+                "version": "1.4",
+                "msteams": {"width": "Full"},
+                "body": body,
+                "actions": actions
+            }
+        }]
+    })
+}
+
+/// The daily all-clear card.
+pub fn digest(report: &Report, d: &super::Digest) -> Value {
+    let mut body = vec![text(
+        format!("S3 egress: no incidents for {}", d.day),
+        json!({"size": "Large", "weight": "Bolder"}),
+    )];
+    let facts: Vec<Value> = d
+        .regions
+        .iter()
+        .map(|r| json!({"title": escape(&r.region), "value": escape(&format!("{} {} GB, {} (7 days)", r.sparkline, super::format::num(r.gb_7d.iter().sum(), 1), usd(r.cost_7d_usd)))}))
+        .collect();
+    body.push(json!({"type": "FactSet", "facts": facts}));
+    if let Some(q) = report.quality_line() {
+        body.push(text(escape(&format!("Data quality: {q}")), json!({"isSubtle": true, "size": "Small"})));
+    }
+    json!({"type": "message", "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": null,
+        "content": {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard", "version": "1.4", "body": body}}]})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_and_links_are_defused() {
+        let e = escape("<!channel> [click](https://evil.example) *bold* _x_");
+        assert!(!e.contains("](") && !e.contains("https://"), "{e}");
+        assert!(e.contains(r"\[click\]\(https\:\/\/evil\.example\)"), "{e}");
+        assert_eq!(escape("plain text 123"), "plain text 123");
+    }
+}

@@ -1,0 +1,51 @@
+//! The generic webhook (and the JSON file sink): a documented, versioned JSON document.
+//!
+//! Schema `egresswatch.report/v1` (README, "Generic webhook"): fields are only ever added within
+//! a version; a rename or removal makes `v2`. The same document is written to the file sink, one
+//! per line, for SIEM ingestion. Strings are JSON-escaped by the serializer and never
+//! interpreted: the receiver must treat them as data.
+
+use serde_json::{json, Value};
+
+use super::{Report, ReportIncident};
+use crate::detect::Incident;
+
+pub const SCHEMA: &str = "egresswatch.report/v1";
+
+/// The document announcing `incidents` (or, with none, the digest).
+pub fn document(report: &Report, incidents: &[Incident], id: &str) -> Value {
+    let items: Vec<Value> = incidents
+        .iter()
+        .map(|i| {
+            let full = report
+                .incidents
+                .iter()
+                .find(|r| r.incident.key() == i.key() && r.incident.start == i.start)
+                .cloned()
+                .unwrap_or(ReportIncident {
+                    incident: i.clone(),
+                    already_notified: false,
+                    month_to_date_usd: None,
+                    projected_month_excess_usd: None,
+                    cloudtrail: None,
+                });
+            let mut v = serde_json::to_value(&full).unwrap_or(Value::Null);
+            v["links"] = json!(super::links(i, report.runbook_url.as_deref())
+                .into_iter()
+                .map(|(title, url)| json!({"title": title, "url": url}))
+                .collect::<Vec<_>>());
+            v
+        })
+        .collect();
+    json!({
+        "schema": SCHEMA,
+        "id": id,
+        "kind": if incidents.is_empty() { "digest" } else { "incidents" },
+        "run_date": report.run_date,
+        "evaluated_day": report.evaluated_day,
+        "total_excess_cost_usd": incidents.iter().map(|i| i.total_excess_cost_usd).sum::<f64>(),
+        "incidents": items,
+        "digest": report.digest,
+        "data_quality": report.quality,
+    })
+}
