@@ -89,7 +89,7 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct ConfigArg {
     /// The config file [default: ./egresswatch.toml, if it exists].
-    #[arg(long, value_name = "PATH", env = "EGRESSWATCH_CONFIG")]
+    #[arg(long, value_name = "PATH", env = "EGRESSWATCH_CONFIG", global = true)]
     pub config: Option<PathBuf>,
 }
 
@@ -620,7 +620,10 @@ fn cmd_outbox(a: OutboxArgs) -> Result<()> {
             let msgs = store.list_messages(all)?;
             match format {
                 CallersFormat::Json => {
-                    println!("{}", serde_json::to_string_pretty(&msgs).map_err(anyhow::Error::from)?)
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&msgs).map_err(anyhow::Error::from)?
+                    )
                 }
                 CallersFormat::Table => {
                     if msgs.is_empty() {
@@ -632,7 +635,10 @@ fn cmd_outbox(a: OutboxArgs) -> Result<()> {
                             (_, Some(t)) => format!("dropped {t}"),
                             _ => format!("queued, {} attempt(s)", m.attempts),
                         };
-                        println!("{:>5}  {:<8}  {}  {}  [{}]", m.id, m.sink, m.created_at, m.summary, state);
+                        println!(
+                            "{:>5}  {:<8}  {}  {}  [{}]",
+                            m.id, m.sink, m.created_at, m.summary, state
+                        );
                         if let (None, None, Some(e)) = (&m.sent_at, &m.dropped_at, &m.last_error) {
                             println!("       last error: {e}");
                         }
@@ -642,9 +648,15 @@ fn cmd_outbox(a: OutboxArgs) -> Result<()> {
             Ok(())
         }
         OutboxAction::Retry { id } => {
-            let queued: Vec<_> = store.unsent_messages()?.into_iter().filter(|m| id.is_none_or(|i| i == m.id)).collect();
+            let queued: Vec<_> = store
+                .unsent_messages()?
+                .into_iter()
+                .filter(|m| id.is_none_or(|i| i == m.id))
+                .collect();
             if let (Some(i), true) = (id, queued.is_empty()) {
-                return Err(Error::config(format!("message {i} is not in the outbox (or was delivered or dropped)")));
+                return Err(Error::config(format!(
+                    "message {i} is not in the outbox (or was delivered or dropped)"
+                )));
             }
             let rt = runtime()?;
             let d = rt.block_on(outbox::deliver_messages(&cfg, &mut store, queued))?;
@@ -659,7 +671,9 @@ fn cmd_outbox(a: OutboxArgs) -> Result<()> {
                 println!("message {id} dropped");
                 Ok(())
             } else {
-                Err(Error::config(format!("message {id} is not in the outbox (or was delivered or dropped)")))
+                Err(Error::config(format!(
+                    "message {id} is not in the outbox (or was delivered or dropped)"
+                )))
             }
         }
     }

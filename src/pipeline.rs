@@ -9,9 +9,11 @@ use chrono::{Datelike, Days, NaiveDate};
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::detect::{evaluate_day, Incident};
 use crate::config::ReportMode;
-use crate::report::{outbox, slack, sparkline, DataQuality, Digest, RegionDigest, Report, ReportIncident};
+use crate::detect::{evaluate_day, Incident};
+use crate::report::{
+    outbox, slack, sparkline, DataQuality, Digest, RegionDigest, Report, ReportIncident,
+};
 use crate::sources::cost_explorer::{CostSource, USD_PER_REQUEST};
 use crate::sources::sync::{sync, SyncOutcome};
 use crate::state::Store;
@@ -84,11 +86,12 @@ pub fn evaluate(
     for mut i in outcome.incidents {
         i.account_name = names.get(&i.account).cloned();
         let already_notified = store.is_notified(&i)?;
-        let mtd = set
-            .series
-            .iter()
-            .find(|s| s.key == i.key())
-            .map(|s| s.values.range(month_start..=eval_day).map(|(_, v)| v.cost_usd).sum::<f64>());
+        let mtd = set.series.iter().find(|s| s.key == i.key()).map(|s| {
+            s.values
+                .range(month_start..=eval_day)
+                .map(|(_, v)| v.cost_usd)
+                .sum::<f64>()
+        });
         let projected = i.total_excess_cost_usd + i.excess_cost_usd.max(0.0) * remaining as f64;
         incidents.push(ReportIncident {
             incident: i,
@@ -126,7 +129,9 @@ fn digest(set: &crate::state::SeriesSet, day: NaiveDate) -> Digest {
     let first = day - Days::new(6);
     let mut regions: BTreeMap<String, (Vec<f64>, f64)> = BTreeMap::new();
     for s in set.series.iter().filter(|s| s.key.family.is_bytes()) {
-        let e = regions.entry(s.key.region.clone()).or_insert((vec![0.0; 7], 0.0));
+        let e = regions
+            .entry(s.key.region.clone())
+            .or_insert((vec![0.0; 7], 0.0));
         for (d, v) in s.values.range(first..=day) {
             e.0[(*d - first).num_days() as usize] += v.usage;
             e.1 += v.cost_usd;
@@ -136,7 +141,12 @@ fn digest(set: &crate::state::SeriesSet, day: NaiveDate) -> Digest {
         day,
         regions: regions
             .into_iter()
-            .map(|(region, (gb, cost))| RegionDigest { sparkline: sparkline(&gb), region, gb_7d: gb, cost_7d_usd: cost })
+            .map(|(region, (gb, cost))| RegionDigest {
+                sparkline: sparkline(&gb),
+                region,
+                gb_7d: gb,
+                cost_7d_usd: cost,
+            })
             .collect(),
     }
 }
@@ -221,7 +231,11 @@ pub async fn run<S: CostSource>(
         slack_message: None,
         report: None,
     };
-    let todays: Vec<Incident> = report.incidents.iter().map(|r| r.incident.clone()).collect();
+    let todays: Vec<Incident> = report
+        .incidents
+        .iter()
+        .map(|r| r.incident.clone())
+        .collect();
     let (ids, to_announce): (Vec<i64>, Vec<Incident>) = if opts.dry_run {
         report
             .incidents

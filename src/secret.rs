@@ -18,7 +18,9 @@ impl Secret {
     /// `check-config`; anything that is not a URL is fully hidden.
     pub fn masked_url(&self) -> String {
         match url::Url::parse(&self.0) {
-            Ok(u) if u.host_str().is_some() => format!("{}://{}/****", u.scheme(), u.host_str().unwrap_or("")),
+            Ok(u) if u.host_str().is_some() => {
+                format!("{}://{}/****", u.scheme(), u.host_str().unwrap_or(""))
+            }
             _ => "****".into(),
         }
     }

@@ -18,7 +18,8 @@ use crate::model::{CostPoint, Family, SeriesKey};
 
 /// Schema migrations, in order. Index + 1 is the `user_version` after applying it.
 /// Never edit a released step: add a new one.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE cost_points (
     day        TEXT NOT NULL,
     account    TEXT NOT NULL,
@@ -63,7 +64,8 @@ CREATE TABLE incidents (
     notified_at TEXT             -- NULL: not yet announced (retried by the next run)
 );
 CREATE INDEX incidents_by_series ON incidents (account, region, family, end_day);
-"#, r#"
+"#,
+    r#"
 -- The transactional outbox: a message is stored (with the incidents it announces marked) before
 -- it is sent, and marked sent only after the receiver said yes. Unsent messages go out first on
 -- the next run, byte for byte the same, under the same idempotency key.
@@ -80,7 +82,8 @@ CREATE TABLE outbox (
     sent_at         TEXT,
     dropped_at      TEXT
 );
-"#];
+"#,
+];
 
 /// A message waiting in (or gone through) the outbox.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -501,7 +504,11 @@ impl Store {
     /// Queue messages and mark the incidents they announce, in one transaction: from here on
     /// the incidents are announced exactly by these messages (re-sent, never rebuilt). A
     /// message whose idempotency key is already queued is not queued again.
-    pub fn queue_messages(&mut self, messages: &[NewMessage], announces: &[i64]) -> anyhow::Result<usize> {
+    pub fn queue_messages(
+        &mut self,
+        messages: &[NewMessage],
+        announces: &[i64],
+    ) -> anyhow::Result<usize> {
         let now = Utc::now().to_rfc3339();
         let tx = self.conn.transaction()?;
         let mut added = 0;
@@ -511,9 +518,17 @@ impl Store {
                  VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
             for m in messages {
-                added += ins.execute(params![m.sink, m.idempotency_key, m.payload, m.summary, now])?;
+                added += ins.execute(params![
+                    m.sink,
+                    m.idempotency_key,
+                    m.payload,
+                    m.summary,
+                    now
+                ])?;
             }
-            let mut upd = tx.prepare("UPDATE incidents SET notified_at = ?2 WHERE id = ?1 AND notified_at IS NULL")?;
+            let mut upd = tx.prepare(
+                "UPDATE incidents SET notified_at = ?2 WHERE id = ?1 AND notified_at IS NULL",
+            )?;
             for id in announces {
                 upd.execute(params![id, now])?;
             }
@@ -543,8 +558,12 @@ impl Store {
             })
         };
         let rows = match arg {
-            Some(a) => stmt.query_map([a], map)?.collect::<rusqlite::Result<Vec<_>>>()?,
-            None => stmt.query_map([], map)?.collect::<rusqlite::Result<Vec<_>>>()?,
+            Some(a) => stmt
+                .query_map([a], map)?
+                .collect::<rusqlite::Result<Vec<_>>>()?,
+            None => stmt
+                .query_map([], map)?
+                .collect::<rusqlite::Result<Vec<_>>>()?,
         };
         Ok(rows)
     }
@@ -592,4 +611,3 @@ impl Store {
         )? == 1)
     }
 }
-

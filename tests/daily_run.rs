@@ -239,14 +239,14 @@ fn paging_stores_every_page() {
 }
 
 #[test]
-fn a_failed_delivery_stays_queued_and_goes_out_with_the_next_run() {
+fn a_receiver_that_stays_down_leaves_the_message_queued_for_the_next_run() {
     let moto = Moto::start();
     let (from, to) = cold_range();
     moto.queue_cost_and_usage(&[ce_response(from, to, to, Some(planted()), None)]);
-    let receiver = Receiver::start(&[500]);
     let mut bin = Bin::new(&moto.url);
-    bin.webhook = Some(receiver.url.clone());
-    let cfg = bin.write_config("[notify.slack]\n");
+    // Nothing listens on port 9: every attempt fails.
+    bin.webhook = Some("http://127.0.0.1:9/services/T000/B000/secret-token".into());
+    let cfg = bin.write_config("[notify]\nmax_attempts = 2\nbackoff_ms = 10\n\n[notify.slack]\n");
     let cfg = cfg.to_str().unwrap();
 
     let out = bin.run(&["run", "--config", cfg, "--date", DATE, "--format", "json"]);
@@ -265,17 +265,22 @@ fn a_failed_delivery_stays_queued_and_goes_out_with_the_next_run() {
         "the webhook URL leaked into stderr:\n{stderr}"
     );
     assert!(!String::from_utf8_lossy(&out.stdout).contains("secret-token"));
+    let listed = bin.run(&["outbox", "list", "--config", cfg]);
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains("queued, 2 attempt(s)") && listed.contains("1 incident(s)"),
+        "{listed}"
+    );
 
+    // The receiver is back: the next run sends the queued message first, and only it.
+    let receiver = Receiver::start(&[]);
+    bin.webhook = Some(receiver.url.clone());
     let retry = run_on(&bin, cfg, DATE);
     assert_eq!(retry["notified"], 1);
-    assert_eq!(retry["incidents_delivered"], 1);
+    assert_eq!(retry["pending_delivery"], 0);
     let again = run_on(&bin, cfg, DATE);
     assert_eq!(again["notified"], 0);
-    assert_eq!(
-        receiver.received().len(),
-        2,
-        "one failed attempt, one delivery, nothing more"
-    );
+    assert_eq!(receiver.received().len(), 1, "delivered once, nothing more");
 }
 
 #[test]

@@ -165,9 +165,8 @@ impl SecretSource {
             SecretSource::Env(name) => std::env::var(name).with_context(|| {
                 format!("environment variable {name} is not set (the config names it for a secret)")
             })?,
-            SecretSource::File(path) => std::fs::read_to_string(path).with_context(|| {
-                format!("reading a secret from {}", path.display())
-            })?,
+            SecretSource::File(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("reading a secret from {}", path.display()))?,
         };
         let value = value.trim().to_string();
         if value.is_empty() {
@@ -496,8 +495,12 @@ where
             0,
             60_000,
         )));
-        cfg.slack = notify.slack.and_then(|sl| self.hook("slack", sl, DEFAULT_SLACK_ENV));
-        cfg.teams = notify.teams.and_then(|t| self.hook("teams", t, DEFAULT_TEAMS_ENV));
+        cfg.slack = notify
+            .slack
+            .and_then(|sl| self.hook("slack", sl, DEFAULT_SLACK_ENV));
+        cfg.teams = notify
+            .teams
+            .and_then(|t| self.hook("teams", t, DEFAULT_TEAMS_ENV));
         cfg.webhook = notify.webhook.and_then(|w| self.webhook(w));
         if let Some(f) = notify.file {
             match f.path {
@@ -521,7 +524,9 @@ where
             }
         };
         if let Some(u) = r.runbook_url {
-            let clean = !u.chars().any(|c| c.is_whitespace() || matches!(c, '<' | '>' | '|' | '"'));
+            let clean = !u
+                .chars()
+                .any(|c| c.is_whitespace() || matches!(c, '<' | '>' | '|' | '"'));
             if clean && (u.starts_with("https://") || u.starts_with("http://")) {
                 cfg.report.runbook_url = Some(u);
             } else {
@@ -752,7 +757,10 @@ where
     ) -> Option<SecretSource> {
         match (env, file) {
             (Some(_), Some(_)) => {
-                self.fail(&with(base, file_key), format!("give either {env_key} or {file_key}, not both"));
+                self.fail(
+                    &with(base, file_key),
+                    format!("give either {env_key} or {file_key}, not both"),
+                );
                 None
             }
             (Some(env), None) => {
@@ -779,7 +787,13 @@ where
     }
 
     fn timeout(&mut self, base: &[Seg], v: Option<f64>) -> Duration {
-        Duration::from_secs_f64(self.num(&with(base, "timeout_seconds"), v, 10.0, (0.0, 300.0), true))
+        Duration::from_secs_f64(self.num(
+            &with(base, "timeout_seconds"),
+            v,
+            10.0,
+            (0.0, 300.0),
+            true,
+        ))
     }
 
     fn hook(&mut self, name: &str, sl: raw::RawSlack, default_env: &str) -> Option<SlackSettings> {
@@ -791,12 +805,20 @@ where
             Some(default_env),
         );
         let timeout = self.timeout(&base, sl.timeout_seconds);
-        source.map(|webhook_url| SlackSettings { webhook_url, timeout })
+        source.map(|webhook_url| SlackSettings {
+            webhook_url,
+            timeout,
+        })
     }
 
     fn webhook(&mut self, w: raw::RawWebhook) -> Option<WebhookSettings> {
         let base = keys(&["notify", "webhook"]);
-        let url = self.secret(&base, ("url_env", w.url_env), ("url_file", w.url_file), Some(DEFAULT_WEBHOOK_ENV));
+        let url = self.secret(
+            &base,
+            ("url_env", w.url_env),
+            ("url_file", w.url_file),
+            Some(DEFAULT_WEBHOOK_ENV),
+        );
         let secret = self.secret(
             &base,
             ("secret_env", w.secret_env),
@@ -804,7 +826,11 @@ where
             Some(DEFAULT_WEBHOOK_SECRET_ENV),
         );
         let timeout = self.timeout(&base, w.timeout_seconds);
-        url.map(|url| WebhookSettings { url, secret, timeout })
+        url.map(|url| WebhookSettings {
+            url,
+            secret,
+            timeout,
+        })
     }
 }
 

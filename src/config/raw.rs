@@ -149,7 +149,18 @@ pub struct RawSlack {
 /// Every key the file may hold, by table: used to suggest the right spelling of an unknown key
 /// and, in a test, to check that `config.toml.example` documents each of them.
 pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
-    ("", &["aws", "state", "sync", "detect", "notify", "cloudtrail", "report"]),
+    (
+        "",
+        &[
+            "aws",
+            "state",
+            "sync",
+            "detect",
+            "notify",
+            "cloudtrail",
+            "report",
+        ],
+    ),
     ("report", &["mode", "runbook_url"]),
     ("aws", &["profile"]),
     ("state", &["path"]),
@@ -183,9 +194,31 @@ pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "min_excess_pct",
         ],
     ),
-    ("notify", &["max_attempts", "backoff_ms", "slack", "teams", "webhook", "file"]),
-    ("notify.teams", &["webhook_url_env", "webhook_url_file", "timeout_seconds"]),
-    ("notify.webhook", &["url_env", "url_file", "secret_env", "secret_file", "timeout_seconds"]),
+    (
+        "notify",
+        &[
+            "max_attempts",
+            "backoff_ms",
+            "slack",
+            "teams",
+            "webhook",
+            "file",
+        ],
+    ),
+    (
+        "notify.teams",
+        &["webhook_url_env", "webhook_url_file", "timeout_seconds"],
+    ),
+    (
+        "notify.webhook",
+        &[
+            "url_env",
+            "url_file",
+            "secret_env",
+            "secret_file",
+            "timeout_seconds",
+        ],
+    ),
     ("notify.file", &["path"]),
     (
         "cloudtrail",

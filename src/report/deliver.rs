@@ -29,7 +29,11 @@ pub enum Target {
     /// Slack or Teams incoming webhook: POST the payload as is.
     Hook { url: Secret, timeout: Duration },
     /// The generic webhook: POST, signed with the Standard Webhooks scheme when a secret is set.
-    Signed { url: Secret, secret: Option<Secret>, timeout: Duration },
+    Signed {
+        url: Secret,
+        secret: Option<Secret>,
+        timeout: Duration,
+    },
     /// A file (JSON Lines, appended) or stdout (`-`).
     File(std::path::PathBuf),
 }
@@ -37,7 +41,8 @@ pub enum Target {
 /// Check that a webhook URL is one we are willing to send to: HTTPS, or plain HTTP to loopback
 /// (a local relay, or the tests). The error never contains the URL.
 pub fn check_url(url: &Secret) -> anyhow::Result<reqwest::Url> {
-    let u = reqwest::Url::parse(url.expose()).map_err(|_| anyhow!("the webhook URL is not a valid URL"))?;
+    let u = reqwest::Url::parse(url.expose())
+        .map_err(|_| anyhow!("the webhook URL is not a valid URL"))?;
     let loopback = match u.host() {
         Some(url::Host::Domain(d)) => d == "localhost",
         Some(url::Host::Ipv4(a)) => a.is_loopback(),
@@ -60,7 +65,8 @@ pub fn sign(secret: &Secret, id: &str, timestamp: i64, body: &str) -> anyhow::Re
     let key = b64
         .decode(key)
         .map_err(|_| anyhow!("the webhook signing secret must be `whsec_` followed by base64"))?;
-    let mut mac = Hmac::<Sha256>::new_from_slice(&key).map_err(|_| anyhow!("unusable signing secret"))?;
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(&key).map_err(|_| anyhow!("unusable signing secret"))?;
     mac.update(format!("{id}.{timestamp}.{body}").as_bytes());
     Ok(format!("v1,{}", b64.encode(mac.finalize().into_bytes())))
 }
@@ -72,8 +78,16 @@ struct Failure {
     message: String,
 }
 
-async fn attempt(client: &reqwest::Client, target: &Target, msg: &OutboxMessage) -> Result<(), Failure> {
-    let fail = |retry, message: String| Failure { retry, after: None, message };
+async fn attempt(
+    client: &reqwest::Client,
+    target: &Target,
+    msg: &OutboxMessage,
+) -> Result<(), Failure> {
+    let fail = |retry, message: String| Failure {
+        retry,
+        after: None,
+        message,
+    };
     let (url, timeout) = match target {
         Target::File(path) => {
             let line = format!("{}\n", msg.payload);
@@ -99,16 +113,21 @@ async fn attempt(client: &reqwest::Client, target: &Target, msg: &OutboxMessage)
         .body(msg.payload.clone());
     if let Target::Signed { secret, .. } = target {
         let ts = chrono::Utc::now().timestamp();
-        req = req.header("webhook-id", &msg.idempotency_key).header("webhook-timestamp", ts.to_string());
+        req = req
+            .header("webhook-id", &msg.idempotency_key)
+            .header("webhook-timestamp", ts.to_string());
         if let Some(s) = secret {
-            let sig = sign(s, &msg.idempotency_key, ts, &msg.payload).map_err(|e| fail(false, e.to_string()))?;
+            let sig = sign(s, &msg.idempotency_key, ts, &msg.payload)
+                .map_err(|e| fail(false, e.to_string()))?;
             req = req.header("webhook-signature", sig);
         }
     }
-    let resp = req
-        .send()
-        .await
-        .map_err(|e| fail(true, format!("could not reach the receiver: {}", e.without_url())))?;
+    let resp = req.send().await.map_err(|e| {
+        fail(
+            true,
+            format!("could not reach the receiver: {}", e.without_url()),
+        )
+    })?;
     let status = resp.status();
     if status.is_success() {
         return Ok(());
@@ -119,13 +138,35 @@ async fn attempt(client: &reqwest::Client, target: &Target, msg: &OutboxMessage)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(|s| Duration::from_secs(s.min(60)));
-    let body: String = resp.text().await.unwrap_or_default().chars().take(200).collect();
+    let body: String = resp
+        .text()
+        .await
+        .unwrap_or_default()
+        .chars()
+        .take(200)
+        .collect();
     let message = format!("the receiver answered {status}: {}", body.trim());
     Err(match status.as_u16() {
-        429 => Failure { retry: true, after: retry_after.or(Some(Duration::from_secs(1))), message },
-        408 => Failure { retry: true, after: retry_after, message },
-        400..=499 => Failure { retry: false, after: None, message },
-        _ => Failure { retry: true, after: retry_after, message },
+        429 => Failure {
+            retry: true,
+            after: retry_after.or(Some(Duration::from_secs(1))),
+            message,
+        },
+        408 => Failure {
+            retry: true,
+            after: retry_after,
+            message,
+        },
+        400..=499 => Failure {
+            retry: false,
+            after: None,
+            message,
+        },
+        _ => Failure {
+            retry: true,
+            after: retry_after,
+            message,
+        },
     })
 }
 
@@ -152,7 +193,10 @@ pub async fn deliver(
                 if !f.retry || n + 1 == settings.max_attempts {
                     break;
                 }
-                let backoff = settings.backoff.saturating_mul(1 << n.min(16)).min(Duration::from_secs(60));
+                let backoff = settings
+                    .backoff
+                    .saturating_mul(1 << n.min(16))
+                    .min(Duration::from_secs(60));
                 let jittered = backoff.mul_f64(rand::rng().random_range(0.5..1.0));
                 let wait = f.after.map_or(jittered, |a| a.max(jittered));
                 tokio::time::sleep(wait).await;
@@ -182,7 +226,10 @@ mod tests {
         assert!(check_url(&Secret::new("http://localhost/hook")).is_ok());
         let e = check_url(&Secret::new("http://hooks.slack.com/services/T/B/X")).unwrap_err();
         assert!(!e.to_string().contains("hooks.slack.com"), "{e}");
-        assert!(check_url(&Secret::new("http://10.0.0.1/hook")).is_err(), "private is not loopback");
+        assert!(
+            check_url(&Secret::new("http://10.0.0.1/hook")).is_err(),
+            "private is not loopback"
+        );
         assert!(check_url(&Secret::new("not a url")).is_err());
     }
 
@@ -190,7 +237,13 @@ mod tests {
     fn signature_matches_the_standard_webhooks_test_vector() {
         // The example from the Standard Webhooks specification.
         let secret = Secret::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
-        let sig = sign(&secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, r#"{"test": 2432232314}"#).unwrap();
+        let sig = sign(
+            &secret,
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            1614265330,
+            r#"{"test": 2432232314}"#,
+        )
+        .unwrap();
         assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
         assert!(sign(&Secret::new("whsec_not base64!"), "i", 1, "b").is_err());
     }

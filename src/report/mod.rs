@@ -107,12 +107,23 @@ pub fn links(i: &Incident, runbook: Option<&str>) -> Vec<(String, String)> {
         end,
         enc(&filter.to_string())
     );
-    let region = if i.region.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') { i.region.as_str() } else { "us-east-1" };
+    let region = if i
+        .region
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
+        i.region.as_str()
+    } else {
+        "us-east-1"
+    };
     let ct = format!(
         "https://{region}.console.aws.amazon.com/cloudtrailv2/home?region={region}#/events?StartTime={}T00:00:00.000Z&EndTime={}T00:00:00.000Z&ReadOnly=false",
         i.start, end
     );
-    let mut out = vec![("Cost Explorer".to_string(), ce), ("CloudTrail".to_string(), ct)];
+    let mut out = vec![
+        ("Cost Explorer".to_string(), ce),
+        ("CloudTrail".to_string(), ct),
+    ];
     if let Some(r) = runbook {
         out.push(("Runbook".to_string(), r.to_string()));
     }

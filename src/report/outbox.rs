@@ -44,11 +44,21 @@ fn key(sink: &str, report: &Report, ids: &[i64], digest: bool) -> String {
     sorted.sort_unstable();
     let mut h = rustc_hash::FxHasher::default();
     sorted.hash(&mut h);
-    format!("egresswatch-{sink}-incidents-{}-{:016x}", report.run_date, h.finish())
+    format!(
+        "egresswatch-{sink}-incidents-{}-{:016x}",
+        report.run_date,
+        h.finish()
+    )
 }
 
 /// The messages announcing `incidents` (store ids `ids`), or the digest, for every sink.
-pub fn build(cfg: &Config, report: &Report, ids: &[i64], incidents: &[Incident], digest_due: bool) -> Vec<NewMessage> {
+pub fn build(
+    cfg: &Config,
+    report: &Report,
+    ids: &[i64],
+    incidents: &[Incident],
+    digest_due: bool,
+) -> Vec<NewMessage> {
     if incidents.is_empty() && !digest_due {
         return Vec::new();
     }
@@ -56,7 +66,11 @@ pub fn build(cfg: &Config, report: &Report, ids: &[i64], incidents: &[Incident],
     let summary = if incidents.is_empty() {
         format!("daily digest for {}", report.evaluated_day)
     } else {
-        format!("{} incident(s), ${total:.2} over baseline, data through {}", incidents.len(), report.evaluated_day)
+        format!(
+            "{} incident(s), ${total:.2} over baseline, data through {}",
+            incidents.len(),
+            report.evaluated_day
+        )
     };
     sinks(cfg)
         .into_iter()
@@ -66,7 +80,10 @@ pub fn build(cfg: &Config, report: &Report, ids: &[i64], incidents: &[Incident],
                 ("slack", false) => slack::message(report, incidents),
                 ("slack", true) => slack::digest(report),
                 ("teams", false) => teams::message(report, incidents),
-                ("teams", true) => report.digest.as_ref().map_or(serde_json::Value::Null, |d| teams::digest(report, d)),
+                ("teams", true) => report
+                    .digest
+                    .as_ref()
+                    .map_or(serde_json::Value::Null, |d| teams::digest(report, d)),
                 _ => webhook::document(report, incidents, &id),
             };
             NewMessage {
@@ -81,15 +98,23 @@ pub fn build(cfg: &Config, report: &Report, ids: &[i64], incidents: &[Incident],
 
 /// Where a queued message goes, with its secrets read now (never stored).
 fn target(cfg: &Config, sink: &str) -> anyhow::Result<Target> {
-    let missing = || anyhow::anyhow!("no [notify.{sink}] in the config: configure it, or drop the message (egresswatch outbox drop ID)");
+    let missing = || {
+        anyhow::anyhow!("no [notify.{sink}] in the config: configure it, or drop the message (egresswatch outbox drop ID)")
+    };
     Ok(match sink {
         "slack" => {
             let s = cfg.slack.as_ref().ok_or_else(missing)?;
-            Target::Hook { url: s.webhook_url.resolve()?, timeout: s.timeout }
+            Target::Hook {
+                url: s.webhook_url.resolve()?,
+                timeout: s.timeout,
+            }
         }
         "teams" => {
             let s = cfg.teams.as_ref().ok_or_else(missing)?;
-            Target::Hook { url: s.webhook_url.resolve()?, timeout: s.timeout }
+            Target::Hook {
+                url: s.webhook_url.resolve()?,
+                timeout: s.timeout,
+            }
         }
         "webhook" => {
             let w = cfg.webhook.as_ref().ok_or_else(missing)?;
@@ -97,7 +122,11 @@ fn target(cfg: &Config, sink: &str) -> anyhow::Result<Target> {
                 Some(s) => s.resolve().ok(),
                 None => None,
             };
-            Target::Signed { url: w.url.resolve()?, secret, timeout: w.timeout }
+            Target::Signed {
+                url: w.url.resolve()?,
+                secret,
+                timeout: w.timeout,
+            }
         }
         "file" => Target::File(cfg.file_sink.clone().ok_or_else(missing)?),
         other => anyhow::bail!("unknown sink `{other}`"),
@@ -126,7 +155,11 @@ pub async fn deliver_all(cfg: &Config, store: &mut Store) -> anyhow::Result<Deli
 }
 
 /// Send these messages.
-pub async fn deliver_messages(cfg: &Config, store: &mut Store, queued: Vec<OutboxMessage>) -> anyhow::Result<Delivered> {
+pub async fn deliver_messages(
+    cfg: &Config,
+    store: &mut Store,
+    queued: Vec<OutboxMessage>,
+) -> anyhow::Result<Delivered> {
     let mut out = Delivered::default();
     if queued.is_empty() {
         return Ok(out);
@@ -139,12 +172,16 @@ pub async fn deliver_messages(cfg: &Config, store: &mut Store, queued: Vec<Outbo
                 let e = format!("{e:#}");
                 store.record_attempt(msg.id, Some(&e))?;
                 out.failed += 1;
-                out.errors.push(format!("message {} ({}): {e}", msg.id, msg.sink));
+                out.errors
+                    .push(format!("message {} ({}): {e}", msg.id, msg.sink));
                 continue;
             }
         };
         let mut attempts: Vec<Option<String>> = Vec::new();
-        let result = deliver::deliver(&client, &target, &msg, &cfg.delivery, |e| attempts.push(e.map(str::to_string))).await;
+        let result = deliver::deliver(&client, &target, &msg, &cfg.delivery, |e| {
+            attempts.push(e.map(str::to_string))
+        })
+        .await;
         if result.is_ok() && crash_after_send() {
             std::process::abort();
         }

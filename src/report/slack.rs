@@ -111,7 +111,11 @@ fn incident_text(i: &Incident, full: Option<&super::ReportIncident>) -> String {
     s.push_str(&format!("\n{}", links.join(" · ")));
     if let Some(r) = full {
         if let (Some(m), Some(p)) = (r.month_to_date_usd, r.projected_month_excess_usd) {
-            s.push_str(&format!("\nMonth to date {} S3 egress cost; projected excess this month {}", usd(m), usd(p)));
+            s.push_str(&format!(
+                "\nMonth to date {} S3 egress cost; projected excess this month {}",
+                usd(m),
+                usd(p)
+            ));
         }
     }
     if let Some(ctx) = ctx {
@@ -242,5 +246,4 @@ mod tests {
         let more = format!("*{}* more", 300 - shown);
         assert!(m.to_string().contains(&more), "expected `{more}`");
     }
-
 }

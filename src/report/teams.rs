@@ -42,7 +42,11 @@ fn text(t: String, extra: Value) -> Value {
 pub fn message(report: &Report, incidents: &[Incident]) -> Value {
     let total: f64 = incidents.iter().map(|i| i.total_excess_cost_usd).sum();
     let mut body = vec![text(
-        format!("S3 egress over baseline: {} in {} series", escape(&usd(total)), incidents.len()),
+        format!(
+            "S3 egress over baseline: {} in {} series",
+            escape(&usd(total)),
+            incidents.len()
+        ),
         json!({"size": "Large", "weight": "Bolder"}),
     )];
     let mut shown = 0;
@@ -53,7 +57,12 @@ pub fn message(report: &Report, incidents: &[Incident]) -> Value {
             .find(|r| r.incident.key() == i.key() && r.incident.start == i.start);
         let mut blocks = vec![
             text(
-                format!("{} in {}, account {}", escape(i.family.as_str()), escape(&i.region), escape(&account_label(i))),
+                format!(
+                    "{} in {}, account {}",
+                    escape(i.family.as_str()),
+                    escape(&i.region),
+                    escape(&account_label(i))
+                ),
                 json!({"weight": "Bolder", "spacing": "Medium"}),
             ),
             json!({"type": "FactSet", "facts": [
@@ -66,17 +75,28 @@ pub fn message(report: &Report, incidents: &[Incident]) -> Value {
         if let Some(r) = ctx {
             if let (Some(m), Some(p)) = (r.month_to_date_usd, r.projected_month_excess_usd) {
                 blocks.push(text(
-                    escape(&format!("Month to date: {} S3 egress cost; projected excess this month: {}", usd(m), usd(p))),
+                    escape(&format!(
+                        "Month to date: {} S3 egress cost; projected excess this month: {}",
+                        usd(m),
+                        usd(p)
+                    )),
                     json!({"isSubtle": true}),
                 ));
             }
             if let Some(c) = &r.cloudtrail {
                 for line in context_lines(c, 5) {
-                    blocks.push(text(escape(&line), json!({"isSubtle": true, "spacing": "None"})));
+                    blocks.push(text(
+                        escape(&line),
+                        json!({"isSubtle": true, "spacing": "None"}),
+                    ));
                 }
             }
         }
-        let size: usize = body.iter().chain(&blocks).map(|b| b.to_string().len()).sum();
+        let size: usize = body
+            .iter()
+            .chain(&blocks)
+            .map(|b| b.to_string().len())
+            .sum();
         if size > MAX_CARD_BYTES {
             break;
         }
@@ -94,7 +114,10 @@ pub fn message(report: &Report, incidents: &[Incident]) -> Value {
         ));
     }
     if let Some(q) = report.quality_line() {
-        body.push(text(escape(&format!("Data quality: {q}")), json!({"isSubtle": true, "size": "Small"})));
+        body.push(text(
+            escape(&format!("Data quality: {q}")),
+            json!({"isSubtle": true, "size": "Small"}),
+        ));
     }
     let actions: Vec<Value> = incidents
         .first()
@@ -133,7 +156,10 @@ pub fn digest(report: &Report, d: &super::Digest) -> Value {
         .collect();
     body.push(json!({"type": "FactSet", "facts": facts}));
     if let Some(q) = report.quality_line() {
-        body.push(text(escape(&format!("Data quality: {q}")), json!({"isSubtle": true, "size": "Small"})));
+        body.push(text(
+            escape(&format!("Data quality: {q}")),
+            json!({"isSubtle": true, "size": "Small"}),
+        ));
     }
     json!({"type": "message", "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": null,
         "content": {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard", "version": "1.4", "body": body}}]})

@@ -151,24 +151,40 @@ impl Drop for Moto {
     }
 }
 
+/// One request's headers: (lower-cased name, value).
+pub type Headers = Vec<(String, String)>;
+
 /// A real HTTP server on loopback that records every request body and answers with the given
 /// statuses in turn (200 once they run out).
 pub struct Receiver {
     pub url: String,
     pub bodies: Arc<Mutex<Vec<String>>>,
     pub content_types: Arc<Mutex<Vec<String>>>,
+    /// Every request's headers, lower-cased names.
+    pub headers: Arc<Mutex<Vec<Headers>>>,
     server: Arc<tiny_http::Server>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Receiver {
     pub fn start(statuses: &[u16]) -> Receiver {
+        Self::start_with(&statuses.iter().map(|s| (*s, None)).collect::<Vec<_>>())
+    }
+
+    /// Answer with (status, Retry-After seconds) in turn, 200 once they run out.
+    pub fn start_with(answers: &[(u16, Option<u64>)]) -> Receiver {
         let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
         let port = server.server_addr().to_ip().unwrap().port();
         let bodies = Arc::new(Mutex::new(Vec::new()));
         let content_types = Arc::new(Mutex::new(Vec::new()));
-        let (s, b, ct) = (server.clone(), bodies.clone(), content_types.clone());
-        let mut statuses: Vec<u16> = statuses.to_vec();
+        let headers = Arc::new(Mutex::new(Vec::new()));
+        let (s, b, ct, hd) = (
+            server.clone(),
+            bodies.clone(),
+            content_types.clone(),
+            headers.clone(),
+        );
+        let mut statuses: Vec<(u16, Option<u64>)> = answers.to_vec();
         statuses.reverse();
         let thread = std::thread::spawn(move || {
             for mut req in s.incoming_requests() {
@@ -180,20 +196,51 @@ impl Receiver {
                     .find(|h| h.field.equiv("Content-Type"))
                     .map(|h| h.value.to_string())
                     .unwrap_or_default();
+                let all: Vec<(String, String)> = req
+                    .headers()
+                    .iter()
+                    .map(|h| {
+                        (
+                            h.field.as_str().as_str().to_ascii_lowercase(),
+                            h.value.to_string(),
+                        )
+                    })
+                    .collect();
                 b.lock().unwrap().push(body);
                 ct.lock().unwrap().push(ctype);
-                let status = statuses.pop().unwrap_or(200);
-                let _ =
-                    req.respond(tiny_http::Response::from_string("ok").with_status_code(status));
+                hd.lock().unwrap().push(all);
+                let (status, retry_after) = statuses.pop().unwrap_or((200, None));
+                let mut resp = tiny_http::Response::from_string("ok").with_status_code(status);
+                if let Some(s) = retry_after {
+                    let h = tiny_http::Header::from_bytes(
+                        &b"Retry-After"[..],
+                        s.to_string().as_bytes(),
+                    )
+                    .unwrap();
+                    resp = resp.with_header(h);
+                }
+                let _ = req.respond(resp);
             }
         });
         Receiver {
             url: format!("http://127.0.0.1:{port}/services/T000/B000/secret-token"),
             bodies,
             content_types,
+            headers,
             server,
             thread: Some(thread),
         }
+    }
+
+    /// A header of the `n`th request.
+    pub fn header(&self, n: usize, name: &str) -> Option<String> {
+        self.headers
+            .lock()
+            .unwrap()
+            .get(n)?
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
     }
 
     pub fn received(&self) -> Vec<Value> {
@@ -320,6 +367,7 @@ pub struct Bin {
     pub dir: tempfile::TempDir,
     pub endpoint: String,
     pub webhook: Option<String>,
+    pub extra_env: Vec<(String, String)>,
 }
 
 impl Bin {
@@ -328,6 +376,7 @@ impl Bin {
             dir: tempfile::tempdir().unwrap(),
             endpoint: endpoint.to_string(),
             webhook: None,
+            extra_env: Vec::new(),
         }
     }
 
@@ -360,6 +409,9 @@ impl Bin {
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_MAX_ATTEMPTS", "1")
             .env("RUST_LOG", "egresswatch=debug");
+        for (k, v) in &self.extra_env {
+            cmd.env(k, v);
+        }
         if let Some(w) = &self.webhook {
             cmd.env("EGRESSWATCH_SLACK_WEBHOOK_URL", w);
         }

@@ -59,6 +59,13 @@ fn inflate_single_member(bytes: &[u8]) -> Option<Vec<u8>> {
     if isize == 0 || isize > (1 << 30) || isize > n.saturating_mul(1032) {
         return None;
     }
+    // libdeflate inflates only the first member and ignores what follows it: `cat a.gz a.gz`
+    // would read as one copy of a. Every further member starts with 1f 8b 08, so a file
+    // without those bytes after its own header is one member (the rest fall back to flate2).
+    let tail = bytes.get(10..n.saturating_sub(8)).unwrap_or_default();
+    if tail.windows(3).any(|w| w == [0x1f, 0x8b, 0x08]) {
+        return None;
+    }
     let mut out = vec![0u8; isize];
     let mut d = libdeflater::Decompressor::new();
     match d.gzip_decompress(bytes, &mut out) {
@@ -313,6 +320,29 @@ mod tests {
         }
         // Trailing whitespace is fine.
         assert_eq!(names(b"[{\"eventName\":\"A\"}]\n\n").1.error, None);
+    }
+
+    #[test]
+    fn every_gzip_member_is_read() {
+        // Found by fuzzing: with members of equal size (`cat a.gz a.gz`) the trailer's size
+        // matched the first member, and the one-shot inflate returned it alone.
+        use std::io::Write;
+        let gz = |s: &[u8]| {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(s).unwrap();
+            e.finish().unwrap()
+        };
+        let a = gz(b"{\"eventName\":\"A\"}\n");
+        let b = gz(b"{\"eventName\":\"B\"}\n");
+        for (file, want) in [
+            ([&a[..], &a].concat(), "AA"),
+            ([&a[..], &b].concat(), "AB"),
+            ([&a[..], &b, &a].concat(), "ABA"),
+            (a.clone(), "A"),
+        ] {
+            let plain = decode(file).unwrap();
+            assert_eq!(names(&plain).0.concat(), want);
+        }
     }
 
     #[test]
