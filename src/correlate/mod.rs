@@ -103,6 +103,31 @@ pub struct EventReport {
     epoch: i64,
 }
 
+impl EventReport {
+    /// An event for renderer tests.
+    #[cfg(test)]
+    pub(crate) fn for_test(
+        time: &str,
+        name: &str,
+        bucket: &str,
+        severity: Severity,
+        why: &str,
+    ) -> Self {
+        EventReport {
+            time: time.into(),
+            event_name: name.into(),
+            principal: "arn:aws:iam::111111111111:user/app".into(),
+            source_ip: "198.51.100.7".into(),
+            user_agent: "aws-cli/2.15.0".into(),
+            bucket: bucket.into(),
+            severity,
+            why: why.into(),
+            before_window: true,
+            epoch: 0,
+        }
+    }
+}
+
 /// Counts of what was read.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct DataQuality {

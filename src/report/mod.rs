@@ -303,3 +303,246 @@ pub fn context_lines(ctx: &crate::correlate::IncidentContext, max_callers: usize
     }
     out
 }
+
+/// A report with many incidents and callers, hostile strings included, for the renderers'
+/// snapshot and limit tests.
+#[cfg(test)]
+pub(crate) mod fixture {
+    use super::*;
+    use crate::correlate::controlplane::Severity;
+    use crate::correlate::{
+        Analysis, CallerReport, EventReport, IncidentContext, Reconciliation, Window,
+    };
+    use crate::model::Family;
+
+    pub const HOSTILE: &str =
+        "<!channel> <https://evil.example|click> *bold* [x](https://evil.example) & {{t}}";
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 6, d).unwrap()
+    }
+
+    pub fn incident(n: usize) -> Incident {
+        let excess = 100.0 * (n as f64 + 1.0);
+        Incident {
+            account: format!("{:012}", 111_111_111_111u64 + n as u64),
+            account_name: Some(if n == 0 { HOSTILE.to_string() } else { format!("team-{n}") }),
+            region: ["eu-west-1", "us-east-1", "ap-southeast-2"][n % 3].into(),
+            family: if n % 4 == 3 { Family::GetRequests } else { Family::InternetOut },
+            day: day(14),
+            start: day(14 - (n % 3) as u32),
+            peak_day: day(14),
+            days: (n % 3) as u32 + 1,
+            observed: excess + 40.0,
+            expected: 40.0,
+            lower: 30.0,
+            upper: 55.0,
+            unit: if n % 4 == 3 { "Requests".into() } else { "GB".into() },
+            excess_usage: excess,
+            excess_pct: Some(excess / 40.0 * 100.0),
+            excess_cost_usd: excess * 0.09,
+            observed_cost_usd: (excess + 40.0) * 0.09,
+            total_excess_usage: excess * ((n % 3) as f64 + 1.0),
+            total_excess_cost_usd: excess * 0.09 * ((n % 3) as f64 + 1.0),
+            score: 0.97,
+            robust_z: 41.5,
+            p_value: 1e-30,
+            evidence: "spike".into(),
+            young: n == 5,
+            estimated: n % 2 == 0,
+            reason: format!("{excess:.1} GB vs 40.0 GB expected (Sunday baseline, 17 weeks of history), 41.5 robust σ, +${:.2}", excess * 0.09),
+        }
+    }
+
+    fn callers(n: usize) -> Vec<CallerReport> {
+        (0..6)
+            .map(|c| CallerReport {
+                principal: if c == 0 && n == 0 {
+                    format!("arn:aws:iam::111111111111:user/{HOSTILE}")
+                } else {
+                    format!("arn:aws:sts::111111111111:assumed-role/role-{c}/session-{n}")
+                },
+                role: Some(format!("arn:aws:iam::111111111111:role/role-{c}")),
+                source_ip: format!("203.0.113.{}", c + 1),
+                user_agent: if c == 0 {
+                    HOSTILE.into()
+                } else {
+                    format!("rclone/v1.6{c}")
+                },
+                bucket: format!("bucket-{c}"),
+                requests: 1000 / (c as u64 + 1),
+                bytes_out: 50_000_000_000 / (c as u64 + 1),
+                objects: 500 / (c as u64 + 1),
+                errors: c as u64,
+                first_seen: "2026-06-14T01:00:00Z".into(),
+                last_seen: "2026-06-14T05:00:00Z".into(),
+                new: if c < 2 {
+                    vec!["new principal".into(), "new source IP".into()]
+                } else {
+                    vec![]
+                },
+                flags: if c == 1 {
+                    vec!["bulk download tool (rclone)".into()]
+                } else {
+                    vec![]
+                },
+                share_of_bytes: 0.4 / (c as f64 + 1.0),
+                share_of_excess: 0.5 / (c as f64 + 1.0),
+                allowlisted: false,
+            })
+            .collect()
+    }
+
+    pub fn report(n_incidents: usize) -> Report {
+        let incidents = (0..n_incidents)
+            .map(|n| {
+                let i = incident(n);
+                let analysis = Analysis {
+                    window: Window { from: "2026-06-14T00:00:00Z".into(), to: "2026-06-15T00:00:00Z".into() },
+                    baseline: Window { from: "2026-05-31T00:00:00Z".into(), to: "2026-06-14T00:00:00Z".into() },
+                    callers: callers(n),
+                    events: vec![EventReport::for_test(
+                        "2026-06-12T08:00:00Z",
+                        "PutBucketPolicy",
+                        "bucket-0",
+                        Severity::High,
+                        &format!("bucket policy makes the bucket public (Principal \"*\") {}", if n == 0 { HOSTILE } else { "" }),
+                    )],
+                    data_quality: Default::default(),
+                    bytes_out: 120_000_000_000,
+                    excess_bytes: 110_000_000_000,
+                };
+                ReportIncident {
+                    already_notified: false,
+                    month_to_date_usd: Some(1234.5 + n as f64),
+                    projected_month_excess_usd: Some(i.total_excess_cost_usd * 3.0),
+                    cloudtrail: Some(IncidentContext {
+                        reconciliation: Some(Reconciliation {
+                            unit: "bytes".into(),
+                            billed_excess: 120e9,
+                            attributed: 110e9,
+                            unattributed: 10e9,
+                            reasons: vec!["data events may cover only some buckets (event selectors), and delivery can lag the window's end".into()],
+                        }),
+                        analysis: Some(analysis),
+                        error: None,
+                    }),
+                    incident: i,
+                }
+            })
+            .collect();
+        Report {
+            run_date: day(15),
+            evaluated_day: day(14),
+            incidents,
+            quality: DataQuality {
+                series_checked: 42,
+                young_series: 1,
+                day_known: true,
+                day_estimated: true,
+                bad_trail_files: 2,
+                ..Default::default()
+            },
+            runbook_url: Some("https://wiki.example/egress".into()),
+            digest: None,
+        }
+    }
+
+    pub fn incidents(r: &Report) -> Vec<Incident> {
+        r.incidents.iter().map(|i| i.incident.clone()).collect()
+    }
+}
+
+#[cfg(test)]
+mod snapshots {
+    use super::fixture::{incidents, report, HOSTILE};
+    use super::*;
+
+    #[test]
+    fn slack_payload() {
+        let r = report(4);
+        insta::assert_json_snapshot!("slack", slack::message(&r, &incidents(&r)));
+    }
+
+    #[test]
+    fn teams_payload() {
+        let r = report(4);
+        insta::assert_json_snapshot!("teams", teams::message(&r, &incidents(&r)));
+    }
+
+    #[test]
+    fn webhook_payload() {
+        let r = report(4);
+        insta::assert_json_snapshot!(
+            "webhook",
+            webhook::document(&r, &incidents(&r), "egresswatch-webhook-incidents-test")
+        );
+    }
+
+    #[test]
+    fn every_slack_payload_fits_slack_limits() {
+        for n in [1, 3, 10, 49, 60, 200] {
+            let r = report(n);
+            let m = slack::message(&r, &incidents(&r));
+            let blocks = m["blocks"].as_array().unwrap();
+            assert!(blocks.len() <= 50, "{n}: {} blocks", blocks.len());
+            assert!(
+                m.to_string().chars().count() < 13_000,
+                "{n}: {} chars",
+                m.to_string().chars().count()
+            );
+            assert!(
+                !m["text"].as_str().unwrap().is_empty(),
+                "top-level text is set"
+            );
+            for b in blocks {
+                if b["type"] == "header" {
+                    assert!(b["text"]["text"].as_str().unwrap().chars().count() <= 150);
+                }
+                if let Some(t) = b["text"]["text"].as_str() {
+                    assert!(
+                        t.chars().count() <= 3000,
+                        "{n}: section of {}",
+                        t.chars().count()
+                    );
+                }
+                if let Some(e) = b["elements"].as_array() {
+                    assert!(e.len() <= 10);
+                }
+            }
+            let shown = blocks
+                .iter()
+                .filter(|b| {
+                    b["text"]["text"]
+                        .as_str()
+                        .is_some_and(|t| t.contains("over baseline") && t.starts_with('*'))
+                })
+                .count();
+            if shown < n {
+                assert!(
+                    m.to_string().contains(&format!("*{}* more", n - shown)),
+                    "{n}: says how many more"
+                );
+            }
+            let s = m.to_string();
+            assert!(
+                !s.contains("<!channel>") && !s.contains("<https://evil"),
+                "{n}: hostile strings arrive as text"
+            );
+        }
+    }
+
+    #[test]
+    fn teams_cards_stay_small_and_defused() {
+        for n in [1, 10, 200] {
+            let r = report(n);
+            let card = teams::message(&r, &incidents(&r)).to_string();
+            assert!(card.len() < 28_000, "{n}: {} bytes", card.len());
+            assert!(
+                !card.contains("](https://evil") && !card.contains("<!channel>"),
+                "{n}"
+            );
+        }
+        let _ = HOSTILE;
+    }
+}
