@@ -349,7 +349,7 @@ pub(crate) mod fixture {
             p_value: 1e-30,
             evidence: "spike".into(),
             young: n == 5,
-            estimated: n % 2 == 0,
+            estimated: n.is_multiple_of(2),
             reason: format!("{excess:.1} GB vs 40.0 GB expected (Sunday baseline, 17 weeks of history), 41.5 robust σ, +${:.2}", excess * 0.09),
         }
     }
