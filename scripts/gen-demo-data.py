@@ -112,5 +112,76 @@ def main():
         print(f"wrote {path}: {b - a} days")
 
 
+
+
+# --- The demo trail: who downloaded on the spike day -------------------------------------------
+# CloudTrail for account 111111111111, eu-west-1, 2026-11-18 .. 2026-11-26 (the day after is the
+# delivery margin): the usual application every day, the bucket made public two days before, and
+# on the spike day a contractor's credentials pulling ~1.5 TB with rclone from an unknown address.
+
+import gzip
+
+TRAIL_DAYS = [END - dt.timedelta(days=k) for k in range(7, -2, -1)]  # 18th .. 26th
+
+
+def trail_record(rng, t, who, ip, ua, bucket, key, size, name="GetObject", params=None):
+    ident = {"type": "IAMUser", "principalId": "AIDADEMO" + who.split("/")[-1].upper()[:8], "arn": who,
+             "accountId": SPIKE[0], "accessKeyId": "AKIADEMO", "userName": who.split("/")[-1]}
+    rec = {
+        "eventVersion": "1.09", "userIdentity": ident, "eventTime": t.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "eventSource": "s3.amazonaws.com", "eventName": name, "awsRegion": SPIKE[1],
+        "sourceIPAddress": ip, "userAgent": ua,
+        "requestParameters": params if params is not None else {"bucketName": bucket, "Host": f"{bucket}.s3.{SPIKE[1]}.amazonaws.com", "key": key},
+        "responseElements": None, "requestID": "%016X" % rng.getrandbits(64), "eventID": "%032x" % rng.getrandbits(128),
+        "readOnly": name == "GetObject", "eventType": "AwsApiCall", "recipientAccountId": SPIKE[0],
+    }
+    if name == "GetObject":
+        rec["additionalEventData"] = {"SignatureVersion": "SigV4", "CipherSuite": "TLS_AES_128_GCM_SHA256", "bytesTransferredIn": 0,
+                                      "AuthenticationMethod": "AuthHeader", "x-amz-id-2": "demo", "bytesTransferredOut": size}
+        rec["managementEvent"] = False
+        rec["eventCategory"] = "Data"
+    else:
+        rec["managementEvent"] = True
+        rec["eventCategory"] = "Management"
+    return rec
+
+
+def write_trail(out_dir):
+    rng = random.Random(424242)
+    app = "arn:aws:iam::111111111111:user/reporting-app"
+    thief = "arn:aws:iam::111111111111:user/contractor-jdoe"
+    for day in TRAIL_DAYS:
+        recs = []
+        start = dt.datetime(day.year, day.month, day.day)
+        if day <= END:
+            weekly = WEEKDAY_FACTOR[day.weekday()]
+            for i in range(120):  # the usual application: ~60 GB a weekday from the office
+                t = start + dt.timedelta(minutes=rng.randrange(24 * 60))
+                recs.append(trail_record(rng, t, app, "10.20.1.15", "aws-sdk-java/2.25.10 Linux/6.1", "prod-analytics",
+                                         f"reports/{day.isoformat()}/part-{i:04d}.parquet", int(0.5e9 * weekly * rng.uniform(0.8, 1.2))))
+        if day == END - dt.timedelta(days=2):
+            policy = {"bucketName": "prod-analytics", "bucketPolicy": {"Version": "2012-10-17", "Statement": [
+                {"Sid": "tmp", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::prod-analytics/*"}]}}
+            recs.append(trail_record(rng, start + dt.timedelta(hours=22, minutes=13), thief, "185.220.101.7", "aws-cli/2.15.0 command/s3api.put-bucket-policy",
+                                     "prod-analytics", None, 0, name="PutBucketPolicy", params=policy))
+        if day == END:
+            for i in range(25):
+                recs.append(trail_record(rng, start + dt.timedelta(hours=1, minutes=i), thief, "185.220.101.7", "rclone/v1.65.0",
+                                         "prod-analytics", None, 0, name="GetBucketAcl", params={"bucketName": "prod-analytics", "acl": [""]}))
+            for i in range(400):  # ~1.5 TB in 3-4.6 GB objects, overnight
+                t = start + dt.timedelta(hours=1, minutes=30, seconds=i * 40)
+                recs.append(trail_record(rng, t, thief, "185.220.101.7", "rclone/v1.65.0", "prod-analytics",
+                                         f"exports/customers/{i:05d}.csv.gz", int(rng.uniform(3.0e9, 4.6e9))))
+        recs.sort(key=lambda r: r["eventTime"])
+        folder = os.path.join(out_dir, "AWSLogs", SPIKE[0], "CloudTrail", SPIKE[1], f"{day.year:04d}", f"{day.month:02d}", f"{day.day:02d}")
+        os.makedirs(folder, exist_ok=True)
+        name = f"{SPIKE[0]}_CloudTrail_{SPIKE[1]}_{day.strftime('%Y%m%d')}T2355Z_demo00000000{day.day:04d}.json.gz"
+        data = json.dumps({"Records": recs}, separators=(",", ":")).encode()
+        with open(os.path.join(folder, name), "wb") as f:
+            f.write(gzip.compress(data, compresslevel=9, mtime=0))
+        print(f"wrote {os.path.join(folder, name)}: {len(recs)} records")
+
+
 if __name__ == "__main__":
     main()
+    write_trail(os.path.join(os.path.dirname(__file__), "..", "demo", "cloudtrail"))

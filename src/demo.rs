@@ -24,6 +24,45 @@ const PAGES: &[&str] = &[
     include_str!("../demo/cost-explorer/page-3.json"),
 ];
 
+/// The bundled trail: one file a day, 2026-11-18 .. 2026-11-26 (the last is the delivery margin).
+macro_rules! trail_file {
+    ($day:literal) => {
+        (
+            concat!(
+                "AWSLogs/111111111111/CloudTrail/eu-west-1/2026/11/",
+                $day,
+                "/111111111111_CloudTrail_eu-west-1_202611",
+                $day,
+                "T2355Z_demo0000000000",
+                $day,
+                ".json.gz"
+            ),
+            include_bytes!(concat!(
+                "../demo/cloudtrail/AWSLogs/111111111111/CloudTrail/eu-west-1/2026/11/",
+                $day,
+                "/111111111111_CloudTrail_eu-west-1_202611",
+                $day,
+                "T2355Z_demo0000000000",
+                $day,
+                ".json.gz"
+            ))
+            .as_slice(),
+        )
+    };
+}
+
+const TRAIL: &[(&str, &[u8])] = &[
+    trail_file!("18"),
+    trail_file!("19"),
+    trail_file!("20"),
+    trail_file!("21"),
+    trail_file!("22"),
+    trail_file!("23"),
+    trail_file!("24"),
+    trail_file!("25"),
+    trail_file!("26"),
+];
+
 /// A Cost Explorer that answers from saved responses, keeping only the requested days.
 pub struct BundledCostExplorer {
     pages: Vec<CeResponse>,
@@ -93,8 +132,27 @@ pub async fn run_demo(out: &Path) -> anyhow::Result<DemoOutput> {
                 .with_context(|| format!("removing the old demo store {}", p.display()))?;
         }
     }
+    // The trail goes next to the store, in the delivery layout, and the config points at it.
+    let trail = out.join("cloudtrail");
+    for (rel, bytes) in TRAIL {
+        let p = trail.join(rel);
+        std::fs::create_dir_all(p.parent().expect("a file has a folder"))?;
+        std::fs::write(&p, bytes).with_context(|| format!("writing {}", p.display()))?;
+    }
     let cfg = Config {
         state_path: db.clone(),
+        cloudtrail: Some(crate::config::CloudTrailSettings {
+            source: Some(crate::sources::cloudtrail::TrailSource::Local(
+                trail.clone(),
+            )),
+            baseline_days: 7,
+            known_cidrs: vec!["10.0.0.0/8".parse().expect("a valid CIDR")],
+            ..Default::default()
+        }),
+        report: crate::config::ReportSettings {
+            runbook_url: Some("https://wiki.example.com/runbooks/s3-egress".into()),
+            ..Default::default()
+        },
         ..Config::default()
     };
     let mut store = Store::open(&db)?;
@@ -122,6 +180,22 @@ pub async fn run_demo(out: &Path) -> anyhow::Result<DemoOutput> {
             serde_json::to_string_pretty(msg)?,
         )?);
     }
+    // What the other sinks would have received.
+    let incidents: Vec<_> = report
+        .incidents
+        .iter()
+        .map(|r| r.incident.clone())
+        .collect();
+    if !incidents.is_empty() {
+        let teams = crate::report::teams::message(report, &incidents);
+        files.push(write(
+            "teams-message.json",
+            serde_json::to_string_pretty(&teams)?,
+        )?);
+        let doc = crate::report::webhook::document(report, &incidents, "egresswatch-webhook-demo");
+        files.push(write("webhook.json", serde_json::to_string_pretty(&doc)?)?);
+    }
+    files.push(trail);
     Ok(DemoOutput {
         outcome,
         text,

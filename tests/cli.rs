@@ -109,10 +109,33 @@ fn demo_runs_offline_and_names_the_planted_spike() {
         "{stdout}"
     );
     assert!(stdout.contains("2026-11-25: observed"), "{stdout}");
+    // The security half: the caller, what is new about them, the change that came before.
+    assert!(
+        stdout.contains(
+            "arn:aws:iam::111111111111:user/contractor-jdoe from 185.220.101.7 (rclone/v1.65.0)"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("new principal") && stdout.contains("bulk download tool (rclone)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("PutBucketPolicy prod-analytics: bucket policy makes the bucket public"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("CloudTrail attributes"), "{stdout}");
+    // The finance half.
+    assert!(
+        stdout.contains("finance: $") && stdout.contains("excess by month end"),
+        "{stdout}"
+    );
     for f in [
         "report.txt",
         "run.json",
         "slack-message.json",
+        "teams-message.json",
+        "webhook.json",
         "egresswatch.db",
     ] {
         assert!(out_dir.join(f).exists(), "{f} written");

@@ -624,3 +624,66 @@ fn event_time_rejects_what_is_not_a_timestamp() {
         "the window's last second"
     );
 }
+
+/// The fuzz seeds (fuzz/seeds/, regressions included) read as they should.
+#[test]
+fn fuzz_seeds_read_as_expected() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
+    let read = |name: &str| read_all(std::fs::read(dir.join(name)).unwrap()).unwrap();
+    let counts = |o: &FileOutcome| (o.records, o.bad_records, o.error.is_some());
+
+    let (quirks, o) = read("quirks.json");
+    assert_eq!(counts(&o), (6, 0, false));
+    let (lines, o) = read("quirks.jsonl");
+    assert_eq!(counts(&o), (6, 0, false));
+    assert_eq!(quirks, lines);
+    let principals: Vec<&str> = quirks.iter().map(|s| s.principal.as_str()).collect();
+    assert_eq!(
+        principals,
+        [
+            "arn:aws:iam::111122223333:user/app",
+            "arn:aws:iam::111122223333:user/app",
+            "arn:aws:sts::999988887777:assumed-role/etl/s",
+            "AWS service: cloudtrail.amazonaws.com",
+            "anonymous",
+            "arn:aws:iam::111122223333:user/app",
+        ]
+    );
+    let bytes: Vec<u64> = quirks.iter().map(|s| s.bytes_out).collect();
+    assert_eq!(bytes, [1234, 1234, 77, 0, 5, 9]);
+    assert_eq!(quirks[2].cross_account.as_deref(), Some("999988887777"));
+    assert!(quirks[5].presigned && quirks[4].anonymous);
+
+    let (ctrl, o) = read("control_plane.json");
+    assert_eq!(counts(&o), (13, 0, false));
+    let severities: Vec<&str> = ctrl
+        .iter()
+        .map(|s| s.severity.as_deref().unwrap_or("-"))
+        .collect();
+    assert_eq!(
+        severities,
+        [
+            "high", "high", "high", "high", "high", "high", "high", "high", "medium", "-", "-",
+            "info", "info"
+        ]
+    );
+
+    // Regressions found by fuzzing.
+    assert_eq!(
+        counts(&read("escaped_key_after_records.json").1),
+        (1, 1, false)
+    );
+    assert_eq!(
+        counts(&read("arrays_are_not_records.json").1),
+        (1, 2, false)
+    );
+    let (two, o) = read("two_equal_gzip_members.jsonl.gz");
+    assert_eq!(counts(&o), (4, 0, false));
+    assert_eq!(two[..2], two[2..]);
+    let (huge, o) = read("huge_bytes.json");
+    assert_eq!(counts(&o), (3, 0, false));
+    assert!(huge.iter().all(|s| s.bytes_out == u64::MAX));
+    let (_, o) = read("concatenated_files.json");
+    assert_eq!(counts(&o), (1, 0, true));
+    assert_eq!(counts(&read("bom.json").1), (1, 0, false));
+}

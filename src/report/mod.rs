@@ -281,12 +281,16 @@ pub fn context_lines(ctx: &crate::correlate::IncidentContext, max_callers: usize
         .filter(|e| e.severity >= crate::correlate::controlplane::Severity::Medium)
         .take(5)
     {
+        let on = if e.bucket.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", e.bucket)
+        };
         out.push(format!(
-            "{} {} {} {}: {} (by {}{})",
+            "{} {} {}{on}: {} (by {}{})",
             e.severity.as_str(),
             e.time,
             e.event_name,
-            e.bucket,
             e.why,
             e.principal,
             if e.before_window {

@@ -73,6 +73,14 @@ pub fn render(r: &Report) -> String {
             );
         }
         let _ = writeln!(out, "    why: {}", clean(&i.reason));
+        if let (Some(m), Some(p)) = (ri.month_to_date_usd, ri.projected_month_excess_usd) {
+            let _ = writeln!(
+                out,
+                "    finance: {} S3 egress cost this month so far; {} excess by month end if it does not stop",
+                usd(m),
+                usd(p)
+            );
+        }
         if let Some(ctx) = &ri.cloudtrail {
             for line in super::context_lines(ctx, 5) {
                 let _ = writeln!(out, "    | {}", clean(&line));
