@@ -2,7 +2,8 @@
 # The whole test suite, on a fresh machine: `bash scripts/test.sh`
 #
 # 1. makes a Python venv in .venv (kept between runs) with moto, the AWS emulator, from PyPI;
-# 2. runs `cargo test`. The integration tests start their own moto_server on a free loopback
+# 2. installs Debian's chromium if it is missing (a test screenshots the HTML report);
+# 3. runs `cargo test`. The integration tests start their own moto_server on a free loopback
 #    port per test (isolated state: queued Cost Explorer results never leak between tests) and
 #    stop it when the test ends; webhook tests run a real HTTP server on loopback.
 # Extra arguments go to `cargo test` (e.g. `bash scripts/test.sh daily_run`).
@@ -17,6 +18,14 @@ if ! "$VENV/bin/python" -c "import moto, sys; sys.exit(moto.__version__ != '$MOT
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
 fi
+# Headless Chromium (Debian's package) opens the backfill's report.html in a test.
+if ! command -v chromium >/dev/null 2>&1; then
+    echo "scripts/test.sh: installing chromium (Debian) for the report test" >&2
+    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
 EGRESSWATCH_MOTO_SERVER="$(cd "$VENV/bin" && pwd)/moto_server"
 export EGRESSWATCH_MOTO_SERVER
 

@@ -74,6 +74,15 @@ pub enum Command {
     /// each row depends only on that row and earlier ones. score is in [0, 1], 0.5 at the
     /// threshold.
     Detect(DetectArgs),
+    /// Replay past days exactly as the daily job would have, and write a report.
+    ///
+    /// Fetches only what the store lacks (one ranged Cost Explorer request per page), evaluates
+    /// every day with only the data available that morning, and writes report.html (self-
+    /// contained, works offline), incidents.csv and incidents.json into --out.
+    Backfill(BackfillArgs),
+    /// Load saved GetCostAndUsage responses (`aws ce get-cost-and-usage --output json`) into the
+    /// store, without API cost: history older than Cost Explorer's 13 months, or an air gap.
+    Import(ImportArgs),
     /// Inspect and manage messages that could not be delivered yet.
     ///
     /// Every message is stored before it is sent; what fails stays queued and is sent first by
@@ -259,6 +268,36 @@ pub enum DirectionArg {
 }
 
 #[derive(Debug, Args)]
+pub struct BackfillArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// First day to replay (YYYY-MM-DD).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_day)]
+    pub from: NaiveDate,
+    /// Last day to replay, inclusive [default: yesterday].
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_day)]
+    pub to: Option<NaiveDate>,
+    /// Where to write report.html, incidents.csv and incidents.json.
+    #[arg(long, value_name = "DIR", default_value = "egresswatch-report")]
+    pub out: PathBuf,
+    /// Post one summary message through the configured sinks (not one per incident).
+    #[arg(long)]
+    pub notify: bool,
+    /// Attach the CloudTrail analysis to every incident (needs `[cloudtrail]` covering the days).
+    #[arg(long)]
+    pub with_callers: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Saved responses, one JSON document per file.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub struct OutboxArgs {
     #[command(flatten)]
     pub config: ConfigArg,
@@ -355,6 +394,8 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Detect(a) => cmd_detect(a),
         Command::Callers(a) => cmd_callers(a),
         Command::Outbox(a) => cmd_outbox(a),
+        Command::Backfill(a) => cmd_backfill(a),
+        Command::Import(a) => cmd_import(a),
         Command::Demo(a) => cmd_demo(a),
     }
 }
@@ -608,6 +649,176 @@ fn cmd_callers(a: CallersArgs) -> Result<()> {
         }
         CallersFormat::Table => print!("{}", crate::report::text::render_analysis(&analysis, 50)),
     }
+    Ok(())
+}
+
+fn cmd_backfill(a: BackfillArgs) -> Result<()> {
+    use crate::report::{html, outbox, DataQuality, Report, ReportIncident};
+    let cfg = load_config(&a.config)?;
+    let today = today();
+    let to = a.to.unwrap_or(today - Days::new(1));
+    crate::backfill::check_range(a.from, to, today).map_err(Error::config)?;
+    if a.with_callers
+        && cfg
+            .cloudtrail
+            .as_ref()
+            .and_then(|c| c.source.as_ref())
+            .is_none()
+    {
+        return Err(Error::config(
+            "--with-callers needs a [cloudtrail] source in the config",
+        ));
+    }
+    let mut store = Store::open(&cfg.state_path)?;
+    let rt = runtime()?;
+    let (b, report) = rt.block_on(async {
+        let source = CostExplorer::from_env(cfg.aws_profile.as_deref()).await;
+        let b = crate::backfill::backfill(&cfg, &source, &mut store, a.from, to, today).await?;
+        let mut report = Report {
+            run_date: to + Days::new(1),
+            evaluated_day: to,
+            incidents: b
+                .incidents
+                .iter()
+                .map(|i| ReportIncident {
+                    incident: i.clone(),
+                    already_notified: false,
+                    month_to_date_usd: None,
+                    projected_month_excess_usd: None,
+                    cloudtrail: None,
+                })
+                .collect(),
+            quality: DataQuality {
+                skipped_groups: b.synced.problems.len(),
+                day_known: true,
+                ..Default::default()
+            },
+            runbook_url: cfg.report.runbook_url.clone(),
+            digest: None,
+        };
+        if a.with_callers {
+            crate::pipeline::attach_callers(&cfg, &mut report).await;
+        }
+        anyhow::Ok((b, report))
+    })?;
+    let io =
+        |what: String| move |e: std::io::Error| Error::Runtime(anyhow::Error::new(e).context(what));
+    std::fs::create_dir_all(&a.out).map_err(io(format!("creating {}", a.out.display())))?;
+    let write = |name: &str, body: String| -> Result<PathBuf> {
+        let p = a.out.join(name);
+        std::fs::write(&p, body).map_err(io(format!("writing {}", p.display())))?;
+        Ok(p)
+    };
+    let mut files = vec![write("report.html", html::render(&b, &cfg))?];
+    let json = serde_json::to_string_pretty(&report.incidents).map_err(anyhow::Error::from)?;
+    files.push(write("incidents.json", json)?);
+    let mut csv = String::from(
+        "account,account_name,region,family,start,end,peak_day,days,unit,total_excess_usage,total_excess_cost_usd,observed,expected,score,robust_z,evidence,young,reason\n",
+    );
+    for i in &b.incidents {
+        csv.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{:.3},{:.2},{:.3},{:.3},{:.4},{:.2},{},{},{}\n",
+            csv_field(&i.account),
+            csv_field(i.account_name.as_deref().unwrap_or("")),
+            csv_field(&i.region),
+            i.family,
+            i.start,
+            i.day,
+            i.peak_day,
+            i.days,
+            csv_field(&i.unit),
+            i.total_excess_usage,
+            i.total_excess_cost_usd,
+            i.observed,
+            i.expected,
+            i.score,
+            i.robust_z,
+            i.evidence,
+            i.young,
+            csv_field(&i.reason)
+        ));
+    }
+    files.push(write("incidents.csv", csv)?);
+    let total: f64 = b.incidents.iter().map(|i| i.total_excess_cost_usd).sum();
+    println!(
+        "{} incident(s) from {} to {}, ${:.2} over baseline; {} day(s) evaluated; {} Cost Explorer request(s) (${:.2})",
+        b.incidents.len(),
+        b.from,
+        b.to,
+        total,
+        b.days_evaluated,
+        b.synced.requests,
+        b.synced.requests as f64 * USD_PER_REQUEST
+    );
+    if a.notify {
+        let subject = format!("backfill-{}-{}", b.from, b.to);
+        let msgs = outbox::build_keyed(&cfg, &report, &[], &b.incidents, false, Some(&subject));
+        if msgs.is_empty() {
+            println!("nothing to notify (no incidents, or no [notify.*] sink configured)");
+        } else {
+            store.queue_messages(&msgs, &[])?;
+            let d = rt.block_on(outbox::deliver_all(&cfg, &mut store))?;
+            println!(
+                "{} summary message(s) delivered, {} still queued",
+                d.delivered, d.failed
+            );
+            if let Some(e) = d.errors.first() {
+                return Err(Error::Runtime(anyhow::anyhow!("{e}")));
+            }
+        }
+    }
+    println!("Files written:");
+    for f in files {
+        println!("  {}", f.display());
+    }
+    Ok(())
+}
+
+fn cmd_import(a: ImportArgs) -> Result<()> {
+    use crate::sources::cost_explorer::{normalize, CeResponse};
+    let cfg = load_config(&a.config)?;
+    let mut store = Store::open(&cfg.state_path)?;
+    let (mut days, mut points) = (0, 0);
+    for f in &a.files {
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| Error::config(format!("{}: cannot read: {e}", f.display())))?;
+        let page: CeResponse = serde_json::from_str(&text).map_err(|e| {
+            Error::config(format!(
+                "{}: not a GetCostAndUsage response: {e}",
+                f.display()
+            ))
+        })?;
+        let n = normalize(std::slice::from_ref(&page));
+        for p in &n.problems {
+            eprintln!("egresswatch: warning: {}: skipped: {p}", f.display());
+        }
+        let (Some(first), Some(last)) = (
+            n.days.keys().next().copied(),
+            n.days.keys().next_back().copied(),
+        ) else {
+            eprintln!(
+                "egresswatch: warning: {}: no days in this response",
+                f.display()
+            );
+            continue;
+        };
+        let batch = crate::state::SyncBatch {
+            start: first,
+            end: last + Days::new(1),
+            pages: 0, // imported: no API request, no cost
+            days: n.days.iter().map(|(d, est)| (*d, !est)).collect(),
+            points: n.points,
+            account_names: n.account_names,
+        };
+        days += batch.days.len();
+        points += batch.points.len();
+        store.apply_sync(&batch)?;
+    }
+    println!(
+        "imported {days} day(s), {points} point(s) from {} file(s) into {}",
+        a.files.len(),
+        cfg.state_path.display()
+    );
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 
 pub mod deliver;
 pub mod format;
+pub mod html;
 pub mod outbox;
 pub mod slack;
 pub mod teams;

@@ -59,6 +59,18 @@ pub fn build(
     incidents: &[Incident],
     digest_due: bool,
 ) -> Vec<NewMessage> {
+    build_keyed(cfg, report, ids, incidents, digest_due, None)
+}
+
+/// [`build`], with the idempotency key's subject given (`backfill-FROM-TO`) instead of derived.
+pub fn build_keyed(
+    cfg: &Config,
+    report: &Report,
+    ids: &[i64],
+    incidents: &[Incident],
+    digest_due: bool,
+    subject: Option<&str>,
+) -> Vec<NewMessage> {
     if incidents.is_empty() && !digest_due {
         return Vec::new();
     }
@@ -75,7 +87,10 @@ pub fn build(
     sinks(cfg)
         .into_iter()
         .map(|sink| {
-            let id = key(sink, report, ids, incidents.is_empty());
+            let id = match subject {
+                Some(s) => format!("egresswatch-{sink}-{s}"),
+                None => key(sink, report, ids, incidents.is_empty()),
+            };
             let payload = match (sink, incidents.is_empty()) {
                 ("slack", false) => slack::message(report, incidents),
                 ("slack", true) => slack::digest(report),

@@ -1,0 +1,271 @@
+//! The backfill report: one self-contained HTML file (inline CSS and SVG, no script, no fonts,
+//! no images) that a finance lead can open offline.
+//!
+//! Every string that came from AWS (account names, regions, reasons) is HTML-escaped.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use chrono::{Datelike, NaiveDate};
+
+use super::format::{num, usage, usd};
+use crate::backfill::Backfill;
+use crate::detect::online;
+use crate::detect::Incident;
+use crate::model::SeriesKey;
+
+/// Escape text for HTML content and attribute values.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c if c.is_control() && c != '\n' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;color:#1b1f24;padding:0 1em}
+h1{font-size:1.6em;margin-bottom:.2em}h2{margin-top:2em;border-bottom:1px solid #d0d7de;padding-bottom:.2em}
+table{border-collapse:collapse;margin:.8em 0}td,th{border:1px solid #d0d7de;padding:.3em .6em;text-align:right}
+th{background:#f6f8fa}td.l,th.l{text-align:left}.muted{color:#57606a}.chart{margin:1em 0 2em}
+.legend span{display:inline-block;margin-right:1.2em}.sw{display:inline-block;width:1em;height:.7em;margin-right:.3em;vertical-align:middle}";
+
+/// A chart of one series: actual vs expected, the prediction band, incidents shaded.
+fn chart(
+    b: &Backfill,
+    key: &SeriesKey,
+    incidents: &[&Incident],
+    params: &online::OnlineParams,
+) -> String {
+    let Some(series) = b.set.series.iter().find(|s| &s.key == key) else {
+        return String::new();
+    };
+    let days: Vec<NaiveDate> = b.set.known_days.iter().copied().collect();
+    let values: Vec<f64> = days
+        .iter()
+        .map(|d| series.values.get(d).map_or(0.0, |v| v.usage))
+        .collect();
+    let outs = online::run(&values, Some(&days), params);
+    let shown: Vec<usize> = (0..days.len())
+        .filter(|i| days[*i] >= b.from && days[*i] <= b.to)
+        .collect();
+    if shown.len() < 2 {
+        return String::new();
+    }
+    let (w, h, pad_l, pad_b) = (1000.0, 260.0, 70.0, 30.0);
+    let max = shown
+        .iter()
+        .map(|i| values[*i].max(outs[*i].upper.min(values[*i].max(outs[*i].expected) * 3.0)))
+        .fold(0.0f64, f64::max)
+        .max(1e-9)
+        * 1.05;
+    let n = shown.len() as f64;
+    let x = |k: usize| pad_l + (w - pad_l - 10.0) * k as f64 / (n - 1.0);
+    let y = |v: f64| (h - pad_b) - (h - pad_b - 10.0) * (v.max(0.0) / max).min(1.0);
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r#"<svg class="chart" viewBox="0 0 {w} {h}" width="100%" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg">"#,
+        esc(&format!("{key} actual vs expected"))
+    );
+    // Incidents shaded.
+    for i in incidents {
+        let first = shown.iter().position(|k| days[*k] >= i.start);
+        let last = shown.iter().rposition(|k| days[*k] <= i.day);
+        if let (Some(a), Some(z)) = (first, last) {
+            let x0 = x(a) - 0.5 * (w - pad_l) / n;
+            let x1 = x(z) + 0.5 * (w - pad_l) / n;
+            let _ = write!(
+                svg,
+                r##"<rect x="{x0:.1}" y="10" width="{:.1}" height="{:.1}" fill="#ff8182" fill-opacity="0.5"><title>{}</title></rect>"##,
+                (x1 - x0).max(8.0),
+                h - pad_b - 10.0,
+                esc(&format!(
+                    "incident {} to {}: {}",
+                    i.start,
+                    i.day,
+                    usd(i.total_excess_cost_usd)
+                ))
+            );
+        }
+    }
+    // The band.
+    let mut band = String::new();
+    for (k, i) in shown.iter().enumerate() {
+        let _ = write!(band, "{:.1},{:.1} ", x(k), y(outs[*i].upper.min(max)));
+    }
+    for (k, i) in shown.iter().enumerate().rev() {
+        let _ = write!(band, "{:.1},{:.1} ", x(k), y(outs[*i].lower.max(0.0)));
+    }
+    let _ = write!(
+        svg,
+        r##"<polygon points="{band}" fill="#54aeff" fill-opacity="0.25" stroke="none"/>"##
+    );
+    let line = |f: &dyn Fn(usize) -> f64| -> String {
+        shown
+            .iter()
+            .enumerate()
+            .map(|(k, i)| format!("{:.1},{:.1}", x(k), y(f(*i))))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let _ = write!(
+        svg,
+        r##"<polyline points="{}" fill="none" stroke="#0969da" stroke-width="1.5" stroke-dasharray="4 3"/>"##,
+        line(&|i| outs[i].expected)
+    );
+    let _ = write!(
+        svg,
+        r##"<polyline points="{}" fill="none" stroke="#1b1f24" stroke-width="1.5"/>"##,
+        line(&|i| values[i])
+    );
+    // Axes.
+    let _ = write!(
+        svg,
+        r##"<line x1="{pad_l}" y1="{0}" x2="{w}" y2="{0}" stroke="#8c959f"/>"##,
+        h - pad_b
+    );
+    for frac in [0.0, 0.5, 1.0] {
+        let v = max * frac;
+        let _ = write!(
+            svg,
+            r##"<text x="{:.1}" y="{:.1}" font-size="11" text-anchor="end" fill="#57606a">{}</text>"##,
+            pad_l - 6.0,
+            y(v) + 4.0,
+            esc(&usage(v, &series.unit))
+        );
+    }
+    for (k, anchor) in [
+        (0, "start"),
+        (shown.len() / 2, "middle"),
+        (shown.len() - 1, "end"),
+    ] {
+        let _ = write!(
+            svg,
+            r##"<text x="{:.1}" y="{:.1}" font-size="11" text-anchor="{anchor}" fill="#57606a">{}</text>"##,
+            x(k),
+            h - 8.0,
+            days[shown[k]]
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// The whole report.
+pub fn render(b: &Backfill, cfg: &crate::config::Config) -> String {
+    let mut out = String::new();
+    let total: f64 = b.incidents.iter().map(|i| i.total_excess_cost_usd).sum();
+    let _ = write!(
+        out,
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>egresswatch backfill {} to {}</title><style>{STYLE}</style></head><body>",
+        b.from, b.to
+    );
+    let _ = write!(
+        out,
+        "<h1>S3 egress incidents, {} to {}</h1><p class=\"muted\">{} incidents, {} over baseline in all; {} days evaluated, each with only the data available that morning; {} Cost Explorer request(s) made for this report.</p>",
+        b.from,
+        b.to,
+        b.incidents.len(),
+        esc(&usd(total)),
+        b.days_evaluated,
+        b.synced.requests
+    );
+    // By month and region.
+    let mut by_month: BTreeMap<String, (usize, f64)> = BTreeMap::new();
+    let mut by_month_region: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut regions: Vec<String> = Vec::new();
+    for i in &b.incidents {
+        let m = format!("{:04}-{:02}", i.start.year(), i.start.month());
+        let e = by_month.entry(m.clone()).or_insert((0, 0.0));
+        e.0 += 1;
+        e.1 += i.total_excess_cost_usd;
+        *by_month_region.entry((m, i.region.clone())).or_insert(0) += 1;
+        if !regions.contains(&i.region) {
+            regions.push(i.region.clone());
+        }
+    }
+    regions.sort();
+    out.push_str(
+        "<h2>By month</h2><table><tr><th class=\"l\">month</th><th>incidents</th><th>excess $</th>",
+    );
+    for r in &regions {
+        let _ = write!(out, "<th>{}</th>", esc(r));
+    }
+    out.push_str("</tr>");
+    for (m, (n, usd_m)) in &by_month {
+        let _ = write!(
+            out,
+            "<tr><td class=\"l\">{m}</td><td>{n}</td><td>{}</td>",
+            esc(&usd(*usd_m))
+        );
+        for r in &regions {
+            let c = by_month_region
+                .get(&(m.clone(), r.clone()))
+                .copied()
+                .unwrap_or(0);
+            let _ = write!(
+                out,
+                "<td>{}</td>",
+                if c == 0 { String::new() } else { c.to_string() }
+            );
+        }
+        out.push_str("</tr>");
+    }
+    if by_month.is_empty() {
+        out.push_str("<tr><td class=\"l\" colspan=\"3\">no incidents in this range</td></tr>");
+    }
+    out.push_str("</table>");
+    // Incidents.
+    out.push_str("<h2>Incidents</h2><table><tr><th class=\"l\">series</th><th class=\"l\">days</th><th>peak</th><th>excess</th><th>excess $</th><th class=\"l\">why</th></tr>");
+    for i in &b.incidents {
+        let _ = write!(
+            out,
+            "<tr><td class=\"l\">{}</td><td class=\"l\">{} to {}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td></tr>",
+            esc(&format!("{} / {} / {}", super::account_label(i), i.region, i.family)),
+            i.start,
+            i.day,
+            i.peak_day,
+            esc(&usage(i.total_excess_usage, &i.unit)),
+            esc(&usd(i.total_excess_cost_usd)),
+            esc(&i.reason)
+        );
+    }
+    out.push_str("</table>");
+    // Charts.
+    let mut keys: Vec<SeriesKey> = b.incidents.iter().map(|i| i.key()).collect();
+    keys.sort();
+    keys.dedup();
+    if !keys.is_empty() {
+        out.push_str("<h2>Series with incidents</h2><p class=\"legend muted\"><span><i class=\"sw\" style=\"background:#1b1f24\"></i>actual</span><span><i class=\"sw\" style=\"background:#0969da\"></i>expected</span><span><i class=\"sw\" style=\"background:#54aeff;opacity:.4\"></i>prediction band</span><span><i class=\"sw\" style=\"background:#ff8182;opacity:.6\"></i>incident</span></p>");
+    }
+    for k in keys {
+        let incs: Vec<&Incident> = b.incidents.iter().filter(|i| i.key() == k).collect();
+        let name = incs
+            .first()
+            .map(|i| super::account_label(i))
+            .unwrap_or_else(|| k.account.clone());
+        let gates =
+            crate::detect::thresholds::gates_for(&cfg.detect.gates, &cfg.detect.overrides, &k);
+        let _ = write!(
+            out,
+            "<h3>{}</h3>",
+            esc(&format!("{name} / {} / {}", k.region, k.family))
+        );
+        out.push_str(&chart(b, &k, &incs, &cfg.detect.params(&gates)));
+    }
+    let _ = writeln!(
+        out,
+        "<p class=\"muted\">egresswatch {} · {}</p></body></html>",
+        env!("CARGO_PKG_VERSION"),
+        esc(&num(b.set.series.len() as f64, 0)) + " series in the store for this range"
+    );
+    out
+}
