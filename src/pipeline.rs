@@ -171,31 +171,47 @@ pub async fn attach_callers(cfg: &Config, report: &mut Report) {
             .and_utc()
             .timestamp()
     };
+    // Incidents of several families in one account, region and window (egress bytes and GET
+    // requests usually rise together) share one scan of the trail.
+    let mut scanned: std::collections::HashMap<
+        (String, String, i64, i64),
+        Result<crate::correlate::Analysis, String>,
+    > = std::collections::HashMap::new();
     for ri in &mut report.incidents {
         let i = &ri.incident;
-        let query = Query {
-            window: (midnight(i.start), midnight(i.day + Days::new(1))),
-            account: Some(i.account.clone()),
-            region: Some(i.region.clone()),
-        };
-        let ctx = match analyse(source, &query, ct, s3.as_ref()).await {
-            Ok(a) => {
-                report.quality.bad_trail_files += a.data_quality.bad_files;
-                report.quality.bad_trail_records += a.data_quality.bad_records;
-                IncidentContext {
-                    reconciliation: Some(reconcile(i, &a)),
-                    analysis: Some(a),
-                    error: None,
+        let window = (midnight(i.start), midnight(i.day + Days::new(1)));
+        let k = (i.account.clone(), i.region.clone(), window.0, window.1);
+        if !scanned.contains_key(&k) {
+            let query = Query {
+                window,
+                account: Some(i.account.clone()),
+                region: Some(i.region.clone()),
+            };
+            let result = analyse(source, &query, ct, s3.as_ref())
+                .await
+                .map_err(|e| format!("{e:#}"));
+            match &result {
+                Ok(a) => {
+                    report.quality.bad_trail_files += a.data_quality.bad_files;
+                    report.quality.bad_trail_records += a.data_quality.bad_records;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, incident = %i.key(), "CloudTrail analysis failed")
                 }
             }
-            Err(e) => {
-                tracing::warn!(error = %format!("{e:#}"), incident = %i.key(), "CloudTrail analysis failed");
-                IncidentContext {
-                    analysis: None,
-                    reconciliation: None,
-                    error: Some(format!("{e:#}")),
-                }
-            }
+            scanned.insert(k.clone(), result);
+        }
+        let ctx = match &scanned[&k] {
+            Ok(a) => IncidentContext {
+                reconciliation: Some(reconcile(i, a)),
+                analysis: Some(a.clone()),
+                error: None,
+            },
+            Err(e) => IncidentContext {
+                analysis: None,
+                reconciliation: None,
+                error: Some(e.clone()),
+            },
         };
         ri.cloudtrail = Some(ctx);
     }
