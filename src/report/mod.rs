@@ -157,6 +157,14 @@ pub struct DataQuality {
 }
 
 impl Report {
+    /// This run's full view (finance figures, CloudTrail) of an incident, when it has one: a
+    /// retried older incident may not.
+    pub fn full(&self, i: &Incident) -> Option<&ReportIncident> {
+        self.incidents
+            .iter()
+            .find(|r| r.incident.key() == i.key() && r.incident.start == i.start)
+    }
+
     pub fn total_excess_usd(&self) -> f64 {
         self.incidents
             .iter()

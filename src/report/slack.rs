@@ -40,11 +40,7 @@ pub fn message(report: &Report, incidents: &[Incident]) -> Value {
     let mut used: usize = blocks.iter().map(|b| b.to_string().len()).sum();
     let mut shown = 0;
     for i in incidents {
-        // Today's analysis of the same incident, when it has one (a retried older incident may not).
-        let ctx = report
-            .incidents
-            .iter()
-            .find(|r| r.incident.key() == i.key() && r.incident.start == i.start);
+        let ctx = report.full(i);
         let block =
             json!({"type": "section", "text": {"type": "mrkdwn", "text": incident_text(i, ctx)}});
         let size = block.to_string().len();

@@ -51,10 +51,7 @@ pub fn message(report: &Report, incidents: &[Incident]) -> Value {
     )];
     let mut shown = 0;
     for i in incidents {
-        let ctx = report
-            .incidents
-            .iter()
-            .find(|r| r.incident.key() == i.key() && r.incident.start == i.start);
+        let ctx = report.full(i);
         let mut blocks = vec![
             text(
                 format!(

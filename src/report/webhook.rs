@@ -17,18 +17,13 @@ pub fn document(report: &Report, incidents: &[Incident], id: &str) -> Value {
     let items: Vec<Value> = incidents
         .iter()
         .map(|i| {
-            let full = report
-                .incidents
-                .iter()
-                .find(|r| r.incident.key() == i.key() && r.incident.start == i.start)
-                .cloned()
-                .unwrap_or(ReportIncident {
-                    incident: i.clone(),
-                    already_notified: false,
-                    month_to_date_usd: None,
-                    projected_month_excess_usd: None,
-                    cloudtrail: None,
-                });
+            let full = report.full(i).cloned().unwrap_or(ReportIncident {
+                incident: i.clone(),
+                already_notified: false,
+                month_to_date_usd: None,
+                projected_month_excess_usd: None,
+                cloudtrail: None,
+            });
             let mut v = serde_json::to_value(&full).unwrap_or(Value::Null);
             v["links"] = json!(super::links(i, report.runbook_url.as_deref())
                 .into_iter()

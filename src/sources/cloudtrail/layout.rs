@@ -216,6 +216,20 @@ pub struct S3Lister<'c> {
     pub bucket: &'c str,
 }
 
+impl S3Lister<'_> {
+    fn list_error(
+        &self,
+        prefix: &str,
+        e: impl std::error::Error + Send + Sync + 'static,
+    ) -> anyhow::Error {
+        anyhow::anyhow!(
+            "listing s3://{}/{prefix}: {}",
+            self.bucket,
+            aws_sdk_s3::error::DisplayErrorContext(e)
+        )
+    }
+}
+
 impl Lister for S3Lister<'_> {
     async fn dirs(&self, prefix: &str) -> anyhow::Result<Vec<String>> {
         let mut out = Vec::new();
@@ -228,13 +242,7 @@ impl Lister for S3Lister<'_> {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| {
-                anyhow::anyhow!(
-                    "listing s3://{}/{prefix}: {}",
-                    self.bucket,
-                    aws_sdk_s3::error::DisplayErrorContext(e)
-                )
-            })?;
+            let page = page.map_err(|e| self.list_error(prefix, e))?;
             for cp in page.common_prefixes() {
                 if let Some(p) = cp.prefix() {
                     let name = p[prefix.len()..].trim_end_matches('/');
@@ -257,13 +265,7 @@ impl Lister for S3Lister<'_> {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| {
-                anyhow::anyhow!(
-                    "listing s3://{}/{prefix}: {}",
-                    self.bucket,
-                    aws_sdk_s3::error::DisplayErrorContext(e)
-                )
-            })?;
+            let page = page.map_err(|e| self.list_error(prefix, e))?;
             for o in page.contents() {
                 if let Some(k) = o.key() {
                     out.push(TrailFile {
