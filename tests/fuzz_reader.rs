@@ -15,14 +15,19 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use serde_json::{json, Map, Value};
 
+/// Cases per property in CI (a few seconds in all); `PROPTEST_CASES=20000` for a longer run.
 const CASES: u32 = 512;
 
 fn config() -> ProptestConfig {
     ProptestConfig {
-        cases: CASES,
-        // Shrinking a failure is cheap here, but keep a failing run short in CI.
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(CASES),
+        // Keep a failing run short in CI.
         max_shrink_iters: 2048,
-        // Failures become named regression tests below, not a .proptest-regressions file.
+        // What failed is kept as unit tests beside the fix and as fuzz/seeds (read by
+        // `fuzz_seeds_read_as_expected`), not as a .proptest-regressions file.
         failure_persistence: None,
         ..ProptestConfig::default()
     }

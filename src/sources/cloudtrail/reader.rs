@@ -63,7 +63,10 @@ fn inflate_single_member(bytes: &[u8]) -> Option<Vec<u8>> {
     // would read as one copy of a. Every further member starts with 1f 8b 08, so a file
     // without those bytes after its own header is one member (the rest fall back to flate2).
     let tail = bytes.get(10..n.saturating_sub(8)).unwrap_or_default();
-    if tail.windows(3).any(|w| w == [0x1f, 0x8b, 0x08]) {
+    if tail
+        .windows(3)
+        .any(|w| w[0] == 0x1f && w[1] == 0x8b && w[2] == 0x08)
+    {
         return None;
     }
     let mut out = vec![0u8; isize];
