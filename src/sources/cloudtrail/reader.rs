@@ -98,7 +98,7 @@ pub fn for_each_record<'a>(data: &'a [u8], mut f: impl FnMut(Record<'a>)) -> Fil
         Err(_) => out.bad_records += 1,
     };
     let body = &data[start..];
-    if body[0] == b'{' && looks_like_records_object(body) {
+    if body[0] == b'{' && (looks_like_records_object(body) || first_object_has_records(body)) {
         // Fast path: a clean file is parsed in one typed pass. Only when that fails (a bad
         // record, a truncated file) is it read again record by record, which isolates damage.
         if let Ok(all) = serde_json::from_slice::<TypedFile<'a>>(body) {
@@ -142,6 +142,33 @@ pub fn for_each_record<'a>(data: &'a [u8], mut f: impl FnMut(Record<'a>)) -> Fil
         }
     }
     out
+}
+
+/// Whether the first top-level object has a `Records` key anywhere (`{"x":1,"Records":[...]}`):
+/// such a file is a trail file, not JSON Lines. Keys are read as they stream by, so a file
+/// truncated after its `Records` key still counts.
+fn first_object_has_records(body: &[u8]) -> bool {
+    struct Keys<'f>(&'f mut bool);
+    impl<'de> Visitor<'de> for Keys<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<(), M::Error> {
+            while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                if k == "Records" {
+                    *self.0 = true;
+                    return Ok(());
+                }
+                map.next_value::<IgnoredAny>()?;
+            }
+            Ok(())
+        }
+    }
+    let mut found = false;
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let _ = de.deserialize_map(Keys(&mut found));
+    found
 }
 
 /// A whole `{"Records":[...]}` file, typed in one pass.
@@ -248,6 +275,27 @@ impl<'de: 'a, 'a> Visitor<'de> for RecordsArray<'_, '_, 'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn records_need_not_be_the_first_key() {
+        let mut names = vec![];
+        let o = for_each_record(
+            br#"{"x":{"y":[1,2]},"Records":[{"eventName":"A"},{"eventName":"B"}]}"#,
+            |r| names.push(r.name().to_string()),
+        );
+        assert_eq!(names, ["A", "B"]);
+        assert!(o.error.is_none() && o.bad_records == 0);
+        // And with a bad record, the record-by-record path still finds them.
+        let mut names = vec![];
+        let o = for_each_record(
+            br#"{"x":1,"Records":[{"eventName":"A"},{"eventName":5}]}"#,
+            |r| names.push(r.name().to_string()),
+        );
+        assert_eq!((names.len(), o.bad_records), (1, 1));
+        // JSON Lines whose records have no Records key stay JSON Lines.
+        let o = for_each_record(b"{\"eventName\":\"A\"}\n{\"eventName\":\"B\"}\n", |_| {});
+        assert_eq!(o.records, 2);
+    }
 
     fn names(data: &[u8]) -> (Vec<String>, FileOutcome) {
         let mut v = vec![];
