@@ -129,18 +129,23 @@ impl LocalLister {
     fn path(&self, prefix: &str) -> PathBuf {
         self.root.join(prefix)
     }
+
+    /// The entries of a folder; a missing folder is empty (most days of most regions are).
+    fn entries(&self, prefix: &str) -> anyhow::Result<Vec<std::fs::DirEntry>> {
+        let dir = self.path(prefix);
+        match std::fs::read_dir(&dir) {
+            Ok(rd) => Ok(rd.filter_map(Result::ok).collect()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(vec![]),
+            Err(e) => Err(e).with_context(|| format!("listing {}", dir.display())),
+        }
+    }
 }
 
 impl Lister for LocalLister {
     async fn dirs(&self, prefix: &str) -> anyhow::Result<Vec<String>> {
-        let dir = self.path(prefix);
-        let rd = match std::fs::read_dir(&dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
-            Err(e) => return Err(e).with_context(|| format!("listing {}", dir.display())),
-        };
-        let mut out: Vec<String> = rd
-            .filter_map(Result::ok)
+        let mut out: Vec<String> = self
+            .entries(prefix)?
+            .into_iter()
             .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
             .filter_map(|e| e.file_name().into_string().ok())
             .collect();
@@ -149,14 +154,9 @@ impl Lister for LocalLister {
     }
 
     async fn files(&self, prefix: &str) -> anyhow::Result<Vec<TrailFile>> {
-        let dir = self.path(prefix);
-        let rd = match std::fs::read_dir(&dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
-            Err(e) => return Err(e).with_context(|| format!("listing {}", dir.display())),
-        };
-        let mut out: Vec<TrailFile> = rd
-            .filter_map(Result::ok)
+        let mut out: Vec<TrailFile> = self
+            .entries(prefix)?
+            .into_iter()
             .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
             .map(|e| TrailFile {
                 name: e.path().display().to_string(),
