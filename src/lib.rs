@@ -19,3 +19,4 @@ pub mod report;
 pub mod secret;
 pub mod sources;
 pub mod state;
+pub mod watch;

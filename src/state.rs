@@ -83,6 +83,20 @@ CREATE TABLE outbox (
     dropped_at      TEXT
 );
 "#,
+    r#"
+-- Early warnings from hourly S3 request metrics, until the bill confirms or closes them.
+CREATE TABLE early_warnings (
+    id          INTEGER PRIMARY KEY,
+    bucket      TEXT NOT NULL,
+    filter_id   TEXT NOT NULL,
+    hour        TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    status      TEXT NOT NULL DEFAULT 'open',   -- open | confirmed | closed
+    incident    TEXT,
+    created_at  TEXT NOT NULL,
+    UNIQUE (bucket, filter_id, hour)
+);
+"#,
 ];
 
 /// A message waiting in (or gone through) the outbox.
@@ -609,5 +623,165 @@ impl Store {
             "UPDATE outbox SET dropped_at = ?2 WHERE id = ?1 AND sent_at IS NULL AND dropped_at IS NULL",
             params![id, now],
         )? == 1)
+    }
+
+    /// Record early warnings; returns those not recorded before.
+    pub fn record_warnings(
+        &mut self,
+        warnings: &[crate::watch::EarlyWarning],
+    ) -> anyhow::Result<Vec<crate::watch::EarlyWarning>> {
+        let now = Utc::now().to_rfc3339();
+        let tx = self.conn.transaction()?;
+        let mut new = Vec::new();
+        {
+            let mut ins = tx.prepare(
+                "INSERT OR IGNORE INTO early_warnings (bucket, filter_id, hour, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for w in warnings {
+                if ins.execute(params![
+                    w.bucket,
+                    w.filter_id,
+                    w.hour.to_rfc3339(),
+                    serde_json::to_string(w)?,
+                    now
+                ])? == 1
+                {
+                    new.push(w.clone());
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(new)
+    }
+
+    /// Warnings the bill has not confirmed or closed yet, with their ids.
+    pub fn open_warnings(&self) -> anyhow::Result<Vec<(i64, crate::watch::EarlyWarning)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, body FROM early_warnings WHERE status = 'open' ORDER BY hour")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, body) = row?;
+            out.push((
+                id,
+                serde_json::from_str(&body).context("reading a stored early warning")?,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Mark a warning `confirmed` (with the incident that confirmed it) or `closed`.
+    pub fn resolve_warning(
+        &mut self,
+        id: i64,
+        status: &str,
+        incident: Option<&str>,
+    ) -> anyhow::Result<()> {
+        self.conn.execute(
+            "UPDATE early_warnings SET status = ?2, incident = ?3 WHERE id = ?1",
+            params![id, status, incident],
+        )?;
+        Ok(())
+    }
+
+    /// A warning's status and the incident that confirmed it, by bucket and hour (RFC 3339).
+    pub fn warning_status(
+        &self,
+        bucket: &str,
+        hour: &str,
+    ) -> anyhow::Result<Option<(String, Option<String>)>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT status, incident FROM early_warnings WHERE bucket = ?1 AND hour = ?2",
+                params![bucket, hour],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn point(day: &str, usage_type: &str, usage: f64) -> CostPoint {
+        let info = crate::sources::usage_type::classify(usage_type);
+        CostPoint {
+            day: d(day),
+            account: "111111111111".into(),
+            region: info.region,
+            family: info.family,
+            usage_type: usage_type.into(),
+            usage,
+            unit: "GB".into(),
+            cost_usd: usage * 0.09,
+            estimated: false,
+        }
+    }
+
+    #[test]
+    fn migrates_and_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/state.db");
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        drop(s);
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn refuses_a_newer_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let c = Connection::open(&path).unwrap();
+        c.pragma_update(None, "user_version", 99).unwrap();
+        drop(c);
+        let err = Store::open(&path).err().unwrap();
+        assert!(format!("{err:#}").contains("schema version 99"), "{err:#}");
+    }
+
+    #[test]
+    fn refetch_replaces_a_day_and_series_sum_usage_types() {
+        let mut s = Store::open_in_memory().unwrap();
+        let mut b = SyncBatch {
+            start: d("2026-05-01"),
+            end: d("2026-05-03"),
+            pages: 1,
+            ..Default::default()
+        };
+        b.days.insert(d("2026-05-01"), true);
+        b.days.insert(d("2026-05-02"), false);
+        b.points = vec![
+            point("2026-05-01", "DataTransfer-Out-Bytes", 10.0),
+            point("2026-05-01", "USE1-DataTransfer-Out-Bytes", 5.0),
+            point("2026-05-02", "DataTransfer-Out-Bytes", 7.0),
+        ];
+        s.apply_sync(&b).unwrap();
+        let set = s.series(d("2026-05-01"), d("2026-05-02")).unwrap();
+        assert_eq!(set.series.len(), 1);
+        assert_eq!(set.series[0].values[&d("2026-05-01")].usage, 15.0);
+        assert_eq!(set.known_days.len(), 2);
+
+        // The estimated day comes back final with a group gone: the old points must not linger.
+        let mut b2 = SyncBatch {
+            start: d("2026-05-02"),
+            end: d("2026-05-03"),
+            pages: 2,
+            ..Default::default()
+        };
+        b2.days.insert(d("2026-05-02"), true);
+        s.apply_sync(&b2).unwrap();
+        let set = s.series(d("2026-05-01"), d("2026-05-02")).unwrap();
+        assert!(!set.series[0].values.contains_key(&d("2026-05-02")));
+        let fetched = s.fetched_days(d("2026-05-01"), d("2026-05-03")).unwrap();
+        assert!(fetched.values().all(|f| *f));
+        assert_eq!(s.request_log().unwrap().iter().map(|r| r.2).sum::<i64>(), 3);
     }
 }

@@ -53,6 +53,38 @@ pub struct Config {
     pub report: ReportSettings,
     /// Where the trail is, and how to read it; `None`: incidents carry no caller analysis.
     pub cloudtrail: Option<CloudTrailSettings>,
+    /// S3 request metrics in CloudWatch: early warnings and per-bucket attribution.
+    pub cloudwatch: Option<CloudWatchSettings>,
+}
+
+/// `[cloudwatch]`: hourly early warnings and per-bucket attribution from S3 request metrics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CloudWatchSettings {
+    /// The region whose buckets are read (CloudWatch is regional); `None`: the SDK's region.
+    pub region: Option<String>,
+    /// Days of hourly history behind an early warning.
+    pub history_days: u32,
+    /// The last complete hours judged by each `watch`.
+    pub hours_checked: u32,
+    /// Materiality of an early warning: GB above expected in the hour.
+    pub min_excess_gb_per_hour: f64,
+    /// Days before an incident that define a bucket's normal, for attribution.
+    pub baseline_days: u32,
+    /// Opt-in: publish each series' anomaly score and excess here (PutMetricData).
+    pub publish_namespace: Option<String>,
+}
+
+impl Default for CloudWatchSettings {
+    fn default() -> Self {
+        CloudWatchSettings {
+            region: None,
+            history_days: 14,
+            hours_checked: 2,
+            min_excess_gb_per_hour: 1.0,
+            baseline_days: 7,
+            publish_namespace: None,
+        }
+    }
 }
 
 /// `[cloudtrail]`: naming the callers behind an incident.
@@ -101,6 +133,7 @@ impl Default for Config {
             delivery: DeliverySettings::default(),
             report: ReportSettings::default(),
             cloudtrail: None,
+            cloudwatch: None,
         }
     }
 }
@@ -534,6 +567,49 @@ where
             }
         }
         cfg.cloudtrail = raw.cloudtrail.map(|c| self.cloudtrail(c));
+        cfg.cloudwatch = raw.cloudwatch.map(|c| {
+            let base = keys(&["cloudwatch"]);
+            let d = CloudWatchSettings::default();
+            let namespace = c.publish_namespace.filter(|n| !n.trim().is_empty());
+            if namespace.as_deref().is_some_and(|n| n.starts_with("AWS/")) {
+                self.fail(
+                    &with(&base, "publish_namespace"),
+                    "namespaces starting with AWS/ are reserved",
+                );
+            }
+            CloudWatchSettings {
+                region: c.region,
+                history_days: self.int(
+                    &with(&base, "history_days"),
+                    c.history_days,
+                    d.history_days,
+                    2,
+                    60,
+                ),
+                hours_checked: self.int(
+                    &with(&base, "hours_checked"),
+                    c.hours_checked,
+                    d.hours_checked,
+                    1,
+                    48,
+                ),
+                min_excess_gb_per_hour: self.num(
+                    &with(&base, "min_excess_gb_per_hour"),
+                    c.min_excess_gb_per_hour,
+                    d.min_excess_gb_per_hour,
+                    (0.0, f64::INFINITY),
+                    false,
+                ),
+                baseline_days: self.int(
+                    &with(&base, "baseline_days"),
+                    c.baseline_days,
+                    d.baseline_days,
+                    1,
+                    60,
+                ),
+                publish_namespace: namespace,
+            }
+        });
         cfg
     }
 

@@ -18,8 +18,19 @@ pub struct RawConfig {
     #[serde(default)]
     pub notify: RawNotify,
     pub cloudtrail: Option<RawCloudTrail>,
+    pub cloudwatch: Option<RawCloudWatch>,
     #[serde(default)]
     pub report: RawReport,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawCloudWatch {
+    pub region: Option<String>,
+    pub history_days: Option<i64>,
+    pub hours_checked: Option<i64>,
+    pub min_excess_gb_per_hour: Option<f64>,
+    pub baseline_days: Option<i64>,
+    pub publish_namespace: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -158,10 +169,22 @@ pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "detect",
             "notify",
             "cloudtrail",
+            "cloudwatch",
             "report",
         ],
     ),
     ("report", &["mode", "runbook_url"]),
+    (
+        "cloudwatch",
+        &[
+            "region",
+            "history_days",
+            "hours_checked",
+            "min_excess_gb_per_hour",
+            "baseline_days",
+            "publish_namespace",
+        ],
+    ),
     ("aws", &["profile"]),
     ("state", &["path"]),
     ("sync", &["lookback_days"]),

@@ -5,6 +5,7 @@
 //! - [`sync`]: which days the store still lacks, and fetching exactly those.
 
 pub mod cloudtrail;
+pub mod cloudwatch;
 pub mod cost_explorer;
 pub mod sync;
 pub mod usage_type;
