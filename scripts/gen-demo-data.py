@@ -182,6 +182,29 @@ def write_trail(out_dir):
         print(f"wrote {os.path.join(folder, name)}: {len(recs)} records")
 
 
+def write_metrics(path):
+    """Daily BytesDownloaded per bucket in eu-west-1 for the last 30 days (what CloudWatch serves
+    for buckets with request metrics on): the exports bucket carries the spike."""
+    rng = random.Random(7)
+    series = {}
+    for bucket, gb in [("prod-analytics", 45.0), ("static-assets", 12.0), ("reports-archive", 4.0)]:
+        points = []
+        for k in range(30, 0, -1):
+            day = END - dt.timedelta(days=k - 1)
+            v = gb * WEEKDAY_FACTOR[day.weekday()] * rng.gauss(1.0, 0.05)
+            if day == END and bucket == "prod-analytics":
+                v = 1480.0
+            t = int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc).timestamp())
+            points.append([t, round(v * 1073741824)])
+        series[bucket] = points
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(series, f, indent=1)
+        f.write("\n")
+    print(f"wrote {path}")
+
+
 if __name__ == "__main__":
     main()
+    write_metrics(os.path.join(os.path.dirname(__file__), "..", "demo", "cloudwatch", "bytes-downloaded.json"))
     write_trail(os.path.join(os.path.dirname(__file__), "..", "demo", "cloudtrail"))

@@ -74,6 +74,12 @@ pub enum Command {
     /// each row depends only on that row and earlier ones. score is in [0, 1], 0.5 at the
     /// threshold.
     Detect(DetectArgs),
+    /// Early warning, meant to run hourly: S3 request metrics from CloudWatch, per bucket.
+    ///
+    /// Judges the last complete hours of every bucket that publishes request metrics against its
+    /// hourly baseline and announces what breaks it ("early warning, not yet in billing"). The
+    /// next daily run confirms each warning with the bill, or closes it.
+    Watch(WatchArgs),
     /// Replay past days exactly as the daily job would have, and write a report.
     ///
     /// Fetches only what the store lacks (one ranged Cost Explorer request per page), evaluates
@@ -268,6 +274,15 @@ pub enum DirectionArg {
 }
 
 #[derive(Debug, Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Output on stdout.
+    #[arg(long, value_enum, default_value_t = RunFormat::Text)]
+    pub format: RunFormat,
+}
+
+#[derive(Debug, Args)]
 pub struct BackfillArgs {
     #[command(flatten)]
     pub config: ConfigArg,
@@ -395,6 +410,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Callers(a) => cmd_callers(a),
         Command::Outbox(a) => cmd_outbox(a),
         Command::Backfill(a) => cmd_backfill(a),
+        Command::Watch(a) => cmd_watch(a),
         Command::Import(a) => cmd_import(a),
         Command::Demo(a) => cmd_demo(a),
     }
@@ -410,9 +426,20 @@ fn cmd_run(a: RunArgs) -> Result<()> {
     let rt = runtime()?;
     let outcome = rt.block_on(async {
         let source = CostExplorer::from_env(cfg.aws_profile.as_deref()).await;
+        let metrics = match &cfg.cloudwatch {
+            Some(cw) => Some(
+                crate::sources::cloudwatch::CloudWatch::from_env(
+                    cfg.aws_profile.as_deref(),
+                    cw.region.as_deref(),
+                )
+                .await,
+            ),
+            None => None,
+        };
         pipeline::run(
             &cfg,
             &source,
+            metrics.as_ref(),
             &mut store,
             &RunOptions {
                 date,
@@ -652,6 +679,50 @@ fn cmd_callers(a: CallersArgs) -> Result<()> {
     Ok(())
 }
 
+fn cmd_watch(a: WatchArgs) -> Result<()> {
+    use crate::sources::cloudwatch::CloudWatch;
+    let cfg = load_config(&a.config)?;
+    let Some(cw) = cfg.cloudwatch.clone() else {
+        return Err(Error::config(
+            "watch needs a [cloudwatch] table in the config",
+        ));
+    };
+    let mut store = Store::open(&cfg.state_path)?;
+    let rt = runtime()?;
+    let report = rt.block_on(async {
+        let src = CloudWatch::from_env(cfg.aws_profile.as_deref(), cw.region.as_deref()).await;
+        crate::watch::run_watch(&cfg, &src, &mut store, Utc::now()).await
+    })?;
+    match a.format {
+        RunFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(anyhow::Error::from)?
+        ),
+        RunFormat::Text => {
+            println!(
+                "egresswatch watch: {} bucket(s) checked, {} early warning(s) ({} new), {} CloudWatch call(s), {} message(s) delivered",
+                report.buckets_checked,
+                report.warnings.len(),
+                report.new_warnings,
+                report.cloudwatch_calls,
+                report.notified
+            );
+            for w in &report.warnings {
+                println!(
+                    "  early warning, not yet in billing: {}",
+                    crate::report::text::clean_line(&format!("{}: {}", w.bucket, w.reason))
+                );
+            }
+        }
+    }
+    match report.delivery_error {
+        Some(e) => Err(Error::Runtime(anyhow::anyhow!(
+            "delivery failed ({e}); the message stays queued"
+        ))),
+        None => Ok(()),
+    }
+}
+
 fn cmd_backfill(a: BackfillArgs) -> Result<()> {
     use crate::report::{html, outbox, DataQuality, Report, ReportIncident};
     let cfg = load_config(&a.config)?;
@@ -686,6 +757,8 @@ fn cmd_backfill(a: BackfillArgs) -> Result<()> {
                     month_to_date_usd: None,
                     projected_month_excess_usd: None,
                     cloudtrail: None,
+                    buckets: None,
+                    early_warnings: Vec::new(),
                 })
                 .collect(),
             quality: DataQuality {
@@ -695,6 +768,7 @@ fn cmd_backfill(a: BackfillArgs) -> Result<()> {
             },
             runbook_url: cfg.report.runbook_url.clone(),
             digest: None,
+            verdicts: Vec::new(),
         };
         if a.with_callers {
             crate::pipeline::attach_callers(&cfg, &mut report).await;

@@ -14,6 +14,7 @@ use crate::detect::{evaluate_day, Incident};
 use crate::report::{
     outbox, slack, sparkline, DataQuality, Digest, RegionDigest, Report, ReportIncident,
 };
+use crate::sources::cloudwatch::MetricSource;
 use crate::sources::cost_explorer::{CostSource, USD_PER_REQUEST};
 use crate::sources::sync::{sync, SyncOutcome};
 use crate::state::Store;
@@ -99,10 +100,29 @@ pub fn evaluate(
             month_to_date_usd: mtd,
             projected_month_excess_usd: Some(projected),
             cloudtrail: None,
+            buckets: None,
+            early_warnings: Vec::new(),
         });
     }
     let digest = (cfg.report.mode == ReportMode::Daily).then(|| digest(&set, eval_day));
+    let verdict_time = eval_day
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc();
+    let verdicts = outcome
+        .verdicts
+        .iter()
+        .map(|(k, score, excess)| crate::sources::cloudwatch::Verdict {
+            account: k.account.clone(),
+            region: k.region.clone(),
+            family: k.family.as_str().to_string(),
+            time: verdict_time,
+            score: *score,
+            excess: *excess,
+        })
+        .collect();
     Ok(Report {
+        verdicts,
         runbook_url: cfg.report.runbook_url.clone(),
         digest,
         run_date: date,
@@ -217,10 +237,40 @@ pub async fn attach_callers(cfg: &Config, report: &mut Report) {
     }
 }
 
+/// Attribute every incident to the buckets whose downloads grew (CloudWatch request metrics).
+/// Metrics that cannot be read do not fail the run: the incident simply has no bucket list.
+pub async fn attach_buckets<M: MetricSource>(
+    cw: &crate::config::CloudWatchSettings,
+    m: &M,
+    report: &mut Report,
+) {
+    if report.incidents.is_empty() {
+        return;
+    }
+    let buckets = match m.buckets().await {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), "listing S3 request metrics failed");
+            return;
+        }
+    };
+    for ri in &mut report.incidents {
+        let i = &ri.incident;
+        if cw.region.as_deref().is_some_and(|r| r != i.region) || !i.family.is_bytes() {
+            continue;
+        }
+        match crate::watch::attribute(m, &buckets, i.start, i.day, cw.baseline_days).await {
+            Ok(rows) => ri.buckets = Some(rows),
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "per-bucket attribution failed"),
+        }
+    }
+}
+
 /// The daily job.
-pub async fn run<S: CostSource>(
+pub async fn run<S: CostSource, M: MetricSource>(
     cfg: &Config,
     source: &S,
+    metrics: Option<&M>,
     store: &mut Store,
     opts: &RunOptions,
 ) -> anyhow::Result<RunOutcome> {
@@ -232,6 +282,40 @@ pub async fn run<S: CostSource>(
     }
     let mut report = evaluate(cfg, store, opts.date, &synced)?;
     attach_callers(cfg, &mut report).await;
+    if let (Some(m), Some(cw)) = (metrics, &cfg.cloudwatch) {
+        attach_buckets(cw, m, &mut report).await;
+        if !opts.dry_run {
+            let incidents: Vec<Incident> = report
+                .incidents
+                .iter()
+                .map(|r| r.incident.clone())
+                .collect();
+            for (w, confirmed) in crate::watch::settle(store, &incidents, report.evaluated_day)? {
+                if let Some(label) = confirmed {
+                    for ri in report.incidents.iter_mut().filter(|r| {
+                        format!("{} from {}", r.incident.key(), r.incident.start) == label
+                    }) {
+                        ri.early_warnings.push(format!(
+                            "early warning at {} on bucket {}, {:.1} GB in that hour",
+                            w.hour.format("%Y-%m-%d %H:%M UTC"),
+                            w.bucket,
+                            w.observed_gb
+                        ));
+                    }
+                }
+            }
+            if let Some(ns) = &cw.publish_namespace {
+                match m.publish(ns, &report.verdicts).await {
+                    Ok(calls) => {
+                        tracing::info!(calls, namespace = %ns, "verdicts published to CloudWatch")
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %format!("{e:#}"), "publishing verdicts to CloudWatch failed")
+                    }
+                }
+            }
+        }
+    }
     let mut out = RunOutcome {
         run_date: report.run_date,
         evaluated_day: report.evaluated_day,

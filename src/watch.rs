@@ -204,3 +204,73 @@ pub fn by_bucket(warnings: &[EarlyWarning]) -> BTreeMap<String, Vec<&EarlyWarnin
     }
     m
 }
+
+/// What `egresswatch watch` did, as `--format json` prints it.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct WatchReport {
+    pub buckets_checked: usize,
+    pub cloudwatch_calls: usize,
+    pub warnings: Vec<EarlyWarning>,
+    /// Warnings raised for the first time by this run.
+    pub new_warnings: usize,
+    /// Messages delivered.
+    pub notified: usize,
+    pub delivery_error: Option<String>,
+}
+
+/// The hourly job: judge, record, announce what is new (through the outbox, like incidents).
+pub async fn run_watch<M: MetricSource>(
+    cfg: &crate::config::Config,
+    src: &M,
+    store: &mut crate::state::Store,
+    now: DateTime<Utc>,
+) -> anyhow::Result<WatchReport> {
+    use crate::report::outbox;
+    let cw = cfg
+        .cloudwatch
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("watch needs a [cloudwatch] table in the config"))?;
+    let out = watch(cw, cfg.detect.gates.min_robust_z, src, now).await?;
+    let new = store.record_warnings(&out.warnings)?;
+    let messages = outbox::build_warnings(cfg, &new);
+    store.queue_messages(&messages, &[])?;
+    let d = outbox::deliver_all(cfg, store).await?;
+    Ok(WatchReport {
+        buckets_checked: out.buckets_checked,
+        cloudwatch_calls: out.cloudwatch_calls,
+        new_warnings: new.len(),
+        warnings: out.warnings,
+        notified: d.delivered,
+        delivery_error: d.errors.first().cloned(),
+    })
+}
+
+/// The daily run's part: confirm open warnings the bill now shows as incidents (same region,
+/// a day inside the incident), close those whose day the bill has settled without one.
+pub fn settle(
+    store: &mut crate::state::Store,
+    incidents: &[crate::detect::Incident],
+    evaluated_day: NaiveDate,
+) -> anyhow::Result<Vec<(EarlyWarning, Option<String>)>> {
+    let mut settled = Vec::new();
+    for (id, w) in store.open_warnings()? {
+        if w.day() > evaluated_day {
+            continue; // not in the bill yet
+        }
+        let confirmed = incidents.iter().find(|i| {
+            (w.region.is_empty() || i.region == w.region) && i.start <= w.day() && w.day() <= i.day
+        });
+        match confirmed {
+            Some(i) => {
+                let label = format!("{} from {}", i.key(), i.start);
+                store.resolve_warning(id, "confirmed", Some(&label))?;
+                settled.push((w, Some(label)));
+            }
+            None => {
+                store.resolve_warning(id, "closed", None)?;
+                settled.push((w, None));
+            }
+        }
+    }
+    Ok(settled)
+}

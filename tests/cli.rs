@@ -125,6 +125,11 @@ fn demo_runs_offline_and_names_the_planted_spike() {
         "{stdout}"
     );
     assert!(stdout.contains("CloudTrail attributes"), "{stdout}");
+    // Which bucket: CloudWatch request metrics attribute the growth.
+    assert!(
+        stdout.contains("bucket prod-analytics: 1480.0 GB downloaded"),
+        "{stdout}"
+    );
     // The finance half.
     assert!(
         stdout.contains("finance: $") && stdout.contains("excess by month end"),

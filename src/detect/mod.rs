@@ -177,6 +177,8 @@ pub struct DayOutcome {
     pub day_known: bool,
     /// Whether the day's data is still estimated.
     pub day_estimated: bool,
+    /// Every evaluated series: (key, score, excess over expected) on the day.
+    pub verdicts: Vec<(SeriesKey, f64, f64)>,
 }
 
 /// One series' verdicts over its window.
@@ -395,6 +397,11 @@ pub fn evaluate_day(set: &SeriesSet, day: NaiveDate, settings: &DetectSettings) 
     for (j, discovered) in judged.iter().zip(discoveries) {
         let last = j.out.len() - 1;
         out.day_estimated |= j.estimated;
+        out.verdicts.push((
+            j.key.clone(),
+            j.out[last].score,
+            j.values[last] - j.out[last].expected,
+        ));
         if j.out[last].young {
             out.young.push(j.key.clone());
         }

@@ -32,6 +32,12 @@ pub struct ReportIncident {
     /// not stop (finance's worst case for this month).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub projected_month_excess_usd: Option<f64>,
+    /// The buckets whose downloads grew (CloudWatch request metrics), most first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub buckets: Option<Vec<crate::watch::BucketGrowth>>,
+    /// Early warnings (hourly metrics) that this incident confirmed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub early_warnings: Vec<String>,
     /// Who downloaded, what changed (when a CloudTrail source is configured).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cloudtrail: Option<crate::correlate::IncidentContext>,
@@ -52,6 +58,9 @@ pub struct Report {
     /// The last 7 days per region (daily digest mode).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub digest: Option<Digest>,
+    /// Every evaluated series' score and excess on the day (published to CloudWatch on request).
+    #[serde(skip)]
+    pub verdicts: Vec<crate::sources::cloudwatch::Verdict>,
 }
 
 /// The daily digest finance asked for: the last 7 days of S3 egress per region.
@@ -222,6 +231,28 @@ pub fn account_label(i: &Incident) -> String {
         Some(n) if !n.is_empty() => format!("{n} ({})", i.account),
         _ => i.account.clone(),
     }
+}
+
+/// Per-bucket attribution and confirmed early warnings, as plain lines (renderers escape them).
+pub fn bucket_lines(ri: &ReportIncident, max: usize) -> Vec<String> {
+    let mut out: Vec<String> = ri
+        .early_warnings
+        .iter()
+        .map(|w| format!("Confirms the {w}"))
+        .collect();
+    if let Some(rows) = &ri.buckets {
+        for b in rows.iter().take(max) {
+            out.push(format!(
+                "bucket {}: {:.1} GB downloaded, +{:.1} GB over its {:.1} GB/day ({:.0}% of the growth, CloudWatch request metrics)",
+                b.bucket,
+                b.window_gb,
+                b.growth_gb,
+                b.baseline_gb_per_day,
+                b.share * 100.0
+            ));
+        }
+    }
+    out
 }
 
 /// What the renderers show of an incident's CloudTrail context, as plain (unescaped) lines:
@@ -426,6 +457,8 @@ pub(crate) mod fixture {
                     excess_bytes: 110_000_000_000,
                 };
                 ReportIncident {
+                    buckets: None,
+                    early_warnings: Vec::new(),
                     already_notified: false,
                     month_to_date_usd: Some(1234.5 + n as f64),
                     projected_month_excess_usd: Some(i.total_excess_cost_usd * 3.0),
@@ -458,6 +491,7 @@ pub(crate) mod fixture {
             },
             runbook_url: Some("https://wiki.example/egress".into()),
             digest: None,
+            verdicts: Vec::new(),
         }
     }
 

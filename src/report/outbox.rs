@@ -213,3 +213,70 @@ pub async fn deliver_messages(
     }
     Ok(out)
 }
+
+/// The messages raising early warnings (not yet in billing), one per sink.
+pub fn build_warnings(cfg: &Config, warnings: &[crate::watch::EarlyWarning]) -> Vec<NewMessage> {
+    use serde_json::json;
+    if warnings.is_empty() {
+        return Vec::new();
+    }
+    let mut h = rustc_hash::FxHasher::default();
+    for w in warnings {
+        (&w.bucket, &w.filter_id, w.hour.timestamp()).hash(&mut h);
+    }
+    let subject = format!("warning-{:016x}", h.finish());
+    let headline = format!(
+        "early warning, not yet in billing: {} bucket(s) downloading far above their hourly baseline",
+        warnings.len()
+    );
+    let lines: Vec<String> = warnings
+        .iter()
+        .take(40)
+        .map(|w| {
+            format!(
+                "{} in {}: {:.1} GB in the hour from {} vs {:.1} GB expected ({:.1} robust σ)",
+                w.bucket,
+                if w.region.is_empty() {
+                    "its region"
+                } else {
+                    &w.region
+                },
+                w.observed_gb,
+                w.hour.format("%Y-%m-%d %H:%M UTC"),
+                w.expected_gb,
+                w.robust_z
+            )
+        })
+        .collect();
+    let more = warnings.len().saturating_sub(lines.len());
+    sinks(cfg)
+        .into_iter()
+        .map(|sink| {
+            let id = format!("egresswatch-{sink}-{subject}");
+            let payload = match sink {
+                "slack" => {
+                    let mut text: Vec<String> = lines.iter().map(|l| format!("• {}", crate::report::format::mrkdwn(l))).collect();
+                    if more > 0 {
+                        text.push(format!("…and {more} more"));
+                    }
+                    json!({"text": format!("egresswatch: {headline}"), "blocks": [
+                        {"type": "header", "text": {"type": "plain_text", "text": ":warning: S3 egress early warning (not yet in billing)"}},
+                        {"type": "section", "text": {"type": "mrkdwn", "text": crate::report::format::truncate(&text.join("\n"), 3000)}},
+                        {"type": "context", "elements": [{"type": "mrkdwn", "text": "From CloudWatch S3 request metrics. The next daily run confirms it with the bill, or closes it."}]}
+                    ]})
+                }
+                "teams" => {
+                    let mut body = vec![json!({"type": "TextBlock", "size": "Large", "weight": "Bolder", "wrap": true,
+                        "text": "S3 egress early warning (not yet in billing)"})];
+                    for l in &lines {
+                        body.push(json!({"type": "TextBlock", "wrap": true, "text": teams::escape(l)}));
+                    }
+                    json!({"type": "message", "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": null,
+                        "content": {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard", "version": "1.4", "body": body}}]})
+                }
+                _ => json!({"schema": "egresswatch.early-warning/v1", "id": id, "warnings": warnings}),
+            };
+            NewMessage { sink: sink.to_string(), idempotency_key: id, payload: payload.to_string(), summary: headline.clone() }
+        })
+        .collect()
+}

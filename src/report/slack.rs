@@ -114,6 +114,11 @@ fn incident_text(i: &Incident, full: Option<&super::ReportIncident>) -> String {
             ));
         }
     }
+    if let Some(r) = full {
+        for line in super::bucket_lines(r, 5) {
+            s.push_str(&format!("\n• {}", mrkdwn(&line)));
+        }
+    }
     if let Some(ctx) = ctx {
         for line in super::context_lines(ctx, 5) {
             s.push_str(&format!("\n• {}", mrkdwn(&line)));
@@ -200,6 +205,8 @@ mod tests {
                     month_to_date_usd: Some(1234.5),
                     projected_month_excess_usd: Some(2000.0),
                     cloudtrail: None,
+                    buckets: None,
+                    early_warnings: Vec::new(),
                 })
                 .collect(),
             quality: DataQuality {
@@ -208,6 +215,7 @@ mod tests {
             },
             runbook_url: Some("https://wiki.example/egress".into()),
             digest: None,
+            verdicts: Vec::new(),
         }
     }
 

@@ -80,6 +80,12 @@ pub fn message(report: &Report, incidents: &[Incident]) -> Value {
                     json!({"isSubtle": true}),
                 ));
             }
+            for line in super::bucket_lines(r, 5) {
+                blocks.push(text(
+                    escape(&line),
+                    json!({"isSubtle": true, "spacing": "None"}),
+                ));
+            }
             if let Some(c) = &r.cloudtrail {
                 for line in context_lines(c, 5) {
                     blocks.push(text(

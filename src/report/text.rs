@@ -8,6 +8,11 @@ use std::fmt::Write;
 use super::format::{num, pct, usage, usd};
 use super::{account_label, Report};
 
+/// Control characters out, for any line printed to a terminal.
+pub fn clean_line(s: &str) -> String {
+    clean(s)
+}
+
 fn clean(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
@@ -80,6 +85,9 @@ pub fn render(r: &Report) -> String {
                 usd(m),
                 usd(p)
             );
+        }
+        for line in super::bucket_lines(ri, 5) {
+            let _ = writeln!(out, "    | {}", clean(&line));
         }
         if let Some(ctx) = &ri.cloudtrail {
             for line in super::context_lines(ctx, 5) {

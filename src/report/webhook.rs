@@ -23,6 +23,8 @@ pub fn document(report: &Report, incidents: &[Incident], id: &str) -> Value {
                 month_to_date_usd: None,
                 projected_month_excess_usd: None,
                 cloudtrail: None,
+                buckets: None,
+                early_warnings: Vec::new(),
             });
             let mut v = serde_json::to_value(&full).unwrap_or(Value::Null);
             v["links"] = json!(super::links(i, report.runbook_url.as_deref())
