@@ -17,7 +17,7 @@ use crate::pipeline::{self, RunOptions};
 use crate::report::text;
 use crate::sources::cost_explorer::{CostExplorer, USD_PER_REQUEST};
 use crate::sources::sync;
-use crate::state::{PointFilter, Store};
+use crate::state::PointFilter;
 
 /// Catch S3 data exfiltration through the bill.
 ///
@@ -39,8 +39,17 @@ pub struct Cli {
     /// Only errors on stderr.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// Log lines on stderr as text or as JSON (one object per line, for log collectors).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -74,6 +83,20 @@ pub enum Command {
     /// each row depends only on that row and earlier ones. score is in [0, 1], 0.5 at the
     /// threshold.
     Detect(DetectArgs),
+    /// Write a commented starter config (every key, with its default) to PATH; refuses to
+    /// overwrite an existing file.
+    Init {
+        /// Where to write it.
+        #[arg(value_name = "PATH", default_value = "egresswatch.toml")]
+        path: PathBuf,
+    },
+    /// Print shell completions for bash, zsh, fish, elvish or powershell.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), generated from this command line's definition.
+    Man,
     /// Early warning, meant to run hourly: S3 request metrics from CloudWatch, per bucket.
     ///
     /// Judges the last complete hours of every bucket that publishes request metrics against its
@@ -352,7 +375,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
         }
     };
-    init_logging(cli.verbose, cli.quiet);
+    init_logging(cli.verbose, cli.quiet, cli.log_format);
     match dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -367,7 +390,7 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_logging(verbose: u8, quiet: bool) {
+fn init_logging(verbose: u8, quiet: bool, format: LogFormat) {
     let level = match (quiet, verbose) {
         (true, _) => "error",
         (_, 0) => "warn",
@@ -377,16 +400,35 @@ fn init_logging(verbose: u8, quiet: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(format!("egresswatch={level},warn"))
     });
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
 }
 
 fn load_config(arg: &ConfigArg) -> Result<Config> {
     config::load(arg.config.as_deref(), arg.config.is_some())
         .map_err(|errs| Error::Config(errs.iter().map(|e| e.to_string()).collect()))
+}
+
+/// The runtime and the store (local: locked; `s3://`: fetched, saved back with `State::save`).
+fn open_state(cfg: &Config) -> Result<(tokio::runtime::Runtime, crate::remote_state::State)> {
+    use crate::remote_state::StatePath;
+    let rt = runtime()?;
+    let state = rt.block_on(async {
+        let s3 = match StatePath::parse(&cfg.state_path)? {
+            StatePath::S3 { .. } => {
+                Some(crate::sources::cloudtrail::s3_client(cfg.aws_profile.as_deref()).await)
+            }
+            StatePath::Local(_) => None,
+        };
+        crate::remote_state::open(&cfg.state_path, s3).await
+    })?;
+    Ok((rt, state))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -401,8 +443,9 @@ fn today() -> NaiveDate {
 }
 
 fn dispatch(cli: Cli) -> Result<()> {
+    let (quiet, log_format) = (cli.quiet, cli.log_format);
     match cli.command {
-        Command::Run(a) => cmd_run(a),
+        Command::Run(a) => cmd_run(a, quiet, log_format),
         Command::Sync(a) => cmd_sync(a),
         Command::Series(a) => cmd_series(a),
         Command::CheckConfig(a) => cmd_check_config(a),
@@ -411,19 +454,63 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Outbox(a) => cmd_outbox(a),
         Command::Backfill(a) => cmd_backfill(a),
         Command::Watch(a) => cmd_watch(a),
+        Command::Init { path } => cmd_init(&path),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "egresswatch",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+        Command::Man => {
+            let man = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command());
+            man.render(&mut std::io::stdout().lock())
+                .map_err(|e| Error::Runtime(anyhow::Error::new(e).context("writing the man page")))
+        }
         Command::Import(a) => cmd_import(a),
         Command::Demo(a) => cmd_demo(a),
     }
 }
 
-fn cmd_run(a: RunArgs) -> Result<()> {
+/// The one line every run ends with, for whoever reads the job's log.
+fn summary(o: &pipeline::RunOutcome, format: LogFormat) {
+    let new = o.incidents.iter().filter(|i| !i.already_notified).count();
+    let q = &o.data_quality;
+    match format {
+        LogFormat::Json => eprintln!(
+            "{}",
+            serde_json::json!({
+                "timestamp": Utc::now().to_rfc3339(), "level": "INFO", "fields": {
+                "message": "run summary", "day_checked": o.evaluated_day, "series": q.series_checked,
+                "incidents": o.incidents.len(), "new_incidents": new, "messages_delivered": o.notified,
+                "cost_explorer_requests": o.cost_explorer_requests, "cost_explorer_cost_usd": o.cost_explorer_cost_usd,
+                "trail_files_read": q.trail_files_read, "dry_run": o.dry_run}})
+        ),
+        LogFormat::Text => eprintln!(
+            "egresswatch: run summary: day {} checked, {} series, {} incident(s) ({} new), {} message(s) delivered, {} Cost Explorer request(s) (${:.2}), {} trail file(s) read{}",
+            o.evaluated_day,
+            q.series_checked,
+            o.incidents.len(),
+            new,
+            o.notified,
+            o.cost_explorer_requests,
+            o.cost_explorer_cost_usd,
+            q.trail_files_read,
+            if o.dry_run { " (dry run)" } else { "" }
+        ),
+    }
+}
+
+fn cmd_run(a: RunArgs, quiet: bool, log_format: LogFormat) -> Result<()> {
     let cfg = load_config(&a.config)?;
     let date = a.date.unwrap_or_else(today);
     if date > today() + Days::new(1) {
         return Err(Error::config(format!("--date {date} is in the future")));
     }
-    let mut store = Store::open(&cfg.state_path)?;
-    let rt = runtime()?;
+    let (rt, mut state) = open_state(&cfg)?;
+    let store = &mut state.store;
     let outcome = rt.block_on(async {
         let source = CostExplorer::from_env(cfg.aws_profile.as_deref()).await;
         let metrics = match &cfg.cloudwatch {
@@ -440,7 +527,7 @@ fn cmd_run(a: RunArgs) -> Result<()> {
             &cfg,
             &source,
             metrics.as_ref(),
-            &mut store,
+            store,
             &RunOptions {
                 date,
                 dry_run: a.dry_run,
@@ -466,6 +553,10 @@ fn cmd_run(a: RunArgs) -> Result<()> {
             );
         }
     }
+    rt.block_on(state.save())?;
+    if !quiet {
+        summary(&outcome, log_format);
+    }
     match outcome.delivery_error {
         Some(e) => Err(Error::Runtime(anyhow::anyhow!(
             "delivery failed ({e}); {} incident(s) stay queued for the next run",
@@ -485,12 +576,13 @@ fn cmd_sync(a: SyncArgs) -> Result<()> {
     if from > to {
         return Err(Error::config(format!("--from {from} is after --to {to}")));
     }
-    let mut store = Store::open(&cfg.state_path)?;
-    let rt = runtime()?;
+    let (rt, mut state) = open_state(&cfg)?;
+    let store = &mut state.store;
     let out = rt.block_on(async {
         let source = CostExplorer::from_env(cfg.aws_profile.as_deref()).await;
-        sync::sync(&source, &mut store, from, to + Days::new(1), today).await
+        sync::sync(&source, store, from, to + Days::new(1), today).await
     })?;
+    rt.block_on(state.save())?;
     if let Some(c) = out.clamped_from {
         eprintln!("egresswatch: note: Cost Explorer keeps daily data from {c} on; started there");
     }
@@ -511,8 +603,8 @@ fn cmd_sync(a: SyncArgs) -> Result<()> {
 
 fn cmd_series(a: SeriesArgs) -> Result<()> {
     let cfg = load_config(&a.config)?;
-    let store = Store::open(&cfg.state_path)?;
-    let points = store.points(&PointFilter {
+    let (_rt, state) = open_state(&cfg)?;
+    let points = state.store.points(&PointFilter {
         from: a.from,
         to: a.to,
         account: a.account,
@@ -679,6 +771,35 @@ fn cmd_callers(a: CallersArgs) -> Result<()> {
     Ok(())
 }
 
+/// The starter config: the documented example, every key with its default.
+const STARTER: &str = include_str!("../config.toml.example");
+
+fn cmd_init(path: &std::path::Path) -> Result<()> {
+    use std::io::Write as _;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => Error::config(format!(
+                "{} already exists: not overwritten (remove it first, or choose another path)",
+                path.display()
+            )),
+            _ => Error::Runtime(
+                anyhow::Error::new(e).context(format!("creating {}", path.display())),
+            ),
+        })?;
+    f.write_all(STARTER.as_bytes()).map_err(|e| {
+        Error::Runtime(anyhow::Error::new(e).context(format!("writing {}", path.display())))
+    })?;
+    println!(
+        "wrote {}: edit it, then `egresswatch check-config {}`",
+        path.display(),
+        path.display()
+    );
+    Ok(())
+}
+
 fn cmd_watch(a: WatchArgs) -> Result<()> {
     use crate::sources::cloudwatch::CloudWatch;
     let cfg = load_config(&a.config)?;
@@ -687,12 +808,13 @@ fn cmd_watch(a: WatchArgs) -> Result<()> {
             "watch needs a [cloudwatch] table in the config",
         ));
     };
-    let mut store = Store::open(&cfg.state_path)?;
-    let rt = runtime()?;
+    let (rt, mut state) = open_state(&cfg)?;
+    let store = &mut state.store;
     let report = rt.block_on(async {
         let src = CloudWatch::from_env(cfg.aws_profile.as_deref(), cw.region.as_deref()).await;
-        crate::watch::run_watch(&cfg, &src, &mut store, Utc::now()).await
+        crate::watch::run_watch(&cfg, &src, store, Utc::now()).await
     })?;
+    rt.block_on(state.save())?;
     match a.format {
         RunFormat::Json => println!(
             "{}",
@@ -740,11 +862,11 @@ fn cmd_backfill(a: BackfillArgs) -> Result<()> {
             "--with-callers needs a [cloudtrail] source in the config",
         ));
     }
-    let mut store = Store::open(&cfg.state_path)?;
-    let rt = runtime()?;
+    let (rt, mut state) = open_state(&cfg)?;
+    let store = &mut state.store;
     let (b, report) = rt.block_on(async {
         let source = CostExplorer::from_env(cfg.aws_profile.as_deref()).await;
-        let b = crate::backfill::backfill(&cfg, &source, &mut store, a.from, to, today).await?;
+        let b = crate::backfill::backfill(&cfg, &source, store, a.from, to, today).await?;
         let mut report = Report {
             run_date: to + Days::new(1),
             evaluated_day: to,
@@ -824,6 +946,7 @@ fn cmd_backfill(a: BackfillArgs) -> Result<()> {
         b.synced.requests,
         b.synced.requests as f64 * USD_PER_REQUEST
     );
+    let mut notify_error = None;
     if a.notify {
         let subject = format!("backfill-{}-{}", b.from, b.to);
         let msgs = outbox::build_keyed(&cfg, &report, &[], &b.incidents, false, Some(&subject));
@@ -831,15 +954,17 @@ fn cmd_backfill(a: BackfillArgs) -> Result<()> {
             println!("nothing to notify (no incidents, or no [notify.*] sink configured)");
         } else {
             store.queue_messages(&msgs, &[])?;
-            let d = rt.block_on(outbox::deliver_all(&cfg, &mut store))?;
+            let d = rt.block_on(outbox::deliver_all(&cfg, store))?;
             println!(
                 "{} summary message(s) delivered, {} still queued",
                 d.delivered, d.failed
             );
-            if let Some(e) = d.errors.first() {
-                return Err(Error::Runtime(anyhow::anyhow!("{e}")));
-            }
+            notify_error = d.errors.first().cloned();
         }
+    }
+    rt.block_on(state.save())?;
+    if let Some(e) = notify_error {
+        return Err(Error::Runtime(anyhow::anyhow!("{e}")));
     }
     println!("Files written:");
     for f in files {
@@ -851,7 +976,8 @@ fn cmd_backfill(a: BackfillArgs) -> Result<()> {
 fn cmd_import(a: ImportArgs) -> Result<()> {
     use crate::sources::cost_explorer::{normalize, CeResponse};
     let cfg = load_config(&a.config)?;
-    let mut store = Store::open(&cfg.state_path)?;
+    let (rt, mut state) = open_state(&cfg)?;
+    let store = &mut state.store;
     let (mut days, mut points) = (0, 0);
     for f in &a.files {
         let text = std::fs::read_to_string(f)
@@ -888,6 +1014,7 @@ fn cmd_import(a: ImportArgs) -> Result<()> {
         points += batch.points.len();
         store.apply_sync(&batch)?;
     }
+    rt.block_on(state.save())?;
     println!(
         "imported {days} day(s), {points} point(s) from {} file(s) into {}",
         a.files.len(),
@@ -899,8 +1026,9 @@ fn cmd_import(a: ImportArgs) -> Result<()> {
 fn cmd_outbox(a: OutboxArgs) -> Result<()> {
     use crate::report::outbox;
     let cfg = load_config(&a.config)?;
-    let mut store = Store::open(&cfg.state_path)?;
-    match a.action {
+    let (rt, mut state) = open_state(&cfg)?;
+    let store = &mut state.store;
+    let result = match a.action {
         OutboxAction::List { all, format } => {
             let msgs = store.list_messages(all)?;
             match format {
@@ -943,8 +1071,7 @@ fn cmd_outbox(a: OutboxArgs) -> Result<()> {
                     "message {i} is not in the outbox (or was delivered or dropped)"
                 )));
             }
-            let rt = runtime()?;
-            let d = rt.block_on(outbox::deliver_messages(&cfg, &mut store, queued))?;
+            let d = rt.block_on(outbox::deliver_messages(&cfg, store, queued))?;
             println!("{} delivered, {} still queued", d.delivered, d.failed);
             match d.errors.first() {
                 Some(e) => Err(Error::Runtime(anyhow::anyhow!("{e}"))),
@@ -961,7 +1088,9 @@ fn cmd_outbox(a: OutboxArgs) -> Result<()> {
                 )))
             }
         }
-    }
+    };
+    rt.block_on(state.save())?;
+    result
 }
 
 fn cmd_detect(a: DetectArgs) -> Result<()> {

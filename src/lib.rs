@@ -15,6 +15,7 @@ pub mod detect;
 pub mod error;
 pub mod model;
 pub mod pipeline;
+pub mod remote_state;
 pub mod report;
 pub mod secret;
 pub mod sources;

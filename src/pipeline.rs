@@ -137,6 +137,7 @@ pub fn evaluate(
             day_estimated: outcome.day_estimated,
             unknown_usage_types: store.unknown_usage_types(from, eval_day)?,
             skipped_groups: synced.problems.len(),
+            trail_files_read: 0,
             bad_trail_files: 0,
             bad_trail_records: 0,
         },
@@ -212,6 +213,7 @@ pub async fn attach_callers(cfg: &Config, report: &mut Report) {
                 .map_err(|e| format!("{e:#}"));
             match &result {
                 Ok(a) => {
+                    report.quality.trail_files_read += a.data_quality.files;
                     report.quality.bad_trail_files += a.data_quality.bad_files;
                     report.quality.bad_trail_records += a.data_quality.bad_records;
                 }

@@ -230,6 +230,13 @@ impl Store {
         Ok(Store { conn })
     }
 
+    /// Fold the write-ahead log into the main file (before the file is copied elsewhere).
+    pub fn checkpoint(&self) -> anyhow::Result<()> {
+        self.conn
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+        Ok(())
+    }
+
     pub fn schema_version(&self) -> anyhow::Result<i64> {
         Ok(self
             .conn

@@ -159,6 +159,8 @@ pub struct DataQuality {
     pub unknown_usage_types: Vec<String>,
     /// Response groups that could not be read and were skipped.
     pub skipped_groups: usize,
+    /// Trail files read for the incidents' caller analysis.
+    pub trail_files_read: u64,
     /// Trail files that could not be read (corrupt, truncated), over all incidents.
     pub bad_trail_files: u64,
     /// Trail records that could not be read.
