@@ -76,6 +76,9 @@ pub enum Command {
     /// what is new against the baseline window before it, flags what deserves a look, and lists
     /// high-risk S3 control-plane changes in the window and the lookback before it.
     Callers(CallersArgs),
+    /// S3 activity trends from CloudTrail: daily counts per (account, region, event, outcome),
+    /// and the findings (rises, first-ever events) for each day of the range.
+    Activity(ActivityArgs),
     /// Run the detector on any `timestamp,value` CSV series.
     ///
     /// Timestamps `YYYY-MM-DD` or `YYYY-MM-DD HH:MM:SS`, any regular interval. Writes
@@ -258,6 +261,24 @@ fn parse_time_from(s: &str) -> std::result::Result<i64, String> {
 
 fn parse_time_to(s: &str) -> std::result::Result<i64, String> {
     parse_time(s, true)
+}
+
+#[derive(Debug, Args)]
+pub struct ActivityArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// The trail: a local directory or s3://BUCKET/PREFIX [default: `cloudtrail.source`].
+    #[arg(long, value_name = "PATH|s3://BUCKET/PREFIX")]
+    pub source: Option<String>,
+    /// First day (YYYY-MM-DD).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_day)]
+    pub from: NaiveDate,
+    /// Last day, inclusive.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_day)]
+    pub to: NaiveDate,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CallersFormat::Table)]
+    pub format: CallersFormat,
 }
 
 #[derive(Debug, Args)]
@@ -451,6 +472,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::CheckConfig(a) => cmd_check_config(a),
         Command::Detect(a) => cmd_detect(a),
         Command::Callers(a) => cmd_callers(a),
+        Command::Activity(a) => cmd_activity(a),
         Command::Outbox(a) => cmd_outbox(a),
         Command::Backfill(a) => cmd_backfill(a),
         Command::Watch(a) => cmd_watch(a),
@@ -891,6 +913,8 @@ fn cmd_backfill(a: BackfillArgs) -> Result<()> {
             runbook_url: cfg.report.runbook_url.clone(),
             digest: None,
             verdicts: Vec::new(),
+            activity: Vec::new(),
+            activity_new: 0,
         };
         if a.with_callers {
             crate::pipeline::attach_callers(&cfg, &mut report).await;
@@ -1091,6 +1115,95 @@ fn cmd_outbox(a: OutboxArgs) -> Result<()> {
     };
     rt.block_on(state.save())?;
     result
+}
+
+fn cmd_activity(a: ActivityArgs) -> Result<()> {
+    use crate::sources::cloudtrail::TrailSource;
+    let cfg = load_config(&a.config)?;
+    let settings = cfg.activity.clone().unwrap_or_default();
+    let ct = cfg.cloudtrail.clone().unwrap_or_default();
+    let source: TrailSource = match (&a.source, &ct.source) {
+        (Some(s), _) => s.parse().map_err(Error::config)?,
+        (None, Some(s)) => s.clone(),
+        (None, None) => {
+            return Err(Error::config(
+                "no CloudTrail source: give --source or set cloudtrail.source",
+            ))
+        }
+    };
+    if a.from > a.to {
+        return Err(Error::config("--from must not be after --to"));
+    }
+    let (rt, mut state) = open_state(&cfg)?;
+    let store = &mut state.store;
+    let history_from = a.from - Days::new(u64::from(settings.history_days));
+    rt.block_on(async {
+        let s3 = match &source {
+            TrailSource::S3 { .. } => {
+                Some(crate::sources::cloudtrail::s3_client(cfg.aws_profile.as_deref()).await)
+            }
+            TrailSource::Local(_) => None,
+        };
+        crate::activity::ensure_scanned(
+            store,
+            &source,
+            &ct,
+            &settings,
+            s3.as_ref(),
+            history_from,
+            a.to,
+        )
+        .await
+    })?;
+    let mut findings = Vec::new();
+    for day in a.from.iter_days().take_while(|d| *d <= a.to) {
+        findings.extend(crate::activity::evaluate(store, day, &settings)?);
+    }
+    let rows = crate::activity::table(store, a.from, a.to)?;
+    rt.block_on(state.save())?;
+    match a.format {
+        CallersFormat::Json => {
+            let days: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|(d, r)| serde_json::json!({"day": d, "account": r.account, "region": r.region, "event": r.event, "outcome": r.outcome, "count": r.count}))
+                .collect();
+            let out = serde_json::json!({"days": days, "findings": findings});
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&out).map_err(anyhow::Error::from)?
+            );
+        }
+        CallersFormat::Table => {
+            let clean = crate::report::text::clean_line;
+            println!(
+                "{:<10}  {:<12}  {:<14}  {:<32}  {:<16}  {:>8}",
+                "day", "account", "region", "event", "outcome", "calls"
+            );
+            for (d, r) in &rows {
+                println!(
+                    "{:<10}  {:<12}  {:<14}  {:<32}  {:<16}  {:>8}",
+                    d,
+                    clean(&r.account),
+                    clean(&r.region),
+                    clean(&r.event),
+                    clean(&r.outcome),
+                    r.count
+                );
+            }
+            println!("\n{} finding(s)", findings.len());
+            for f in &findings {
+                println!(
+                    "  {} {} {} {}: {}",
+                    f.day,
+                    f.kind,
+                    clean(&f.account),
+                    clean(&f.region),
+                    clean(&f.why)
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 fn cmd_detect(a: DetectArgs) -> Result<()> {

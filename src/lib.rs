@@ -6,6 +6,7 @@
 //! run together. [`config`] turns the TOML file into validated, typed settings; [`cli`] maps the
 //! command line onto all of it. `src/main.rs` only calls [`cli::main`].
 
+pub mod activity;
 pub mod backfill;
 pub mod cli;
 pub mod config;

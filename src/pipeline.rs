@@ -44,6 +44,9 @@ pub struct RunOutcome {
     pub pending_delivery: usize,
     pub delivery_error: Option<String>,
     pub data_quality: DataQuality,
+    /// S3 activity findings for the evaluated day (with `[activity]`), announced or not.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub activity: Vec<crate::activity::Finding>,
     /// The Slack message this run built (sent unless `dry_run`), for `demo` and debugging.
     #[serde(skip)]
     pub slack_message: Option<serde_json::Value>,
@@ -122,6 +125,8 @@ pub fn evaluate(
         })
         .collect();
     Ok(Report {
+        activity: Vec::new(),
+        activity_new: 0,
         verdicts,
         runbook_url: cfg.report.runbook_url.clone(),
         digest,
@@ -268,6 +273,45 @@ pub async fn attach_buckets<M: MetricSource>(
     }
 }
 
+/// S3 activity for the evaluated day (with `[activity]` and a CloudTrail source): scan the days
+/// not scanned yet, judge the day, record the findings (announced once). A trail that cannot be
+/// read does not fail the run.
+pub async fn attach_activity(cfg: &Config, store: &mut Store, report: &mut Report, dry_run: bool) {
+    use crate::sources::cloudtrail::{s3_client, TrailSource};
+    let (Some(act), Some(ct)) = (&cfg.activity, &cfg.cloudtrail) else {
+        return;
+    };
+    let Some(source) = &ct.source else { return };
+    let s3 = match source {
+        TrailSource::S3 { .. } => Some(s3_client(cfg.aws_profile.as_deref()).await),
+        TrailSource::Local(_) => None,
+    };
+    let day = report.evaluated_day;
+    let from = day - Days::new(u64::from(act.history_days));
+    if let Err(e) =
+        crate::activity::ensure_scanned(store, source, ct, act, s3.as_ref(), from, day).await
+    {
+        tracing::warn!(error = %format!("{e:#}"), "S3 activity: the trail could not be read");
+        return;
+    }
+    match crate::activity::evaluate(store, day, act) {
+        Ok(findings) => {
+            if !dry_run {
+                match store.record_findings(&findings) {
+                    Ok(new) => report.activity_new = new.len(),
+                    Err(e) => {
+                        tracing::warn!(error = %format!("{e:#}"), "S3 activity: recording findings failed")
+                    }
+                }
+            } else {
+                report.activity_new = findings.len();
+            }
+            report.activity = findings;
+        }
+        Err(e) => tracing::warn!(error = %format!("{e:#}"), "S3 activity: evaluation failed"),
+    }
+}
+
 /// The daily job.
 pub async fn run<S: CostSource, M: MetricSource>(
     cfg: &Config,
@@ -284,6 +328,7 @@ pub async fn run<S: CostSource, M: MetricSource>(
     }
     let mut report = evaluate(cfg, store, opts.date, &synced)?;
     attach_callers(cfg, &mut report).await;
+    attach_activity(cfg, store, &mut report, opts.dry_run).await;
     if let (Some(m), Some(cw)) = (metrics, &cfg.cloudwatch) {
         attach_buckets(cw, m, &mut report).await;
         if !opts.dry_run {
@@ -330,6 +375,7 @@ pub async fn run<S: CostSource, M: MetricSource>(
         pending_delivery: 0,
         delivery_error: None,
         data_quality: report.quality.clone(),
+        activity: report.activity.clone(),
         slack_message: None,
         report: None,
     };
@@ -349,7 +395,8 @@ pub async fn run<S: CostSource, M: MetricSource>(
         store.record_incidents(&todays)?;
         store.pending_incidents()?.into_iter().unzip()
     };
-    let digest_due = cfg.report.mode == ReportMode::Daily && to_announce.is_empty();
+    let digest_due = cfg.report.mode == ReportMode::Daily && to_announce.is_empty()
+        || (to_announce.is_empty() && report.activity_new > 0);
     let messages = outbox::build(cfg, &report, &ids, &to_announce, digest_due);
     if !to_announce.is_empty() || digest_due {
         out.slack_message = Some(if to_announce.is_empty() {

@@ -97,6 +97,33 @@ CREATE TABLE early_warnings (
     UNIQUE (bucket, filter_id, hour)
 );
 "#,
+    r#"
+-- S3 activity from CloudTrail: days scanned (once), daily counts, findings announced.
+CREATE TABLE activity_days (
+    day        TEXT PRIMARY KEY,
+    scanned_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE activity_counts (
+    day     TEXT NOT NULL,
+    account TEXT NOT NULL,
+    region  TEXT NOT NULL,
+    event   TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    count   INTEGER NOT NULL,
+    drivers TEXT NOT NULL,
+    PRIMARY KEY (day, account, region, event, outcome)
+) WITHOUT ROWID;
+CREATE TABLE activity_findings (
+    day     TEXT NOT NULL,
+    account TEXT NOT NULL,
+    region  TEXT NOT NULL,
+    event   TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    kind    TEXT NOT NULL,
+    body    TEXT NOT NULL,
+    PRIMARY KEY (day, account, region, event, outcome, kind)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// A message waiting in (or gone through) the outbox.
@@ -706,6 +733,136 @@ impl Store {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?)
+    }
+
+    /// Activity days already scanned in `[from, to]`.
+    pub fn activity_days(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> anyhow::Result<BTreeSet<NaiveDate>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT day FROM activity_days WHERE day >= ?1 AND day <= ?2")?;
+        let rows = stmt.query_map(params![day_str(from), day_str(to)], |r| {
+            parse_day(&r.get::<_, String>(0)?)
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Store a scan: mark its days scanned and write their counts, in one transaction.
+    pub fn store_activity(
+        &mut self,
+        days: &[NaiveDate],
+        rows: &[crate::correlate::ActivityCount],
+    ) -> anyhow::Result<()> {
+        let now = Utc::now().to_rfc3339();
+        let tx = self.conn.transaction()?;
+        {
+            let mut mark = tx.prepare(
+                "INSERT OR REPLACE INTO activity_days (day, scanned_at) VALUES (?1, ?2)",
+            )?;
+            let mut del = tx.prepare("DELETE FROM activity_counts WHERE day = ?1")?;
+            for d in days {
+                mark.execute(params![day_str(*d), now])?;
+                del.execute([day_str(*d)])?;
+            }
+            let mut ins = tx.prepare(
+                "INSERT OR REPLACE INTO activity_counts (day, account, region, event, outcome, count, drivers)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for r in rows {
+                let day = NaiveDate::from_num_days_from_ce_opt((r.day + 719_163) as i32)
+                    .unwrap_or_default();
+                if !days.contains(&day) {
+                    continue;
+                }
+                ins.execute(params![
+                    day_str(day),
+                    r.account,
+                    r.region,
+                    r.event,
+                    r.outcome,
+                    r.count as i64,
+                    serde_json::to_string(&r.drivers)?
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Activity counts over `[from, to]`.
+    pub fn activity_rows(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> anyhow::Result<Vec<(NaiveDate, crate::correlate::ActivityCount)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT day, account, region, event, outcome, count, drivers FROM activity_counts
+             WHERE day >= ?1 AND day <= ?2 ORDER BY day, account, region, event, outcome",
+        )?;
+        let rows = stmt.query_map(params![day_str(from), day_str(to)], |r| {
+            Ok((
+                parse_day(&r.get::<_, String>(0)?)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, i64>(5)?,
+                r.get::<_, String>(6)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (day, account, region, event, outcome, count, drivers) = row?;
+            let drivers: Vec<(String, u64)> = serde_json::from_str(&drivers).unwrap_or_default();
+            let epoch_day = (day - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days();
+            out.push((
+                day,
+                crate::correlate::ActivityCount {
+                    day: epoch_day,
+                    account,
+                    region,
+                    event,
+                    outcome,
+                    count: count as u64,
+                    drivers,
+                },
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Record findings; returns those not recorded before (to announce once).
+    pub fn record_findings(
+        &mut self,
+        findings: &[crate::activity::Finding],
+    ) -> anyhow::Result<Vec<crate::activity::Finding>> {
+        let tx = self.conn.transaction()?;
+        let mut new = Vec::new();
+        {
+            let mut ins = tx.prepare(
+                "INSERT OR IGNORE INTO activity_findings (day, account, region, event, outcome, kind, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for f in findings {
+                if ins.execute(params![
+                    day_str(f.day),
+                    f.account,
+                    f.region,
+                    f.event,
+                    f.outcome,
+                    f.kind,
+                    serde_json::to_string(f)?
+                ])? == 1
+                {
+                    new.push(f.clone());
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(new)
     }
 }
 

@@ -28,6 +28,7 @@ pub fn spec() -> AnalysisSpec {
         allow_principals: vec!["arn:aws:iam::111122223333:user/backup".into()],
         allow_cidrs: vec!["192.0.2.0/24".parse().unwrap()],
         delete_burst: 2,
+        activity: None,
     }
 }
 

@@ -55,6 +55,8 @@ pub struct Config {
     pub cloudtrail: Option<CloudTrailSettings>,
     /// S3 request metrics in CloudWatch: early warnings and per-bucket attribution.
     pub cloudwatch: Option<CloudWatchSettings>,
+    /// S3 activity trends from CloudTrail (needs `[cloudtrail]`).
+    pub activity: Option<crate::activity::ActivitySettings>,
 }
 
 /// `[cloudwatch]`: hourly early warnings and per-bucket attribution from S3 request metrics.
@@ -134,6 +136,7 @@ impl Default for Config {
             report: ReportSettings::default(),
             cloudtrail: None,
             cloudwatch: None,
+            activity: None,
         }
     }
 }
@@ -567,6 +570,78 @@ where
             }
         }
         cfg.cloudtrail = raw.cloudtrail.map(|c| self.cloudtrail(c));
+        cfg.activity = raw.activity.map(|a| {
+            let base = keys(&["activity"]);
+            let d = crate::activity::ActivitySettings::default();
+            let mut by_event = std::collections::BTreeMap::new();
+            for (event, n) in a.min_count_by_event.unwrap_or_default() {
+                if n < 0 {
+                    self.fail(
+                        &with(&with(&base, "min_count_by_event"), &event),
+                        "must be at least 0",
+                    );
+                } else {
+                    by_event.insert(event, n as u64);
+                }
+            }
+            let mut z_by_event = std::collections::BTreeMap::new();
+            for (event, z) in a.threshold_z_by_event.unwrap_or_default() {
+                let z = self.num(
+                    &with(&with(&base, "threshold_z_by_event"), &event),
+                    Some(z),
+                    0.0,
+                    (0.0, 1.0e6),
+                    true,
+                );
+                z_by_event.insert(event, z);
+            }
+            crate::activity::ActivitySettings {
+                history_days: self.int(
+                    &with(&base, "history_days"),
+                    a.history_days,
+                    d.history_days,
+                    7,
+                    90,
+                ),
+                min_count: u64::from(self.int(
+                    &with(&base, "min_count"),
+                    a.min_count,
+                    d.min_count as u32,
+                    0,
+                    100_000_000,
+                )),
+                min_excess: self.num(
+                    &with(&base, "min_excess"),
+                    a.min_excess,
+                    d.min_excess,
+                    (0.0, f64::INFINITY),
+                    false,
+                ),
+                min_count_by_event: by_event,
+                threshold_z_by_event: z_by_event,
+                ignore_events: a.ignore_events.unwrap_or_default(),
+                first_seen_after_days: self.int(
+                    &with(&base, "first_seen_after_days"),
+                    a.first_seen_after_days,
+                    d.first_seen_after_days,
+                    1,
+                    90,
+                ),
+                threshold_z: self.num(
+                    &with(&base, "threshold_z"),
+                    a.threshold_z,
+                    cfg.detect.gates.min_robust_z,
+                    (0.0, 1.0e6),
+                    true,
+                ),
+            }
+        });
+        if cfg.activity.is_some() && cfg.cloudtrail.is_none() {
+            self.fail(
+                &keys(&["activity"]),
+                "[activity] counts CloudTrail events: it needs a [cloudtrail] table",
+            );
+        }
         cfg.cloudwatch = raw.cloudwatch.map(|c| {
             let base = keys(&["cloudwatch"]);
             let d = CloudWatchSettings::default();
@@ -987,6 +1062,37 @@ mod tests {
             "{}",
             e[2]
         );
+    }
+
+    #[test]
+    fn activity_settings_are_validated_where_written() {
+        let e = errs("[activity]\nmin_count = 5\n");
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].contains("[activity] counts CloudTrail events"),
+            "{e:?}"
+        );
+        let e = errs("[cloudtrail]\nsource = \"/t\"\n\n[activity]\nthreshold_z = 0\nthreshold_z_by_event = { ListBuckets = -1.0 }\nmin_count_by_event = { GetObject = -3 }\n");
+        assert_eq!(e.len(), 3, "{e:?}");
+        assert!(
+            e.iter()
+                .any(|x| x.starts_with("t.toml:5:") && x.contains("activity.threshold_z")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter().any(|x| x.starts_with("t.toml:6:")
+                && x.contains("activity.threshold_z_by_event.ListBuckets")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter().any(|x| x.starts_with("t.toml:7:")
+                && x.contains("activity.min_count_by_event.GetObject")),
+            "{e:?}"
+        );
+        let c = parse("[cloudtrail]\nsource = \"/t\"\n[activity]\nthreshold_z_by_event = { ListBuckets = 8.5 }\n", "t.toml").unwrap();
+        let a = c.activity.unwrap();
+        assert_eq!(a.threshold_z_by_event.get("ListBuckets"), Some(&8.5));
+        assert_eq!(a.threshold_z, c.detect.gates.min_robust_z);
     }
 
     #[test]

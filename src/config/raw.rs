@@ -19,8 +19,21 @@ pub struct RawConfig {
     pub notify: RawNotify,
     pub cloudtrail: Option<RawCloudTrail>,
     pub cloudwatch: Option<RawCloudWatch>,
+    pub activity: Option<RawActivity>,
     #[serde(default)]
     pub report: RawReport,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawActivity {
+    pub history_days: Option<i64>,
+    pub min_count: Option<i64>,
+    pub min_excess: Option<f64>,
+    pub min_count_by_event: Option<std::collections::BTreeMap<String, i64>>,
+    pub ignore_events: Option<Vec<String>>,
+    pub first_seen_after_days: Option<i64>,
+    pub threshold_z: Option<f64>,
+    pub threshold_z_by_event: Option<std::collections::BTreeMap<String, f64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -170,10 +183,24 @@ pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "notify",
             "cloudtrail",
             "cloudwatch",
+            "activity",
             "report",
         ],
     ),
     ("report", &["mode", "runbook_url"]),
+    (
+        "activity",
+        &[
+            "history_days",
+            "min_count",
+            "min_excess",
+            "min_count_by_event",
+            "ignore_events",
+            "first_seen_after_days",
+            "threshold_z",
+            "threshold_z_by_event",
+        ],
+    ),
     (
         "cloudwatch",
         &[

@@ -43,6 +43,9 @@ pub struct AnalysisSpec {
     pub allow_cidrs: Vec<IpNet>,
     /// Deletions by one principal in one bucket within an hour that make a burst.
     pub delete_burst: u64,
+    /// Also count every S3 event in the window per (day, account, region, event, outcome), for
+    /// the activity trends; these event names are not counted.
+    pub activity: Option<Vec<String>>,
 }
 
 impl AnalysisSpec {
@@ -78,6 +81,30 @@ struct CallerAcc {
 struct ReconAcc {
     calls: FxHashMap<String, u64>,
     first: i64,
+}
+
+/// Distinct (principal, IP, agent) kept per activity series and day.
+const MAX_DRIVERS: usize = 200;
+
+#[derive(Debug, Clone, Default)]
+struct ActivityAcc {
+    count: u64,
+    drivers: FxHashMap<String, u64>,
+}
+
+/// One day of one S3 activity series.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct ActivityCount {
+    /// Days since the epoch (UTC).
+    pub day: i64,
+    pub account: String,
+    pub region: String,
+    pub event: String,
+    /// `success` or the error code.
+    pub outcome: String,
+    pub count: u64,
+    /// The heaviest (principal, source IP, user agent) callers, `\u{1f}`-joined, with counts.
+    pub drivers: Vec<(String, u64)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -152,6 +179,7 @@ pub struct Partial {
     events: Vec<EventReport>,
     recon: FxHashMap<String, ReconAcc>,
     deletes: FxHashMap<String, DeleteAcc>,
+    activity: FxHashMap<(i64, String, String, String, String), ActivityAcc>,
     pub quality: DataQuality,
     key: String,
 }
@@ -188,6 +216,11 @@ impl Partial {
         let (from, to) = spec.window;
         let in_window = t >= from && t < to;
         let name = r.name();
+        if let (Some(ignored), true) = (&spec.activity, in_window) {
+            if !ignored.iter().any(|e| e == name) {
+                self.add_activity(r, t, name, spec);
+            }
+        }
         if name == "GetObject" {
             if in_window {
                 self.add_caller(r, t);
@@ -267,6 +300,67 @@ impl Partial {
             before_window: t < from,
             epoch: t,
         });
+    }
+
+    fn add_activity(&mut self, r: &Record<'_>, t: i64, name: &str, spec: &AnalysisSpec) {
+        let principal = r.principal();
+        if spec
+            .allow_principals
+            .iter()
+            .any(|a| *a == principal || Some(a.as_str()) == r.role())
+        {
+            return;
+        }
+        let outcome = r
+            .error_code
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .unwrap_or("success");
+        let key = (
+            t.div_euclid(86_400),
+            r.recipient_account_id.as_deref().unwrap_or("").to_string(),
+            r.aws_region.as_deref().unwrap_or("").to_string(),
+            name.to_string(),
+            outcome.to_string(),
+        );
+        let acc = self.activity.entry(key).or_default();
+        acc.count += 1;
+        let driver = format!(
+            "{principal}{SEP}{}{SEP}{}",
+            r.source_ip.as_deref().unwrap_or(""),
+            r.user_agent.as_deref().unwrap_or("")
+        );
+        if let Some(n) = acc.drivers.get_mut(&driver) {
+            *n += 1;
+        } else if acc.drivers.len() < MAX_DRIVERS {
+            acc.drivers.insert(driver, 1);
+        }
+    }
+
+    /// The activity counts gathered: (day, account, region, event, outcome, count, drivers).
+    pub fn take_activity(&mut self) -> Vec<ActivityCount> {
+        let mut out: Vec<ActivityCount> = std::mem::take(&mut self.activity)
+            .into_iter()
+            .map(|((day, account, region, event, outcome), acc)| {
+                let mut drivers: Vec<(String, u64)> = acc.drivers.into_iter().collect();
+                drivers.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+                drivers.truncate(20);
+                ActivityCount {
+                    day,
+                    account,
+                    region,
+                    event,
+                    outcome,
+                    count: acc.count,
+                    drivers,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            (a.day, &a.account, &a.region, &a.event, &a.outcome)
+                .cmp(&(b.day, &b.account, &b.region, &b.event, &b.outcome))
+        });
+        out
     }
 
     fn add_caller(&mut self, r: &Record<'_>, t: i64) {
@@ -395,6 +489,17 @@ impl Partial {
             a.first = a.first.min(o.first);
             for (c, n) in o.calls {
                 *a.calls.entry(c).or_insert(0) += n;
+            }
+        }
+        for (k, o) in other.activity {
+            let a = self.activity.entry(k).or_default();
+            a.count += o.count;
+            for (d, n) in o.drivers {
+                if let Some(m) = a.drivers.get_mut(&d) {
+                    *m += n;
+                } else if a.drivers.len() < MAX_DRIVERS {
+                    a.drivers.insert(d, n);
+                }
             }
         }
         for (k, o) in other.deletes {
@@ -740,6 +845,7 @@ impl Query {
             allow_principals: s.allow_principals.clone(),
             allow_cidrs: s.allow_cidrs.clone(),
             delete_burst: u64::from(s.delete_burst),
+            activity: None,
         }
     }
 }
@@ -838,6 +944,35 @@ pub fn reconcile(i: &crate::detect::Incident, a: &Analysis) -> Reconciliation {
     }
 }
 
+/// Count S3 activity per (day, account, region, event, outcome) over `query`'s window, in one
+/// pass over the trail (nothing else is gathered). `ignore`: event names not counted.
+pub async fn scan_activity(
+    source: &crate::sources::cloudtrail::TrailSource,
+    query: &Query,
+    settings: &crate::config::CloudTrailSettings,
+    s3: Option<&aws_sdk_s3::Client>,
+    ignore: Vec<String>,
+) -> anyhow::Result<(Vec<ActivityCount>, DataQuality)> {
+    use crate::sources::cloudtrail::{scan, Scope};
+    let mut spec = query.spec(settings);
+    spec.baseline = (query.window.0, query.window.0);
+    spec.lookback = query.window;
+    spec.activity = Some(ignore);
+    let spec = std::sync::Arc::new(spec);
+    let day = |t: i64| DateTime::<Utc>::from_timestamp(t, 0).map(|d| d.date_naive());
+    let scope = Scope {
+        accounts: query.account.clone().map(|a| vec![a]),
+        regions: query.region.clone().map(|r| vec![r]),
+        first_day: day(query.window.0)
+            .ok_or_else(|| anyhow::anyhow!("window start out of range"))?,
+        last_day: day(query.window.1 - 1)
+            .ok_or_else(|| anyhow::anyhow!("window end out of range"))?,
+    };
+    let mut partial = scan(source, &scope, spec, s3).await?;
+    let rows = partial.take_activity();
+    Ok((rows, partial.quality.clone()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -855,6 +990,7 @@ mod tests {
             allow_principals: vec!["arn:aws:iam::1:role/backup".into()],
             allow_cidrs: vec![],
             delete_burst: 3,
+            activity: None,
         }
     }
 

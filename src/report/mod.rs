@@ -61,6 +61,12 @@ pub struct Report {
     /// Every evaluated series' score and excess on the day (published to CloudWatch on request).
     #[serde(skip)]
     pub verdicts: Vec<crate::sources::cloudwatch::Verdict>,
+    /// S3 activity findings for the evaluated day (with `[activity]`).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub activity: Vec<crate::activity::Finding>,
+    /// How many of them no earlier run had announced.
+    #[serde(skip)]
+    pub activity_new: usize,
 }
 
 /// The daily digest finance asked for: the last 7 days of S3 egress per region.
@@ -494,6 +500,8 @@ pub(crate) mod fixture {
             runbook_url: Some("https://wiki.example/egress".into()),
             digest: None,
             verdicts: Vec::new(),
+            activity: Vec::new(),
+            activity_new: 0,
         }
     }
 
@@ -593,5 +601,46 @@ mod snapshots {
             );
         }
         let _ = HOSTILE;
+    }
+
+    /// An activity-only day (no incidents, no 7-day digest in alert mode) still gives every sink
+    /// a real message naming the findings, with their log-derived strings defused.
+    #[test]
+    fn activity_only_messages_name_the_findings_in_every_sink() {
+        let mut r = report(0);
+        r.activity = vec![crate::activity::Finding {
+            day: r.evaluated_day,
+            account: "111122223333".into(),
+            region: "eu-west-1".into(),
+            event: "GetBucketAcl".into(),
+            outcome: "ok".into(),
+            kind: "rise".into(),
+            count: 304,
+            expected: 5.0,
+            score: 40.0,
+            principal: HOSTILE.into(),
+            source_ip: "198.51.100.99".into(),
+            user_agent: HOSTILE.into(),
+            share: 0.98,
+            new_principal: true,
+            why: format!("GetBucketAcl 304 calls vs 5 expected, by {HOSTILE}"),
+        }];
+        let slack = slack::digest(&r).to_string();
+        let teams = teams::digest(&r).to_string();
+        let hook = webhook::document(&r, &[], "egresswatch-webhook-digest-test");
+        for (sink, s) in [("slack", &slack), ("teams", &teams)] {
+            assert!(s.contains("S3 activity on"), "{sink}: {s}");
+            assert!(s.contains("304 calls"), "{sink}: {s}");
+            assert!(!s.contains("<!channel>"), "{sink}: {s}");
+        }
+        // Slack renders `<url|text>` links, Teams markdown ones: each is defused in its sink.
+        assert!(!slack.contains("<https://evil"), "{slack}");
+        assert!(!teams.contains("](https://evil"), "{teams}");
+        assert!(
+            !slack.contains("No S3 egress recorded"),
+            "no 7-day digest: {slack}"
+        );
+        assert_eq!(hook["activity"][0]["count"], 304);
+        assert_eq!(hook["kind"], "digest");
     }
 }

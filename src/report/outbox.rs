@@ -95,10 +95,7 @@ pub fn build_keyed(
                 ("slack", false) => slack::message(report, incidents),
                 ("slack", true) => slack::digest(report),
                 ("teams", false) => teams::message(report, incidents),
-                ("teams", true) => report
-                    .digest
-                    .as_ref()
-                    .map_or(serde_json::Value::Null, |d| teams::digest(report, d)),
+                ("teams", true) => teams::digest(report),
                 _ => webhook::document(report, incidents, &id),
             };
             NewMessage {

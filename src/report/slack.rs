@@ -58,6 +58,9 @@ pub fn message(report: &Report, incidents: &[Incident]) -> Value {
             n - shown, report.run_date)}}),
         );
     }
+    if let Some(b) = activity_block(report) {
+        blocks.insert(blocks.len(), b);
+    }
     let mut context = format!(
         "egresswatch {} · {} series checked",
         env!("CARGO_PKG_VERSION"),
@@ -127,6 +130,31 @@ fn incident_text(i: &Incident, full: Option<&super::ReportIncident>) -> String {
     truncate(&s, MAX_SECTION_CHARS)
 }
 
+/// The "S3 activity" section, when the day has findings.
+fn activity_block(report: &Report) -> Option<Value> {
+    if report.activity.is_empty() {
+        return None;
+    }
+    let lines: Vec<String> = report
+        .activity
+        .iter()
+        .take(10)
+        .map(|f| format!("• *{}* {}: {}", f.kind, mrkdwn(&f.region), mrkdwn(&f.why)))
+        .collect();
+    let more = report.activity.len().saturating_sub(10);
+    let mut text = format!(
+        "*S3 activity on {}*\n{}",
+        report.evaluated_day,
+        lines.join("\n")
+    );
+    if more > 0 {
+        text.push_str(&format!("\n…and {more} more"));
+    }
+    Some(
+        json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(&text, MAX_SECTION_CHARS)}}),
+    )
+}
+
 /// The daily all-clear: no incidents, the last 7 days per region.
 pub fn digest(report: &Report) -> Value {
     let day = report.evaluated_day;
@@ -142,13 +170,20 @@ pub fn digest(report: &Report) -> Value {
             ));
         }
     }
-    if lines.is_empty() {
+    // Without a 7-day digest (alert mode, sent only for new activity findings) there is no
+    // egress summary to give.
+    if lines.is_empty() && report.digest.is_some() {
         lines.push("No S3 egress recorded in the last 7 days.".into());
     }
     let mut blocks = vec![
         json!({"type": "header", "text": {"type": "plain_text", "text": format!(":white_check_mark: S3 egress: no incidents for {day}")}}),
-        json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(&lines.join("\n"), MAX_SECTION_CHARS)}}),
     ];
+    if !lines.is_empty() {
+        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(&lines.join("\n"), MAX_SECTION_CHARS)}}));
+    }
+    if let Some(b) = activity_block(report) {
+        blocks.push(b);
+    }
     if let Some(q) = report.quality_line() {
         blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(&mrkdwn(&q), MAX_SECTION_CHARS)}]}));
     }
@@ -216,6 +251,8 @@ mod tests {
             runbook_url: Some("https://wiki.example/egress".into()),
             digest: None,
             verdicts: Vec::new(),
+            activity: Vec::new(),
+            activity_new: 0,
         }
     }
 

@@ -116,6 +116,7 @@ pub fn message(report: &Report, incidents: &[Incident]) -> Value {
             json!({"weight": "Bolder"}),
         ));
     }
+    body.extend(activity_items(report));
     if let Some(q) = report.quality_line() {
         body.push(text(
             escape(&format!("Data quality: {q}")),
@@ -147,17 +148,21 @@ pub fn message(report: &Report, incidents: &[Incident]) -> Value {
 }
 
 /// The daily all-clear card.
-pub fn digest(report: &Report, d: &super::Digest) -> Value {
+pub fn digest(report: &Report) -> Value {
     let mut body = vec![text(
-        format!("S3 egress: no incidents for {}", d.day),
+        format!("S3 egress: no incidents for {}", report.evaluated_day),
         json!({"size": "Large", "weight": "Bolder"}),
     )];
-    let facts: Vec<Value> = d
-        .regions
+    let facts: Vec<Value> = report
+        .digest
         .iter()
+        .flat_map(|d| d.regions.iter())
         .map(|r| json!({"title": escape(&r.region), "value": escape(&format!("{} {} GB, {} (7 days)", r.sparkline, super::format::num(r.gb_7d.iter().sum(), 1), usd(r.cost_7d_usd)))}))
         .collect();
-    body.push(json!({"type": "FactSet", "facts": facts}));
+    if !facts.is_empty() {
+        body.push(json!({"type": "FactSet", "facts": facts}));
+    }
+    body.extend(activity_items(report));
     if let Some(q) = report.quality_line() {
         body.push(text(
             escape(&format!("Data quality: {q}")),
@@ -166,6 +171,31 @@ pub fn digest(report: &Report, d: &super::Digest) -> Value {
     }
     json!({"type": "message", "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": null,
         "content": {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard", "version": "1.4", "body": body}}]})
+}
+
+/// The S3 activity findings of the evaluated day (first ten), or nothing.
+fn activity_items(report: &Report) -> Vec<Value> {
+    if report.activity.is_empty() {
+        return Vec::new();
+    }
+    let facts: Vec<Value> = report
+        .activity
+        .iter()
+        .take(10)
+        .map(|f| json!({"title": escape(&format!("{} {}", f.kind, f.region)), "value": escape(&f.why)}))
+        .collect();
+    let mut out = vec![
+        text(
+            format!("S3 activity on {}", report.evaluated_day),
+            json!({"weight": "Bolder"}),
+        ),
+        json!({"type": "FactSet", "facts": facts}),
+    ];
+    let more = report.activity.len().saturating_sub(10);
+    if more > 0 {
+        out.push(text(format!("…and {more} more"), json!({"isSubtle": true})));
+    }
+    out
 }
 
 #[cfg(test)]

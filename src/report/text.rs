@@ -95,6 +95,19 @@ pub fn render(r: &Report) -> String {
             }
         }
     }
+    if !r.activity.is_empty() {
+        let _ = writeln!(out, "\n  S3 activity ({}):", r.evaluated_day);
+        for f in &r.activity {
+            let _ = writeln!(
+                out,
+                "    {} {}/{}: {}",
+                f.kind,
+                clean(&f.account),
+                clean(&f.region),
+                clean(&f.why)
+            );
+        }
+    }
     let q = &r.quality;
     let _ = writeln!(
         out,

@@ -34,7 +34,7 @@ pub fn document(report: &Report, incidents: &[Incident], id: &str) -> Value {
             v
         })
         .collect();
-    json!({
+    let mut doc = json!({
         "schema": SCHEMA,
         "id": id,
         "kind": if incidents.is_empty() { "digest" } else { "incidents" },
@@ -44,5 +44,10 @@ pub fn document(report: &Report, incidents: &[Incident], id: &str) -> Value {
         "incidents": items,
         "digest": report.digest,
         "data_quality": report.quality,
-    })
+    });
+    if !report.activity.is_empty() {
+        // S3 activity findings (a new optional key: v1 consumers ignore it).
+        doc["activity"] = json!(report.activity);
+    }
+    doc
 }
