@@ -133,7 +133,7 @@ pub fn evaluate(
     > = BTreeMap::new();
     let mut seen_before: BTreeSet<(String, String)> = BTreeSet::new();
     let mut principals_before: BTreeSet<(String, String, String)> = BTreeSet::new();
-    for (d, r) in &rows {
+    for r in &rows {
         if s.ignore_events.contains(&r.event) {
             continue;
         }
@@ -145,8 +145,8 @@ pub fn evaluate(
                 r.outcome.clone(),
             ))
             .or_default()
-            .insert(*d, r);
-        if *d < day {
+            .insert(r.day, r);
+        if r.day < day {
             seen_before.insert((r.account.clone(), r.event.clone()));
             for (drv, _) in &r.drivers {
                 let p = drv.split('\u{1f}').next().unwrap_or("").to_string();
@@ -250,13 +250,4 @@ pub fn evaluate(
     }
     out.sort_by(|a, b| b.count.cmp(&a.count).then(a.event.cmp(&b.event)));
     Ok(out)
-}
-
-/// The daily table for `[from, to]`: (day, account, region, event, outcome, count).
-pub fn table(
-    store: &Store,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> anyhow::Result<Vec<(NaiveDate, ActivityCount)>> {
-    store.activity_rows(from, to)
 }

@@ -1159,13 +1159,13 @@ fn cmd_activity(a: ActivityArgs) -> Result<()> {
     for day in a.from.iter_days().take_while(|d| *d <= a.to) {
         findings.extend(crate::activity::evaluate(store, day, &settings)?);
     }
-    let rows = crate::activity::table(store, a.from, a.to)?;
+    let rows = store.activity_rows(a.from, a.to)?;
     rt.block_on(state.save())?;
     match a.format {
         CallersFormat::Json => {
             let days: Vec<serde_json::Value> = rows
                 .iter()
-                .map(|(d, r)| serde_json::json!({"day": d, "account": r.account, "region": r.region, "event": r.event, "outcome": r.outcome, "count": r.count}))
+                .map(|r| serde_json::json!({"day": r.day, "account": r.account, "region": r.region, "event": r.event, "outcome": r.outcome, "count": r.count}))
                 .collect();
             let out = serde_json::json!({"days": days, "findings": findings});
             println!(
@@ -1179,10 +1179,10 @@ fn cmd_activity(a: ActivityArgs) -> Result<()> {
                 "{:<10}  {:<12}  {:<14}  {:<32}  {:<16}  {:>8}",
                 "day", "account", "region", "event", "outcome", "calls"
             );
-            for (d, r) in &rows {
+            for r in &rows {
                 println!(
                     "{:<10}  {:<12}  {:<14}  {:<32}  {:<16}  {:>8}",
-                    d,
+                    r.day,
                     clean(&r.account),
                     clean(&r.region),
                     clean(&r.event),

@@ -771,14 +771,9 @@ impl Store {
                 "INSERT OR REPLACE INTO activity_counts (day, account, region, event, outcome, count, drivers)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?;
-            for r in rows {
-                let day = NaiveDate::from_num_days_from_ce_opt((r.day + 719_163) as i32)
-                    .unwrap_or_default();
-                if !days.contains(&day) {
-                    continue;
-                }
+            for r in rows.iter().filter(|r| days.contains(&r.day)) {
                 ins.execute(params![
-                    day_str(day),
+                    day_str(r.day),
                     r.account,
                     r.region,
                     r.event,
@@ -797,7 +792,7 @@ impl Store {
         &self,
         from: NaiveDate,
         to: NaiveDate,
-    ) -> anyhow::Result<Vec<(NaiveDate, crate::correlate::ActivityCount)>> {
+    ) -> anyhow::Result<Vec<crate::correlate::ActivityCount>> {
         let mut stmt = self.conn.prepare(
             "SELECT day, account, region, event, outcome, count, drivers FROM activity_counts
              WHERE day >= ?1 AND day <= ?2 ORDER BY day, account, region, event, outcome",
@@ -817,19 +812,15 @@ impl Store {
         for row in rows {
             let (day, account, region, event, outcome, count, drivers) = row?;
             let drivers: Vec<(String, u64)> = serde_json::from_str(&drivers).unwrap_or_default();
-            let epoch_day = (day - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days();
-            out.push((
+            out.push(crate::correlate::ActivityCount {
                 day,
-                crate::correlate::ActivityCount {
-                    day: epoch_day,
-                    account,
-                    region,
-                    event,
-                    outcome,
-                    count: count as u64,
-                    drivers,
-                },
-            ));
+                account,
+                region,
+                event,
+                outcome,
+                count: count as u64,
+                drivers,
+            });
         }
         Ok(out)
     }

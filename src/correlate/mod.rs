@@ -17,13 +17,14 @@ pub mod controlplane;
 
 use std::net::IpAddr;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use ipnet::IpNet;
 use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 use serde::Serialize;
 use std::hash::{Hash, Hasher};
 
 use crate::sources::cloudtrail::record::Record;
+use crate::sources::cloudtrail::Scope;
 use controlplane::{classify, Severity, DELETES, RECON};
 
 /// What to analyse: times are seconds since the epoch, windows are `[from, to)`.
@@ -95,8 +96,8 @@ struct ActivityAcc {
 /// One day of one S3 activity series.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct ActivityCount {
-    /// Days since the epoch (UTC).
-    pub day: i64,
+    /// The UTC day.
+    pub day: NaiveDate,
     pub account: String,
     pub region: String,
     pub event: String,
@@ -188,6 +189,22 @@ fn fxhash(s: &str) -> u64 {
     let mut h = FxHasher::default();
     s.hash(&mut h);
     h.finish()
+}
+
+/// The UTC day of an epoch second.
+fn utc_day(epoch: i64) -> Option<NaiveDate> {
+    DateTime::<Utc>::from_timestamp(epoch, 0).map(|d| d.date_naive())
+}
+
+/// The trail folders a scan of `[start, end)` (epoch seconds) reads, for `query`'s account and
+/// region.
+fn scope_of(query: &Query, (start, end): (i64, i64)) -> anyhow::Result<Scope> {
+    Ok(Scope {
+        accounts: query.account.clone().map(|a| vec![a]),
+        regions: query.region.clone().map(|r| vec![r]),
+        first_day: utc_day(start).ok_or_else(|| anyhow::anyhow!("window start out of range"))?,
+        last_day: utc_day(end - 1).ok_or_else(|| anyhow::anyhow!("window end out of range"))?,
+    })
 }
 
 fn rfc3339(epoch: i64) -> String {
@@ -341,11 +358,13 @@ impl Partial {
     pub fn take_activity(&mut self) -> Vec<ActivityCount> {
         let mut out: Vec<ActivityCount> = std::mem::take(&mut self.activity)
             .into_iter()
-            .map(|((day, account, region, event, outcome), acc)| {
+            .filter_map(|((day, account, region, event, outcome), acc)| {
+                // `day` came from a valid record time (days since the epoch): always in range.
+                let day = utc_day(day.checked_mul(86_400)?)?;
                 let mut drivers: Vec<(String, u64)> = acc.drivers.into_iter().collect();
                 drivers.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
                 drivers.truncate(20);
-                ActivityCount {
+                Some(ActivityCount {
                     day,
                     account,
                     region,
@@ -353,7 +372,7 @@ impl Partial {
                     outcome,
                     count: acc.count,
                     drivers,
-                }
+                })
             })
             .collect();
         out.sort_by(|a, b| {
@@ -857,16 +876,9 @@ pub async fn analyse(
     settings: &crate::config::CloudTrailSettings,
     s3: Option<&aws_sdk_s3::Client>,
 ) -> anyhow::Result<Analysis> {
-    use crate::sources::cloudtrail::{scan, Scope};
+    use crate::sources::cloudtrail::scan;
     let spec = std::sync::Arc::new(query.spec(settings));
-    let (start, end) = spec.span();
-    let day = |t: i64| DateTime::<Utc>::from_timestamp(t, 0).map(|d| d.date_naive());
-    let scope = Scope {
-        accounts: query.account.clone().map(|a| vec![a]),
-        regions: query.region.clone().map(|r| vec![r]),
-        first_day: day(start).ok_or_else(|| anyhow::anyhow!("window start out of range"))?,
-        last_day: day(end - 1).ok_or_else(|| anyhow::anyhow!("window end out of range"))?,
-    };
+    let scope = scope_of(query, spec.span())?;
     let partial = scan(source, &scope, spec.clone(), s3).await?;
     Ok(finalize(partial, &spec))
 }
@@ -953,21 +965,13 @@ pub async fn scan_activity(
     s3: Option<&aws_sdk_s3::Client>,
     ignore: Vec<String>,
 ) -> anyhow::Result<(Vec<ActivityCount>, DataQuality)> {
-    use crate::sources::cloudtrail::{scan, Scope};
+    use crate::sources::cloudtrail::scan;
     let mut spec = query.spec(settings);
     spec.baseline = (query.window.0, query.window.0);
     spec.lookback = query.window;
     spec.activity = Some(ignore);
     let spec = std::sync::Arc::new(spec);
-    let day = |t: i64| DateTime::<Utc>::from_timestamp(t, 0).map(|d| d.date_naive());
-    let scope = Scope {
-        accounts: query.account.clone().map(|a| vec![a]),
-        regions: query.region.clone().map(|r| vec![r]),
-        first_day: day(query.window.0)
-            .ok_or_else(|| anyhow::anyhow!("window start out of range"))?,
-        last_day: day(query.window.1 - 1)
-            .ok_or_else(|| anyhow::anyhow!("window end out of range"))?,
-    };
+    let scope = scope_of(query, query.window)?;
     let mut partial = scan(source, &scope, spec, s3).await?;
     let rows = partial.take_activity();
     Ok((rows, partial.quality.clone()))
