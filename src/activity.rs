@@ -96,17 +96,7 @@ pub async fn ensure_scanned(
     let (Some(first), Some(last)) = (missing.first().copied(), missing.last().copied()) else {
         return Ok(0);
     };
-    let midnight = |d: NaiveDate| {
-        d.and_hms_opt(0, 0, 0)
-            .expect("midnight")
-            .and_utc()
-            .timestamp()
-    };
-    let query = Query {
-        window: (midnight(first), midnight(last + Days::new(1))),
-        account: None,
-        region: None,
-    };
+    let query = Query::days(first, last, None, None);
     let (rows, _) = scan_activity(source, &query, ct, s3, settings.ignore_events.clone())
         .await
         .context("counting S3 activity in CloudTrail")?;

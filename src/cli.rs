@@ -773,12 +773,7 @@ fn cmd_callers(a: CallersArgs) -> Result<()> {
     };
     let rt = runtime()?;
     let analysis = rt.block_on(async {
-        let s3 = match &source {
-            TrailSource::S3 { .. } => {
-                Some(crate::sources::cloudtrail::s3_client(cfg.aws_profile.as_deref()).await)
-            }
-            TrailSource::Local(_) => None,
-        };
+        let s3 = source.s3_client(cfg.aws_profile.as_deref()).await;
         analyse(&source, &query, &settings, s3.as_ref()).await
     })?;
     match a.format {
@@ -1138,12 +1133,7 @@ fn cmd_activity(a: ActivityArgs) -> Result<()> {
     let store = &mut state.store;
     let history_from = a.from - Days::new(u64::from(settings.history_days));
     rt.block_on(async {
-        let s3 = match &source {
-            TrailSource::S3 { .. } => {
-                Some(crate::sources::cloudtrail::s3_client(cfg.aws_profile.as_deref()).await)
-            }
-            TrailSource::Local(_) => None,
-        };
+        let s3 = source.s3_client(cfg.aws_profile.as_deref()).await;
         crate::activity::ensure_scanned(
             store,
             &source,

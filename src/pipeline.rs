@@ -181,22 +181,12 @@ fn digest(set: &crate::state::SeriesSet, day: NaiveDate) -> Digest {
 /// the bill it explains. A trail that cannot be read does not fail the run: the incident says so.
 pub async fn attach_callers(cfg: &Config, report: &mut Report) {
     use crate::correlate::{analyse, reconcile, IncidentContext, Query};
-    use crate::sources::cloudtrail::{s3_client, TrailSource};
     let Some(ct) = &cfg.cloudtrail else { return };
     let Some(source) = &ct.source else { return };
     if report.incidents.is_empty() {
         return;
     }
-    let s3 = match source {
-        TrailSource::S3 { .. } => Some(s3_client(cfg.aws_profile.as_deref()).await),
-        TrailSource::Local(_) => None,
-    };
-    let midnight = |d: NaiveDate| {
-        d.and_hms_opt(0, 0, 0)
-            .expect("midnight exists")
-            .and_utc()
-            .timestamp()
-    };
+    let s3 = source.s3_client(cfg.aws_profile.as_deref()).await;
     // Incidents of several families in one account, region and window (egress bytes and GET
     // requests usually rise together) share one scan of the trail.
     let mut scanned: std::collections::HashMap<
@@ -205,14 +195,19 @@ pub async fn attach_callers(cfg: &Config, report: &mut Report) {
     > = std::collections::HashMap::new();
     for ri in &mut report.incidents {
         let i = &ri.incident;
-        let window = (midnight(i.start), midnight(i.day + Days::new(1)));
-        let k = (i.account.clone(), i.region.clone(), window.0, window.1);
+        let query = Query::days(
+            i.start,
+            i.day,
+            Some(i.account.clone()),
+            Some(i.region.clone()),
+        );
+        let k = (
+            i.account.clone(),
+            i.region.clone(),
+            query.window.0,
+            query.window.1,
+        );
         if !scanned.contains_key(&k) {
-            let query = Query {
-                window,
-                account: Some(i.account.clone()),
-                region: Some(i.region.clone()),
-            };
             let result = analyse(source, &query, ct, s3.as_ref())
                 .await
                 .map_err(|e| format!("{e:#}"));
@@ -277,15 +272,11 @@ pub async fn attach_buckets<M: MetricSource>(
 /// not scanned yet, judge the day, record the findings (announced once). A trail that cannot be
 /// read does not fail the run.
 pub async fn attach_activity(cfg: &Config, store: &mut Store, report: &mut Report, dry_run: bool) {
-    use crate::sources::cloudtrail::{s3_client, TrailSource};
     let (Some(act), Some(ct)) = (&cfg.activity, &cfg.cloudtrail) else {
         return;
     };
     let Some(source) = &ct.source else { return };
-    let s3 = match source {
-        TrailSource::S3 { .. } => Some(s3_client(cfg.aws_profile.as_deref()).await),
-        TrailSource::Local(_) => None,
-    };
+    let s3 = source.s3_client(cfg.aws_profile.as_deref()).await;
     let day = report.evaluated_day;
     let from = day - Days::new(u64::from(act.history_days));
     if let Err(e) =

@@ -852,6 +852,26 @@ pub struct Query {
 }
 
 impl Query {
+    /// The whole UTC days `first..=last`.
+    pub fn days(
+        first: NaiveDate,
+        last: NaiveDate,
+        account: Option<String>,
+        region: Option<String>,
+    ) -> Query {
+        let midnight = |d: NaiveDate| {
+            d.and_hms_opt(0, 0, 0)
+                .expect("midnight exists")
+                .and_utc()
+                .timestamp()
+        };
+        Query {
+            window: (midnight(first), midnight(last + chrono::Days::new(1))),
+            account,
+            region,
+        }
+    }
+
     pub fn spec(&self, s: &crate::config::CloudTrailSettings) -> AnalysisSpec {
         let (from, to) = self.window;
         AnalysisSpec {

@@ -32,6 +32,16 @@ pub enum TrailSource {
     S3 { bucket: String, prefix: String },
 }
 
+impl TrailSource {
+    /// The S3 client a scan of this source needs: none for a local directory.
+    pub async fn s3_client(&self, profile: Option<&str>) -> Option<aws_sdk_s3::Client> {
+        match self {
+            TrailSource::S3 { .. } => Some(s3_client(profile).await),
+            TrailSource::Local(_) => None,
+        }
+    }
+}
+
 impl std::str::FromStr for TrailSource {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
