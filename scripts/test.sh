@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: `bash scripts/test.sh`
 #
-# 1. makes a Python venv in .venv (kept between runs) with moto, the AWS emulator, from PyPI;
-#    and checks the deployment files (scripts/check-deploy.py);
+# 1. makes a Python venv in .venv (kept between runs) with moto, the AWS emulator, and DuckDB
+#    (runs the generated Athena SQL in tests/pushdown.rs), from PyPI; and checks the deployment
+#    files (scripts/check-deploy.py);
 # 2. installs Debian's chromium if it is missing (a test screenshots the HTML report);
 # 3. runs `cargo test`. The integration tests start their own moto_server on a free loopback
 #    port per test (isolated state: queued Cost Explorer results never leak between tests) and
@@ -12,12 +13,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 MOTO_VERSION="5.2.5"
+DUCKDB_VERSION="2.0.1"
 VENV="${EGRESSWATCH_VENV:-.venv}"
 
-if ! "$VENV/bin/python" -c "import moto, yaml, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null; then
-    echo "scripts/test.sh: installing moto[server]==$MOTO_VERSION and PyYAML into $VENV" >&2
+if ! "$VENV/bin/python" -c "import moto, yaml, duckdb, sys; sys.exit(moto.__version__ != '$MOTO_VERSION' or duckdb.__version__ != '$DUCKDB_VERSION')" 2>/dev/null; then
+    echo "scripts/test.sh: installing moto[server]==$MOTO_VERSION, DuckDB $DUCKDB_VERSION and PyYAML into $VENV" >&2
     python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" "pyyaml==6.0.2"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" "duckdb==$DUCKDB_VERSION" "pyyaml==6.0.2"
 fi
 
 # The deployment recipes parse and say what they must (deploy/README.md).

@@ -83,7 +83,7 @@ pub async fn ensure_scanned(
     source: &TrailSource,
     ct: &crate::config::CloudTrailSettings,
     settings: &ActivitySettings,
-    s3: Option<&aws_sdk_s3::Client>,
+    clients: &crate::sources::cloudtrail::Clients,
     from: NaiveDate,
     to: NaiveDate,
 ) -> anyhow::Result<usize> {
@@ -97,7 +97,7 @@ pub async fn ensure_scanned(
         return Ok(0);
     };
     let query = Query::days(first, last, None, None);
-    let (rows, _) = scan_activity(source, &query, ct, s3, settings.ignore_events.clone())
+    let (rows, _) = scan_activity(source, &query, ct, clients, settings.ignore_events.clone())
         .await
         .context("counting S3 activity in CloudTrail")?;
     store.store_activity(&missing, &rows)?;

@@ -210,9 +210,14 @@ pub struct CheckConfigArgs {
 pub struct CallersArgs {
     #[command(flatten)]
     pub config: ConfigArg,
-    /// The trail: a local directory or s3://BUCKET/PREFIX [default: `cloudtrail.source`].
-    #[arg(long, value_name = "PATH|s3://BUCKET/PREFIX")]
+    /// The trail: a local directory, s3://BUCKET/PREFIX, or `athena` / `cloudtrail-lake` (as
+    /// configured in [cloudtrail.athena] / [cloudtrail.lake]) [default: `cloudtrail.source`].
+    #[arg(long, value_name = "PATH|s3://BUCKET/PREFIX|athena|cloudtrail-lake")]
     pub source: Option<String>,
+    /// Print the SQL an Athena or CloudTrail Lake source would run, and exit (nothing is
+    /// queried): to review it, or run it by hand to see what it scans.
+    #[arg(long)]
+    pub print_sql: bool,
     /// Window start: YYYY-MM-DD (00:00 UTC) or RFC 3339 (2026-11-01T09:30:00Z).
     #[arg(long, value_name = "TIME", value_parser = parse_time_from)]
     pub from: i64,
@@ -508,7 +513,8 @@ fn summary(o: &pipeline::RunOutcome, format: LogFormat) {
                 "message": "run summary", "day_checked": o.evaluated_day, "series": q.series_checked,
                 "incidents": o.incidents.len(), "new_incidents": new, "messages_delivered": o.notified,
                 "cost_explorer_requests": o.cost_explorer_requests, "cost_explorer_cost_usd": o.cost_explorer_cost_usd,
-                "trail_files_read": q.trail_files_read, "dry_run": o.dry_run}})
+                "trail_files_read": q.trail_files_read, "trail_bytes_scanned": q.trail_bytes_scanned,
+                "trail_query_cost_usd": q.trail_query_cost_usd, "dry_run": o.dry_run}})
         ),
         LogFormat::Text => eprintln!(
             "egresswatch: run summary: day {} checked, {} series, {} incident(s) ({} new), {} message(s) delivered, {} Cost Explorer request(s) (${:.2}), {} trail file(s) read{}",
@@ -756,13 +762,9 @@ fn cmd_callers(a: CallersArgs) -> Result<()> {
     if let Some(n) = a.baseline_days {
         settings.baseline_days = n;
     }
-    let source: TrailSource = match (&a.source, &settings.source) {
-        (Some(s), _) => s.parse().map_err(Error::config)?,
-        (None, Some(s)) => s.clone(),
-        (None, None) => return Err(Error::config(
-            "no CloudTrail source: give --source PATH|s3://BUCKET/PREFIX or set cloudtrail.source",
-        )),
-    };
+    let source: TrailSource = settings
+        .source_or(a.source.as_deref())
+        .map_err(Error::config)?;
     if a.from >= a.to {
         return Err(Error::config("--from must be before --to"));
     }
@@ -771,10 +773,14 @@ fn cmd_callers(a: CallersArgs) -> Result<()> {
         account: a.account.clone(),
         region: a.region.clone(),
     };
+    if a.print_sql {
+        println!("{}", crate::correlate::sql_for(&source, &query, &settings)?);
+        return Ok(());
+    }
     let rt = runtime()?;
     let analysis = rt.block_on(async {
-        let s3 = source.s3_client(cfg.aws_profile.as_deref()).await;
-        analyse(&source, &query, &settings, s3.as_ref()).await
+        let clients = source.clients(cfg.aws_profile.as_deref()).await;
+        analyse(&source, &query, &settings, &clients).await
     })?;
     match a.format {
         CallersFormat::Json => {
@@ -1117,15 +1123,7 @@ fn cmd_activity(a: ActivityArgs) -> Result<()> {
     let cfg = load_config(&a.config)?;
     let settings = cfg.activity.clone().unwrap_or_default();
     let ct = cfg.cloudtrail.clone().unwrap_or_default();
-    let source: TrailSource = match (&a.source, &ct.source) {
-        (Some(s), _) => s.parse().map_err(Error::config)?,
-        (None, Some(s)) => s.clone(),
-        (None, None) => {
-            return Err(Error::config(
-                "no CloudTrail source: give --source or set cloudtrail.source",
-            ))
-        }
-    };
+    let source: TrailSource = ct.source_or(a.source.as_deref()).map_err(Error::config)?;
     if a.from > a.to {
         return Err(Error::config("--from must not be after --to"));
     }
@@ -1133,13 +1131,13 @@ fn cmd_activity(a: ActivityArgs) -> Result<()> {
     let store = &mut state.store;
     let history_from = a.from - Days::new(u64::from(settings.history_days));
     rt.block_on(async {
-        let s3 = source.s3_client(cfg.aws_profile.as_deref()).await;
+        let clients = source.clients(cfg.aws_profile.as_deref()).await;
         crate::activity::ensure_scanned(
             store,
             &source,
             &ct,
             &settings,
-            s3.as_ref(),
+            &clients,
             history_from,
             a.to,
         )

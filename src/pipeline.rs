@@ -145,6 +145,8 @@ pub fn evaluate(
             trail_files_read: 0,
             bad_trail_files: 0,
             bad_trail_records: 0,
+            trail_bytes_scanned: 0,
+            trail_query_cost_usd: 0.0,
         },
     })
 }
@@ -186,7 +188,7 @@ pub async fn attach_callers(cfg: &Config, report: &mut Report) {
     if report.incidents.is_empty() {
         return;
     }
-    let s3 = source.s3_client(cfg.aws_profile.as_deref()).await;
+    let clients = source.clients(cfg.aws_profile.as_deref()).await;
     // Incidents of several families in one account, region and window (egress bytes and GET
     // requests usually rise together) share one scan of the trail.
     let mut scanned: std::collections::HashMap<
@@ -208,7 +210,7 @@ pub async fn attach_callers(cfg: &Config, report: &mut Report) {
             query.window.1,
         );
         if !scanned.contains_key(&k) {
-            let result = analyse(source, &query, ct, s3.as_ref())
+            let result = analyse(source, &query, ct, &clients)
                 .await
                 .map_err(|e| format!("{e:#}"));
             match &result {
@@ -216,6 +218,10 @@ pub async fn attach_callers(cfg: &Config, report: &mut Report) {
                     report.quality.trail_files_read += a.data_quality.files;
                     report.quality.bad_trail_files += a.data_quality.bad_files;
                     report.quality.bad_trail_records += a.data_quality.bad_records;
+                    if let Some(q) = &a.query {
+                        report.quality.trail_bytes_scanned += q.bytes_scanned;
+                        report.quality.trail_query_cost_usd += q.cost_usd;
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, incident = %i.key(), "CloudTrail analysis failed")
@@ -276,11 +282,11 @@ pub async fn attach_activity(cfg: &Config, store: &mut Store, report: &mut Repor
         return;
     };
     let Some(source) = &ct.source else { return };
-    let s3 = source.s3_client(cfg.aws_profile.as_deref()).await;
+    let clients = source.clients(cfg.aws_profile.as_deref()).await;
     let day = report.evaluated_day;
     let from = day - Days::new(u64::from(act.history_days));
     if let Err(e) =
-        crate::activity::ensure_scanned(store, source, ct, act, s3.as_ref(), from, day).await
+        crate::activity::ensure_scanned(store, source, ct, act, &clients, from, day).await
     {
         tracing::warn!(error = %format!("{e:#}"), "S3 activity: the trail could not be read");
         return;

@@ -103,6 +103,37 @@ pub struct CloudTrailSettings {
     pub delete_burst: u32,
     /// Callers shown per incident in messages.
     pub max_callers: u32,
+    /// `[cloudtrail.athena]`, `[cloudtrail.lake]`: the SQL sources, when configured (the
+    /// `source` names which one is used).
+    pub athena: Option<crate::sources::athena::AthenaSettings>,
+    pub lake: Option<crate::sources::lake::LakeSettings>,
+}
+
+impl CloudTrailSettings {
+    /// The source a `--source` flag names (a path, `s3://...`, `athena`, `cloudtrail-lake`),
+    /// or the configured one.
+    pub fn source_or(
+        &self,
+        flag: Option<&str>,
+    ) -> Result<crate::sources::cloudtrail::TrailSource, String> {
+        use crate::sources::cloudtrail::{TrailSource, ATHENA, LAKE};
+        match flag {
+            Some(ATHENA) => self
+                .athena
+                .clone()
+                .map(|a| TrailSource::Athena(Box::new(a)))
+                .ok_or_else(|| "--source athena needs a [cloudtrail.athena] table in the config".into()),
+            Some(LAKE) => self
+                .lake
+                .clone()
+                .map(|l| TrailSource::Lake(Box::new(l)))
+                .ok_or_else(|| "--source cloudtrail-lake needs a [cloudtrail.lake] table in the config".into()),
+            Some(s) => s.parse(),
+            None => self.source.clone().ok_or_else(|| {
+                "no CloudTrail source: give --source PATH|s3://BUCKET/PREFIX|athena|cloudtrail-lake or set cloudtrail.source".into()
+            }),
+        }
+    }
 }
 
 impl Default for CloudTrailSettings {
@@ -116,6 +147,8 @@ impl Default for CloudTrailSettings {
             allow_cidrs: Vec::new(),
             delete_burst: 100,
             max_callers: 5,
+            athena: None,
+            lake: None,
         }
     }
 }
@@ -712,10 +745,24 @@ where
     fn cloudtrail(&mut self, c: raw::RawCloudTrail) -> CloudTrailSettings {
         let base = keys(&["cloudtrail"]);
         let mut s = CloudTrailSettings::default();
+        let athena = c.athena.map(|a| self.athena(a));
+        let lake = c.lake.and_then(|l| self.lake(l));
         if let Some(src) = c.source {
-            match src.parse() {
-                Ok(t) => s.source = Some(t),
-                Err(e) => self.fail(&with(&base, "source"), e),
+            use crate::sources::cloudtrail::{TrailSource, ATHENA, LAKE};
+            let at = with(&base, "source");
+            match src.as_str() {
+                ATHENA => match &athena {
+                    Some(a) => s.source = Some(TrailSource::Athena(Box::new(a.clone()))),
+                    None => self.fail(&at, "`athena` needs a [cloudtrail.athena] table (database, table, workgroup, output_location)"),
+                },
+                LAKE => match &lake {
+                    Some(l) => s.source = Some(TrailSource::Lake(Box::new(l.clone()))),
+                    None => self.fail(&at, "`cloudtrail-lake` needs a [cloudtrail.lake] table with event_data_store"),
+                },
+                _ => match src.parse() {
+                    Ok(t) => s.source = Some(t),
+                    Err(e) => self.fail(&at, e),
+                },
             }
         } else {
             self.fail(
@@ -754,7 +801,113 @@ where
         s.known_cidrs = self.cidrs(&base, "known_cidrs", c.known_cidrs);
         s.allow_cidrs = self.cidrs(&base, "allow_cidrs", c.allow_cidrs);
         s.allow_principals = c.allow_principals.unwrap_or_default();
+        s.athena = athena;
+        s.lake = lake;
         s
+    }
+
+    /// How long to wait for a query engine, and the first pause between status checks.
+    fn query_poll(&mut self, base: &[Seg], v: Option<f64>) -> crate::sources::athena::Poll {
+        let timeout = self.num(
+            &with(base, "timeout_seconds"),
+            v,
+            600.0,
+            (0.0, 3600.0),
+            true,
+        );
+        let mut poll = crate::sources::athena::Poll {
+            timeout: Duration::from_secs_f64(timeout),
+            ..Default::default()
+        };
+        // A short timeout (tests, small windows) checks more often than the default pause.
+        poll.first = poll.first.min(poll.timeout / 4);
+        poll
+    }
+
+    fn athena(&mut self, a: raw::RawAthena) -> crate::sources::athena::AthenaSettings {
+        use crate::sources::athena::AthenaSettings;
+        let base = keys(&["cloudtrail", "athena"]);
+        let mut s = AthenaSettings::default();
+        let name =
+            |v: &mut Validator<'_, F>, key: &str, value: Option<String>, out: &mut String| {
+                if let Some(x) = value {
+                    if x.trim().is_empty() || x.chars().any(char::is_control) {
+                        v.fail(&with(&base, key), "must be a non-empty name");
+                    } else {
+                        *out = x;
+                    }
+                }
+            };
+        name(self, "catalog", a.catalog, &mut s.table.catalog);
+        name(self, "database", a.database, &mut s.table.database);
+        name(self, "table", a.table, &mut s.table.table);
+        name(self, "workgroup", a.workgroup, &mut s.workgroup);
+        if let Some(out) = a.output_location {
+            if out.starts_with("s3://") && out.len() > 5 {
+                s.output_location = Some(out);
+            } else {
+                self.fail(
+                    &with(&base, "output_location"),
+                    format!("`{out}` is not an s3://BUCKET/PREFIX/ location"),
+                );
+            }
+        }
+        s.region = a.region.filter(|r| !r.is_empty());
+        // "" turns a partition off: a table without partitions is read whole (and billed so).
+        if let Some(p) = a.date_partition {
+            s.table.date_partition = (!p.is_empty()).then_some(p);
+        }
+        if let Some(p) = a.region_partition {
+            s.table.region_partition = (!p.is_empty()).then_some(p);
+        }
+        if let Some(f) = a.date_partition_format {
+            match crate::correlate::sql::java_date_format(&f) {
+                Ok(_) => s.table.date_partition_format = f,
+                Err(e) => self.fail(&with(&base, "date_partition_format"), e),
+            }
+        }
+        s.poll = self.query_poll(&base, a.timeout_seconds);
+        s.usd_per_tb = self.num(
+            &with(&base, "usd_per_tb"),
+            a.usd_per_tb,
+            s.usd_per_tb,
+            (0.0, 1000.0),
+            false,
+        );
+        s
+    }
+
+    fn lake(&mut self, l: raw::RawLake) -> Option<crate::sources::lake::LakeSettings> {
+        let base = keys(&["cloudtrail", "lake"]);
+        let poll = self.query_poll(&base, l.timeout_seconds);
+        let usd_per_gb = self.num(
+            &with(&base, "usd_per_gb"),
+            l.usd_per_gb,
+            0.005,
+            (0.0, 1000.0),
+            false,
+        );
+        let Some(store) = l.event_data_store else {
+            self.fail(
+                &base,
+                "`event_data_store` is required: the event data store's ARN or ID",
+            );
+            return None;
+        };
+        let id = store.rsplit('/').next().unwrap_or("");
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            self.fail(
+                &with(&base, "event_data_store"),
+                format!("`{store}` is not an event data store ARN or ID"),
+            );
+            return None;
+        }
+        Some(crate::sources::lake::LakeSettings {
+            event_data_store: store,
+            region: l.region.filter(|r| !r.is_empty()),
+            poll,
+            usd_per_gb,
+        })
     }
 
     fn gates(&mut self, base: &[Seg], d: &raw::RawGates, global: &Gates) -> Gates {

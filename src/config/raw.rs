@@ -56,6 +56,31 @@ pub struct RawCloudTrail {
     pub allow_cidrs: Option<Vec<String>>,
     pub delete_burst: Option<i64>,
     pub max_callers: Option<i64>,
+    pub athena: Option<RawAthena>,
+    pub lake: Option<RawLake>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawAthena {
+    pub catalog: Option<String>,
+    pub database: Option<String>,
+    pub table: Option<String>,
+    pub workgroup: Option<String>,
+    pub output_location: Option<String>,
+    pub region: Option<String>,
+    pub date_partition: Option<String>,
+    pub date_partition_format: Option<String>,
+    pub region_partition: Option<String>,
+    pub timeout_seconds: Option<f64>,
+    pub usd_per_tb: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawLake {
+    pub event_data_store: Option<String>,
+    pub region: Option<String>,
+    pub timeout_seconds: Option<f64>,
+    pub usd_per_gb: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -281,6 +306,33 @@ pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "allow_cidrs",
             "delete_burst",
             "max_callers",
+            "athena",
+            "lake",
+        ],
+    ),
+    (
+        "cloudtrail.athena",
+        &[
+            "catalog",
+            "database",
+            "table",
+            "workgroup",
+            "output_location",
+            "region",
+            "date_partition",
+            "date_partition_format",
+            "region_partition",
+            "timeout_seconds",
+            "usd_per_tb",
+        ],
+    ),
+    (
+        "cloudtrail.lake",
+        &[
+            "event_data_store",
+            "region",
+            "timeout_seconds",
+            "usd_per_gb",
         ],
     ),
     (

@@ -14,6 +14,7 @@
 
 pub mod agents;
 pub mod controlplane;
+pub mod sql;
 
 use std::net::IpAddr;
 
@@ -67,6 +68,8 @@ struct CallerAcc {
     requests: u64,
     bytes_out: u64,
     objects: FxHashSet<u64>,
+    /// Distinct objects counted by a query engine (SQL sources), beside the hashed keys.
+    objects_counted: u64,
     errors: u64,
     error_codes: FxHashMap<String, u64>,
     presigned: u64,
@@ -112,6 +115,43 @@ pub struct ActivityCount {
 struct DeleteAcc {
     calls: u64,
     first: i64,
+}
+
+/// One group of events as a query engine returns it (see [`sql`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Group<'a> {
+    pub principal: &'a str,
+    pub ip: Option<&'a str>,
+    pub ua: Option<&'a str>,
+    pub bucket: Option<&'a str>,
+    /// Section-specific: the hour of a delete group, the event name of a recon group.
+    pub detail: Option<&'a str>,
+    /// Events in the group.
+    pub n: u64,
+    /// The earliest event time.
+    pub first: i64,
+}
+
+impl Group<'_> {
+    fn caller_key(&self) -> String {
+        format!(
+            "{}{SEP}{}{SEP}{}{SEP}{}",
+            self.principal,
+            self.ip.unwrap_or(""),
+            self.ua.unwrap_or(""),
+            self.bucket.unwrap_or("")
+        )
+    }
+}
+
+/// A window caller group's sums.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CallerTotals {
+    pub bytes: u64,
+    pub errors: u64,
+    pub objects: u64,
+    pub presigned: u64,
+    pub last: i64,
 }
 
 /// A control-plane event as collected (before reporting).
@@ -289,15 +329,40 @@ impl Partial {
         let params: Option<serde_json::Value> = r
             .request_parameters
             .and_then(|raw| serde_json::from_str(raw.get()).ok());
-        let Some(verdict) = classify(name, params.as_ref(), r.recipient_account_id.as_deref())
-        else {
+        self.add_change(
+            name,
+            t,
+            params.as_ref(),
+            r.recipient_account_id.as_deref(),
+            &r.principal(),
+            r.source_ip.as_deref().unwrap_or(""),
+            r.user_agent.as_deref().unwrap_or(""),
+            r.error_code.as_deref(),
+            spec,
+        );
+    }
+
+    /// Judge one S3 management event and keep it if it matters.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn add_change(
+        &mut self,
+        name: &str,
+        t: i64,
+        params: Option<&serde_json::Value>,
+        owner: Option<&str>,
+        principal: &str,
+        source_ip: &str,
+        user_agent: &str,
+        error_code: Option<&str>,
+        spec: &AnalysisSpec,
+    ) {
+        let Some(verdict) = classify(name, params, owner) else {
             return;
         };
         if verdict.severity == Severity::Info {
             return;
         }
         let bucket = params
-            .as_ref()
             .and_then(|p| p.get("bucketName"))
             .and_then(|b| b.as_str())
             .unwrap_or("")
@@ -305,18 +370,102 @@ impl Partial {
         self.events.push(EventReport {
             time: rfc3339(t),
             event_name: name.to_string(),
-            principal: r.principal().into_owned(),
-            source_ip: r.source_ip.as_deref().unwrap_or("").to_string(),
-            user_agent: r.user_agent.as_deref().unwrap_or("").to_string(),
+            principal: principal.to_string(),
+            source_ip: source_ip.to_string(),
+            user_agent: user_agent.to_string(),
             bucket,
             severity: verdict.severity,
-            why: match r.error_code.as_deref().filter(|c| !c.is_empty()) {
+            why: match error_code.filter(|c| !c.is_empty()) {
                 Some(code) => format!("{} (attempt failed: {code})", verdict.why),
                 None => verdict.why,
             },
-            before_window: t < from,
+            before_window: t < spec.window.0,
             epoch: t,
         });
+    }
+
+    /// A window caller aggregated by a query engine (one row per key, see [`sql`]).
+    pub(crate) fn add_caller_group(&mut self, g: &Group<'_>, r: &Record<'_>, c: CallerTotals) {
+        // Error-code rows may come first and leave an empty entry: fill it in.
+        let acc = self.callers.entry(g.caller_key()).or_default();
+        if acc.requests == 0 {
+            acc.role = r.role().map(str::to_string);
+            acc.first = g.first;
+            acc.last = c.last;
+            acc.anonymous = r.is_anonymous();
+            acc.aws_service = r.is_aws_service();
+            acc.vpc_endpoint = r.vpc_endpoint_id.is_some();
+            acc.cross_account = r.cross_account().map(str::to_string);
+        }
+        acc.requests += g.n;
+        acc.bytes_out = acc.bytes_out.saturating_add(c.bytes);
+        acc.errors += c.errors;
+        acc.presigned += c.presigned;
+        acc.objects_counted += c.objects;
+        acc.first = acc.first.min(g.first);
+        acc.last = acc.last.max(c.last);
+    }
+
+    /// A window caller's failed requests with one error code.
+    pub(crate) fn add_error_group(&mut self, g: &Group<'_>, code: &str) {
+        let acc = self.callers.entry(g.caller_key()).or_default();
+        *acc.error_codes.entry(code.to_string()).or_insert(0) += g.n;
+    }
+
+    /// Baseline GetObject calls of one (principal, IP, agent, bucket) and their bytes.
+    pub(crate) fn add_baseline_group(&mut self, g: &Group<'_>, bytes: u64) {
+        let principal = g.principal;
+        self.base_principals.insert(principal.to_string());
+        if let Some(ip) = g.ip {
+            self.base_ips.insert(ip.to_string());
+        }
+        self.base_principal_ua
+            .insert(format!("{principal}{SEP}{}", g.ua.unwrap_or("")));
+        self.base_principal_bucket
+            .insert(format!("{principal}{SEP}{}", g.bucket.unwrap_or("")));
+        let b = self
+            .base_principal_bytes
+            .entry(principal.to_string())
+            .or_insert(0);
+        *b = b.saturating_add(bytes);
+    }
+
+    /// Deletions by one principal in one bucket within one hour (`detail`: `YYYY-MM-DDTHH`).
+    pub(crate) fn add_delete_group(&mut self, g: &Group<'_>) -> anyhow::Result<()> {
+        let hour = g.detail.unwrap_or("");
+        let t = crate::sources::cloudtrail::record::parse_event_time(&format!("{hour}:00:00Z"))
+            .ok_or_else(|| anyhow::anyhow!("not an hour: {hour:?}"))?;
+        let key = format!(
+            "{}{SEP}{}{SEP}{}",
+            g.principal,
+            g.bucket.unwrap_or(""),
+            t / 3600
+        );
+        let d = self.deletes.entry(key).or_insert(DeleteAcc {
+            calls: 0,
+            first: g.first,
+        });
+        d.calls += g.n;
+        d.first = d.first.min(g.first);
+        Ok(())
+    }
+
+    /// Configuration reads of one event name (`detail`) by one (principal, IP, agent).
+    pub(crate) fn add_recon_group(&mut self, g: &Group<'_>) {
+        let key = format!(
+            "{}{SEP}{}{SEP}{}",
+            g.principal,
+            g.ip.unwrap_or(""),
+            g.ua.unwrap_or("")
+        );
+        let acc = self.recon.entry(key).or_insert(ReconAcc {
+            calls: FxHashMap::default(),
+            first: g.first,
+        });
+        *acc.calls
+            .entry(g.detail.unwrap_or("").to_string())
+            .or_insert(0) += g.n;
+        acc.first = acc.first.min(g.first);
     }
 
     fn add_activity(&mut self, r: &Record<'_>, t: i64, name: &str, spec: &AnalysisSpec) {
@@ -412,6 +561,7 @@ impl Partial {
         acc.requests += 1;
         acc.first = acc.first.min(t);
         acc.last = acc.last.max(t);
+        acc.vpc_endpoint |= r.vpc_endpoint_id.is_some();
         if let Some(code) = r.error_code.as_deref().filter(|c| !c.is_empty()) {
             acc.errors += 1;
             *acc.error_codes.entry(code.to_string()).or_insert(0) += 1;
@@ -477,6 +627,7 @@ impl Partial {
                     a.requests += o.requests;
                     a.bytes_out = a.bytes_out.saturating_add(o.bytes_out);
                     a.objects.extend(o.objects);
+                    a.objects_counted += o.objects_counted;
                     a.errors += o.errors;
                     for (c, n) in o.error_codes {
                         *a.error_codes.entry(c).or_insert(0) += n;
@@ -585,6 +736,9 @@ pub struct Analysis {
     /// GetObject bytes in the window, and the part above each principal's baseline rate.
     pub bytes_out: u64,
     pub excess_bytes: u64,
+    /// The pushed-down query, for SQL sources: what it scanned and cost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query: Option<sql::QueryStats>,
 }
 
 fn in_any(nets: &[IpNet], ip: &str) -> Option<bool> {
@@ -614,7 +768,6 @@ pub fn finalize(p: Partial, spec: &AnalysisSpec) -> Analysis {
         p.base_principal_bytes.get(principal).copied().unwrap_or(0) as f64 / base_days * window_days
     };
     let mut callers: Vec<CallerReport> = Vec::with_capacity(p.callers.len());
-    let mut excess_total = 0.0;
     let mut excesses = Vec::with_capacity(p.callers.len());
     for (k, c) in &p.callers {
         let mut parts = k.split(SEP);
@@ -632,7 +785,6 @@ pub fn finalize(p: Partial, spec: &AnalysisSpec) -> Analysis {
         } else {
             0.0
         };
-        excess_total += excess;
         excesses.push(excess);
         let allowlisted = spec
             .allow_principals
@@ -704,7 +856,7 @@ pub fn finalize(p: Partial, spec: &AnalysisSpec) -> Analysis {
             bucket,
             requests: c.requests,
             bytes_out: c.bytes_out,
-            objects: c.objects.len() as u64,
+            objects: c.objects.len() as u64 + c.objects_counted,
             errors: c.errors,
             first_seen: rfc3339(c.first),
             last_seen: rfc3339(c.last),
@@ -719,6 +871,13 @@ pub fn finalize(p: Partial, spec: &AnalysisSpec) -> Analysis {
             allowlisted,
         });
     }
+    // Summed in a fixed order: the map's order depends on how the trail was read (workers,
+    // files, a query engine's rows), and float sums depend on order.
+    let excess_total: f64 = {
+        let mut sorted = excesses.clone();
+        sorted.sort_by(f64::total_cmp);
+        sorted.iter().sum()
+    };
     for (c, e) in callers.iter_mut().zip(&excesses) {
         c.share_of_excess = if excess_total > 0.0 {
             e / excess_total
@@ -839,6 +998,7 @@ pub fn finalize(p: Partial, spec: &AnalysisSpec) -> Analysis {
         data_quality: p.quality,
         bytes_out: total_bytes,
         excess_bytes: excess_total.round() as u64,
+        query: None,
     }
 }
 
@@ -889,18 +1049,66 @@ impl Query {
     }
 }
 
-/// Read the trail for `query` and analyse it.
+/// Read the trail for `query` and analyse it: scan the files here, or run the analysis as SQL
+/// where the trail is (Athena, CloudTrail Lake) and fold the answer in the same way.
 pub async fn analyse(
     source: &crate::sources::cloudtrail::TrailSource,
     query: &Query,
     settings: &crate::config::CloudTrailSettings,
-    s3: Option<&aws_sdk_s3::Client>,
+    clients: &crate::sources::cloudtrail::Clients,
 ) -> anyhow::Result<Analysis> {
-    use crate::sources::cloudtrail::scan;
+    use crate::sources::cloudtrail::{scan, TrailSource};
+    use anyhow::Context as _;
     let spec = std::sync::Arc::new(query.spec(settings));
-    let scope = scope_of(query, spec.span())?;
-    let partial = scan(source, &scope, spec.clone(), s3).await?;
-    Ok(finalize(partial, &spec))
+    let (partial, stats) = match source {
+        TrailSource::Athena(a) => {
+            let q = sql::query(&spec, &sql::Dialect::Athena(a.table.clone()))?;
+            let athena = clients.athena.as_ref().context("no Athena client")?;
+            let (rows, stats) = athena.run(&q).await?;
+            (sql::fold(&rows, &spec, false)?, Some(stats))
+        }
+        TrailSource::Lake(l) => {
+            let q = sql::query(
+                &spec,
+                &sql::Dialect::Lake {
+                    event_data_store: l.event_data_store.clone(),
+                },
+            )?;
+            let lake = clients.lake.as_ref().context("no CloudTrail Lake client")?;
+            let (rows, stats) = lake.run(&q).await?;
+            (sql::fold(&rows, &spec, true)?, Some(stats))
+        }
+        _ => {
+            let scope = scope_of(query, spec.span())?;
+            (
+                scan(source, &scope, spec.clone(), clients.s3.as_ref()).await?,
+                None,
+            )
+        }
+    };
+    let mut a = finalize(partial, &spec);
+    a.query = stats;
+    Ok(a)
+}
+
+/// The SQL `analyse` would run for `query` on a SQL source (for review and cost estimates).
+pub fn sql_for(
+    source: &crate::sources::cloudtrail::TrailSource,
+    query: &Query,
+    settings: &crate::config::CloudTrailSettings,
+) -> anyhow::Result<String> {
+    use crate::sources::cloudtrail::TrailSource;
+    let spec = query.spec(settings);
+    match source {
+        TrailSource::Athena(a) => sql::query(&spec, &sql::Dialect::Athena(a.table.clone())),
+        TrailSource::Lake(l) => sql::query(
+            &spec,
+            &sql::Dialect::Lake {
+                event_data_store: l.event_data_store.clone(),
+            },
+        ),
+        other => anyhow::bail!("{other} is read here, not queried: there is no SQL to show"),
+    }
 }
 
 /// The bill against the trail: how much of an incident's excess CloudTrail explains.
@@ -982,7 +1190,7 @@ pub async fn scan_activity(
     source: &crate::sources::cloudtrail::TrailSource,
     query: &Query,
     settings: &crate::config::CloudTrailSettings,
-    s3: Option<&aws_sdk_s3::Client>,
+    clients: &crate::sources::cloudtrail::Clients,
     ignore: Vec<String>,
 ) -> anyhow::Result<(Vec<ActivityCount>, DataQuality)> {
     use crate::sources::cloudtrail::scan;
@@ -992,7 +1200,7 @@ pub async fn scan_activity(
     spec.activity = Some(ignore);
     let spec = std::sync::Arc::new(spec);
     let scope = scope_of(query, query.window)?;
-    let mut partial = scan(source, &scope, spec, s3).await?;
+    let mut partial = scan(source, &scope, spec, clients.s3.as_ref()).await?;
     let rows = partial.take_activity();
     Ok((rows, partial.quality.clone()))
 }

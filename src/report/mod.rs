@@ -171,6 +171,10 @@ pub struct DataQuality {
     pub bad_trail_files: u64,
     /// Trail records that could not be read.
     pub bad_trail_records: u64,
+    /// Bytes the pushed-down CloudTrail queries scanned (Athena, CloudTrail Lake), and what
+    /// the engine bills for them.
+    pub trail_bytes_scanned: u64,
+    pub trail_query_cost_usd: f64,
 }
 
 impl Report {
@@ -223,6 +227,13 @@ impl Report {
                 q.bad_trail_files, q.bad_trail_records
             ));
         }
+        if q.trail_bytes_scanned > 0 {
+            parts.push(format!(
+                "CloudTrail queries scanned {} (${:.2})",
+                text::bytes(q.trail_bytes_scanned),
+                q.trail_query_cost_usd
+            ));
+        }
         if q.skipped_groups > 0 {
             parts.push(format!(
                 "{} unreadable Cost Explorer group(s) skipped",
@@ -269,10 +280,21 @@ pub fn context_lines(ctx: &crate::correlate::IncidentContext, max_callers: usize
     use text::bytes;
     let mut out = Vec::new();
     if let Some(e) = &ctx.error {
-        out.push(format!("CloudTrail could not be read: {e}"));
+        out.push(format!(
+            "Correlation unavailable: CloudTrail could not be read: {e}"
+        ));
         return out;
     }
     let Some(a) = &ctx.analysis else { return out };
+    if let Some(q) = &a.query {
+        out.push(format!(
+            "CloudTrail queried in {} ({}): {} scanned, ${:.4}",
+            q.engine,
+            q.query_id,
+            bytes(q.bytes_scanned),
+            q.cost_usd
+        ));
+    }
     if let Some(r) = &ctx.reconciliation {
         let fmt = |v: f64| {
             if r.unit == "bytes" {
@@ -463,6 +485,14 @@ pub(crate) mod fixture {
                     data_quality: Default::default(),
                     bytes_out: 120_000_000_000,
                     excess_bytes: 110_000_000_000,
+                    // The second incident's trail was read through Athena.
+                    query: (n == 1).then(|| crate::correlate::sql::QueryStats {
+                        engine: "athena".into(),
+                        query_id: "5a1c0de4-0000-4000-8000-000000000001".into(),
+                        bytes_scanned: 52_000_000_000,
+                        cost_usd: 0.2365,
+                        rows: 310,
+                    }),
                 };
                 ReportIncident {
                     buckets: None,

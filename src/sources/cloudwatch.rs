@@ -72,14 +72,7 @@ pub struct CloudWatch {
 
 impl CloudWatch {
     pub async fn from_env(profile: Option<&str>, region: Option<&str>) -> Self {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        if let Some(p) = profile {
-            loader = loader.profile_name(p);
-        }
-        if let Some(r) = region {
-            loader = loader.region(aws_config::Region::new(r.to_string()));
-        }
-        let conf = loader.load().await;
+        let conf = crate::sources::sdk_config(profile, region).await;
         CloudWatch::new(Client::new(&conf))
     }
 

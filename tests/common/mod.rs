@@ -90,6 +90,11 @@ impl Moto {
         moto
     }
 
+    /// POST to moto's control API (queue canned results, set state transitions).
+    pub fn post_json(&self, path: &str, body: Value) {
+        self.post(path, body)
+    }
+
     fn post(&self, path: &str, body: Value) {
         let r = self
             .http
@@ -110,6 +115,11 @@ impl Moto {
 
     /// The GetCostAndUsage request bodies moto received, in order.
     pub fn cost_and_usage_requests(&self) -> Vec<Value> {
+        self.requests("GetCostAndUsage")
+    }
+
+    /// The JSON request bodies of one operation (X-Amz-Target ending in `operation`), in order.
+    pub fn requests(&self, operation: &str) -> Vec<Value> {
         let text = self
             .http
             .get(format!("{}/moto-api/recorder/download-recording", self.url))
@@ -124,7 +134,7 @@ impl Moto {
                 r["headers"]["X-Amz-Target"]
                     .as_str()
                     .or(r["headers"]["x-amz-target"].as_str())
-                    .is_some_and(|t| t.ends_with("GetCostAndUsage"))
+                    .is_some_and(|t| t.ends_with(operation))
             })
             .map(|r| {
                 let body = r["body"].as_str().unwrap_or_default();
@@ -434,4 +444,9 @@ impl Bin {
             )
         })
     }
+}
+
+/// Seconds since the epoch of an RFC 3339 time.
+pub fn trail_epoch(t: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(t).unwrap().timestamp()
 }

@@ -1,7 +1,9 @@
 //! CloudTrail: read the trail for an account, region and span of days, in parallel.
 //!
 //! Sources: a local directory (for example one kept by `aws s3 sync`) or an S3 bucket and
-//! prefix. Both are read in the delivery layout
+//! prefix, read here; or an Athena table or CloudTrail Lake event data store, where the analysis
+//! runs as SQL ([`crate::correlate::sql`], [`crate::sources::athena`], [`crate::sources::lake`]).
+//! The files Both are read in the delivery layout
 //! `PREFIX/AWSLogs/[o-ORGID/]ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/*.json.gz`, listing only the
 //! accounts, regions and days needed (plus the day after, for delivery delay), never the whole
 //! bucket; `CloudTrail-Digest/` is never read. A path without `AWSLogs/` is read as a plain
@@ -26,21 +28,57 @@ use crate::correlate::{AnalysisSpec, Partial};
 use layout::Layout;
 
 /// Where the trail is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum TrailSource {
     Local(PathBuf),
-    S3 { bucket: String, prefix: String },
+    S3 {
+        bucket: String,
+        prefix: String,
+    },
+    /// An Athena table over the trail bucket: the analysis runs there as SQL.
+    Athena(Box<crate::sources::athena::AthenaSettings>),
+    /// A CloudTrail Lake event data store: the analysis runs there as SQL.
+    Lake(Box<crate::sources::lake::LakeSettings>),
+}
+
+/// The AWS clients reading a source needs (only the one for its kind is made).
+#[derive(Debug, Clone, Default)]
+pub struct Clients {
+    pub s3: Option<aws_sdk_s3::Client>,
+    pub athena: Option<crate::sources::athena::Athena>,
+    pub lake: Option<crate::sources::lake::Lake>,
 }
 
 impl TrailSource {
-    /// The S3 client a scan of this source needs: none for a local directory.
-    pub async fn s3_client(&self, profile: Option<&str>) -> Option<aws_sdk_s3::Client> {
+    /// The client a read of this source needs: none for a local directory.
+    pub async fn clients(&self, profile: Option<&str>) -> Clients {
+        use crate::sources::{athena::Athena, lake::Lake};
         match self {
-            TrailSource::S3 { .. } => Some(s3_client(profile).await),
-            TrailSource::Local(_) => None,
+            TrailSource::S3 { .. } => Clients {
+                s3: Some(s3_client(profile).await),
+                ..Clients::default()
+            },
+            TrailSource::Local(_) => Clients::default(),
+            TrailSource::Athena(a) => Clients {
+                athena: Some(Athena::from_env(profile, (**a).clone()).await),
+                ..Clients::default()
+            },
+            TrailSource::Lake(l) => Clients {
+                lake: Some(Lake::from_env(profile, (**l).clone()).await),
+                ..Clients::default()
+            },
         }
     }
+
+    /// Whether the analysis runs in a query engine (SQL) rather than here.
+    pub fn is_sql(&self) -> bool {
+        matches!(self, TrailSource::Athena(_) | TrailSource::Lake(_))
+    }
 }
+
+/// The names that pick the SQL sources in `cloudtrail.source`.
+pub const ATHENA: &str = "athena";
+pub const LAKE: &str = "cloudtrail-lake";
 
 impl std::str::FromStr for TrailSource {
     type Err = String;
@@ -63,6 +101,12 @@ impl std::str::FromStr for TrailSource {
         if s.is_empty() {
             return Err("the CloudTrail source is empty".into());
         }
+        if s == ATHENA || s == LAKE {
+            return Err(format!(
+                "`{s}` needs its settings: set [cloudtrail.{}] in the config",
+                if s == ATHENA { "athena" } else { "lake" }
+            ));
+        }
         Ok(TrailSource::Local(PathBuf::from(s)))
     }
 }
@@ -72,6 +116,12 @@ impl std::fmt::Display for TrailSource {
         match self {
             TrailSource::Local(p) => write!(f, "{}", p.display()),
             TrailSource::S3 { bucket, prefix } => write!(f, "s3://{bucket}/{prefix}"),
+            TrailSource::Athena(a) => write!(
+                f,
+                "athena:{}.{} (workgroup {})",
+                a.table.database, a.table.table, a.workgroup
+            ),
+            TrailSource::Lake(l) => write!(f, "cloudtrail-lake:{}", l.event_data_store),
         }
     }
 }
@@ -238,6 +288,9 @@ pub async fn scan(
             let client = s3.context("an S3 client is needed for an s3:// source")?;
             scan_s3(client, bucket, prefix, scope, spec).await
         }
+        TrailSource::Athena(_) | TrailSource::Lake(_) => bail!(
+            "{source} runs the analysis as SQL and has no files to scan; S3 activity trends need a directory or s3:// trail source"
+        ),
     }
 }
 

@@ -1,0 +1,682 @@
+//! The analysis as one SQL query, for engines that already hold the trail (Athena, CloudTrail
+//! Lake), and the fold of its rows back into a [`Partial`].
+//!
+//! Why one query: Athena bills every byte of the JSON files a query reads, whatever columns it
+//! selects, so the window, the baseline and the control-plane lookback are read in a single
+//! scan, pruned by partition (region, day), by event source and name, and by time. The engine
+//! only groups and counts; every judgement (what is new, flags, severities, ranking) stays in
+//! Rust: the rows become the same [`Partial`] the file scanner fills, and [`super::finalize`]
+//! runs on it unchanged. The query is derived from the [`AnalysisSpec`] and the same event lists
+//! ([`DELETES`], [`RECON`], the classifier's name rules) as the scanner, so the sources cannot
+//! drift apart; `tests/pushdown.rs` runs it on DuckDB against the scanner, exact to the byte.
+//!
+//! Each output row is one group of one `section`:
+//! - `get`: window GetObject calls per (principal, source IP, user agent, bucket), and, in rows
+//!   with `whole = 0`, the same group split by error code;
+//! - `base`: baseline GetObject calls per (principal, source IP, user agent, bucket);
+//! - `del`: object deletions per (principal, bucket, hour), only bursts;
+//! - `recon`: configuration reads in the window per (principal, IP, agent, event name);
+//! - `cp`: every other S3 management write in the lookback, one row per event, with its
+//!   request parameters for the classifier.
+//!
+//! Every value that reaches the SQL text (account, region, table names, times) is either
+//! generated here or validated and quoted: the trail's own strings never do.
+
+use std::fmt::Write as _;
+
+use anyhow::{bail, Context};
+use chrono::{DateTime, Days, NaiveDate, Utc};
+
+use super::controlplane::{DELETES, RECON};
+use super::{AnalysisSpec, Partial};
+
+/// Event names the classifier judges by prefix (see [`super::controlplane::classify`]): every
+/// S3 management write it may report starts with one of them.
+pub const CHANGE_PREFIXES: &[&str] = &["Put", "Delete", "Create", "Update"];
+
+/// Which engine, and where the trail is in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dialect {
+    /// An Athena (Trino) table with the column layout AWS documents for CloudTrail.
+    Athena(AthenaTable),
+    /// A CloudTrail Lake event data store (its ID).
+    Lake { event_data_store: String },
+}
+
+/// An Athena table over the trail bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AthenaTable {
+    pub catalog: String,
+    pub database: String,
+    pub table: String,
+    /// The date partition column (`timestamp` with partition projection), if any.
+    pub date_partition: Option<String>,
+    /// Its format, in the projection's Java pattern (`yyyy/MM/dd`).
+    pub date_partition_format: String,
+    /// The region partition column, if any.
+    pub region_partition: Option<String>,
+}
+
+impl Default for AthenaTable {
+    fn default() -> Self {
+        AthenaTable {
+            catalog: "AwsDataCatalog".into(),
+            database: "default".into(),
+            table: "cloudtrail_logs".into(),
+            date_partition: Some("timestamp".into()),
+            date_partition_format: "yyyy/MM/dd".into(),
+            region_partition: Some("region".into()),
+        }
+    }
+}
+
+/// A SQL string literal.
+fn lit(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// A quoted SQL identifier.
+fn ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+fn rfc3339(epoch: i64) -> anyhow::Result<DateTime<Utc>> {
+    DateTime::<Utc>::from_timestamp(epoch, 0).context("a time out of range")
+}
+
+/// `yyyy/MM/dd` (the projection's pattern) as a chrono format.
+pub fn java_date_format(p: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = p;
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix("yyyy") {
+            out.push_str("%Y");
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix("MM") {
+            out.push_str("%m");
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix("dd") {
+            out.push_str("%d");
+            rest = r;
+        } else {
+            let c = rest.chars().next().unwrap_or_default();
+            if c.is_ascii_alphanumeric() {
+                return Err(format!(
+                    "`{p}`: only yyyy, MM and dd and separators are understood"
+                ));
+            }
+            if c == '%' {
+                out.push_str("%%");
+            } else {
+                out.push(c);
+            }
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    if !(out.contains("%Y") && out.contains("%m") && out.contains("%d")) {
+        return Err(format!("`{p}` must name yyyy, MM and dd"));
+    }
+    Ok(out)
+}
+
+impl Dialect {
+    fn table_ref(&self) -> anyhow::Result<String> {
+        Ok(match self {
+            Dialect::Athena(t) => format!(
+                "{}.{}.{}",
+                ident(&t.catalog),
+                ident(&t.database),
+                ident(&t.table)
+            ),
+            Dialect::Lake { event_data_store } => {
+                let id = event_data_store
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or(event_data_store);
+                if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                    bail!("`{event_data_store}` is not an event data store ARN or ID");
+                }
+                id.to_string()
+            }
+        })
+    }
+
+    /// The event time as `YYYY-MM-DDTHH:MM:SSZ` text (what the scanner reads).
+    fn time(&self) -> &'static str {
+        match self {
+            Dialect::Athena(_) => "eventtime",
+            Dialect::Lake { .. } => "date_format(eventtime, '%Y-%m-%dT%H:%i:%sZ')",
+        }
+    }
+
+    /// A predicate on the native event time column: `[from, to)`.
+    fn time_range(&self, from: i64, to: i64) -> anyhow::Result<String> {
+        let (f, t) = (rfc3339(from)?, rfc3339(to)?);
+        Ok(match self {
+            Dialect::Athena(_) => {
+                let fmt = "%Y-%m-%dT%H:%M:%SZ";
+                format!(
+                    "eventtime >= {} AND eventtime < {}",
+                    lit(&f.format(fmt).to_string()),
+                    lit(&t.format(fmt).to_string())
+                )
+            }
+            Dialect::Lake { .. } => {
+                let fmt = "%Y-%m-%d %H:%M:%S";
+                format!(
+                    "eventtime >= {} AND eventtime < {}",
+                    lit(&f.format(fmt).to_string()),
+                    lit(&t.format(fmt).to_string())
+                )
+            }
+        })
+    }
+
+    /// One scalar field of a JSON-valued column (`requestparameters`, `additionaleventdata`).
+    fn field(&self, column: &str, name: &str) -> String {
+        match self {
+            Dialect::Athena(_) => format!(
+                "json_extract_scalar({column}, {})",
+                lit(&format!("$.{name}"))
+            ),
+            Dialect::Lake { .. } => format!("element_at({column}, {})", lit(name)),
+        }
+    }
+
+    /// The whole request parameters as JSON text (for the classifier).
+    fn params(&self) -> &'static str {
+        match self {
+            Dialect::Athena(_) => "requestparameters",
+            Dialect::Lake { .. } => "json_format(CAST(requestparameters AS JSON))",
+        }
+    }
+
+    /// Partition predicates (Athena): the days of `[from, to)` and the day after, as the file
+    /// scanner reads them (files are filed by delivery time), and the region.
+    fn partitions(&self, spec: &AnalysisSpec, from: i64, to: i64) -> anyhow::Result<Vec<String>> {
+        let Dialect::Athena(t) = self else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        if let Some(col) = &t.date_partition {
+            let fmt = java_date_format(&t.date_partition_format).map_err(anyhow::Error::msg)?;
+            let first: NaiveDate = rfc3339(from)?.date_naive();
+            let last: NaiveDate = rfc3339(to - 1)?.date_naive() + Days::new(1);
+            let mut days = Vec::new();
+            let mut d = first;
+            while d <= last {
+                days.push(lit(&d.format(&fmt).to_string()));
+                d = d + Days::new(1);
+            }
+            out.push(format!("{} IN ({})", ident(col), days.join(", ")));
+        }
+        if let (Some(col), Some(region)) = (&t.region_partition, &spec.region) {
+            out.push(format!("{} = {}", ident(col), lit(region)));
+        }
+        Ok(out)
+    }
+}
+
+/// The principal as [`crate::sources::cloudtrail::record::Record::principal`] names it.
+const PRINCIPAL: &str = "CASE \
+    WHEN useridentity.accountid = 'ANONYMOUS_PRINCIPAL' OR useridentity.type = 'AnonymousPrincipal' \
+      OR useridentity.principalid = 'ANONYMOUS_PRINCIPAL' THEN 'anonymous' \
+    WHEN useridentity IS NULL THEN 'unknown' \
+    WHEN useridentity.arn IS NOT NULL THEN useridentity.arn \
+    WHEN useridentity.invokedby IS NOT NULL THEN 'AWS service: ' || useridentity.invokedby \
+    WHEN useridentity.type IS NOT NULL AND coalesce(useridentity.principalid, '') <> '' \
+      THEN useridentity.type || ': ' || useridentity.principalid \
+    WHEN useridentity.type IS NOT NULL THEN useridentity.type \
+    ELSE 'unknown' END";
+
+fn list(names: &[&str]) -> String {
+    names.iter().map(|n| lit(n)).collect::<Vec<_>>().join(", ")
+}
+
+/// The query for `spec` in `dialect`.
+pub fn query(spec: &AnalysisSpec, dialect: &Dialect) -> anyhow::Result<String> {
+    let (from, to) = spec.span();
+    if from >= to {
+        bail!("an empty time span");
+    }
+    let ts = |t: i64| -> anyhow::Result<String> {
+        Ok(lit(&rfc3339(t)?.format("%Y-%m-%dT%H:%M:%SZ").to_string()))
+    };
+    let mut filters = dialect.partitions(spec, from, to)?;
+    filters.push("eventsource = 's3.amazonaws.com'".into());
+    filters.push(dialect.time_range(from, to)?);
+    if let Some(a) = &spec.account {
+        filters.push(format!("recipientaccountid = {}", lit(a)));
+    }
+    if let Some(r) = &spec.region {
+        filters.push(format!("awsregion = {}", lit(r)));
+    }
+    let prefixes: Vec<String> = CHANGE_PREFIXES
+        .iter()
+        .map(|p| format!("eventname LIKE {}", lit(&format!("{p}%"))))
+        .collect();
+    filters.push(format!(
+        "(eventname = 'GetObject' OR eventname IN ({}) OR eventname IN ({}) \
+         OR (coalesce(eventcategory, 'Management') <> 'Data' AND ({})))",
+        list(DELETES),
+        list(RECON),
+        prefixes.join(" OR ")
+    ));
+    let (w0, w1) = (ts(spec.window.0)?, ts(spec.window.1)?);
+    let (b0, b1) = (ts(spec.baseline.0)?, ts(spec.baseline.1)?);
+    let l0 = ts(spec.lookback.0)?;
+    let req = "requestparameters";
+    let add = "additionaleventdata";
+    let mut q = String::new();
+    let _ = write!(
+        q,
+        "WITH e AS (\n  SELECT {time} AS t, eventname AS name, {PRINCIPAL} AS principal,\n    \
+         sourceipaddress AS ip, useragent AS ua, {bucket} AS bucket, {key} AS obj,\n    \
+         NULLIF(errorcode, '') AS err,\n    \
+         try_cast(trim({bytes}) AS DOUBLE) AS bytes_d,\n    \
+         CASE WHEN {auth} = 'QueryString' THEN 1 ELSE 0 END AS presigned,\n    \
+         CASE WHEN vpcendpointid IS NULL THEN 0 ELSE 1 END AS vpc,\n    \
+         useridentity.type AS id_type, useridentity.principalid AS id_principal,\n    \
+         useridentity.arn AS id_arn, useridentity.accountid AS id_account,\n    \
+         useridentity.invokedby AS id_invoked_by,\n    \
+         useridentity.sessioncontext.sessionissuer.arn AS role,\n    \
+         recipientaccountid AS owner, eventcategory AS category, {params} AS params,\n    \
+         eventid AS event_id\n  FROM {from}\n  WHERE {filters}\n),\n",
+        time = dialect.time(),
+        bucket = dialect.field(req, "bucketName"),
+        key = dialect.field(req, "key"),
+        bytes = dialect.field(add, "bytesTransferredOut"),
+        auth = dialect.field(add, "AuthenticationMethod"),
+        params = dialect.params(),
+        from = dialect.table_ref()?,
+        filters = filters.join("\n    AND "),
+    );
+    let _ = write!(
+        q,
+        "s AS (\n  SELECT e.*, CASE\n    \
+         WHEN name = 'GetObject' AND t >= {w0} AND t < {w1} THEN 'get'\n    \
+         WHEN name = 'GetObject' AND t >= {b0} AND t < {b1} THEN 'base'\n    \
+         WHEN name = 'GetObject' THEN NULL\n    \
+         WHEN t < {l0} OR t >= {w1} THEN NULL\n    \
+         WHEN name IN ({deletes}) THEN 'del'\n    \
+         WHEN name IN ({recon}) THEN CASE WHEN t >= {w0} THEN 'recon' END\n    \
+         WHEN coalesce(category, 'Management') <> 'Data' THEN 'cp'\n    \
+         END AS section\n  FROM e\n),\n",
+        deletes = list(DELETES),
+        recon = list(RECON),
+    );
+    q.push_str(
+        "k AS (\n  SELECT section, principal,\n    \
+         CASE WHEN section = 'del' THEN NULL ELSE ip END AS k_ip,\n    \
+         CASE WHEN section = 'del' THEN NULL ELSE ua END AS k_ua,\n    \
+         CASE WHEN section = 'recon' THEN NULL ELSE bucket END AS k_bucket,\n    \
+         CASE WHEN section = 'del' THEN substr(t, 1, 13) WHEN section = 'recon' THEN name\n      \
+         WHEN section = 'cp' THEN coalesce(event_id, t || name) END AS detail,\n    \
+         CASE WHEN section = 'get' THEN err END AS err_key,\n    \
+         CASE WHEN bytes_d >= 0 AND bytes_d < 9.0e18 THEN CAST(round(bytes_d) AS BIGINT) ELSE 0 END AS bytes,\n    \
+         CASE WHEN section = 'cp' THEN params END AS params,\n    \
+         t, name, obj, err, presigned, vpc, id_type, id_principal, id_arn, id_account,\n    \
+         id_invoked_by, role, owner\n  FROM s WHERE section IS NOT NULL\n)\n",
+    );
+    let _ = write!(
+        q,
+        "SELECT section, principal, k_ip AS ip, k_ua AS ua, k_bucket AS bucket, detail,\n  \
+         err_key AS err, grouping(err_key) AS whole, count(*) AS n,\n  \
+         sum(CASE WHEN err IS NULL THEN bytes ELSE 0 END) AS bytes,\n  \
+         sum(CASE WHEN err IS NULL THEN 0 ELSE 1 END) AS errors,\n  \
+         count(DISTINCT obj) AS objects, min(t) AS first_t, max(t) AS last_t,\n  \
+         sum(presigned) AS presigned, max(vpc) AS vpc, max(id_type) AS id_type,\n  \
+         max(id_principal) AS id_principal, max(id_arn) AS id_arn, max(id_account) AS id_account,\n  \
+         max(id_invoked_by) AS id_invoked_by, max(role) AS role, max(owner) AS owner,\n  \
+         max(params) AS params, max(name) AS name, max(err) AS any_err\n\
+         FROM k\n\
+         GROUP BY GROUPING SETS ((section, principal, k_ip, k_ua, k_bucket, detail),\n  \
+         (section, principal, k_ip, k_ua, k_bucket, detail, err_key))\n\
+         HAVING (grouping(err_key) = 1 OR err_key IS NOT NULL)\n  \
+         AND (section <> 'del' OR count(*) >= {burst})",
+        burst = spec.delete_burst.max(1),
+    );
+    Ok(q)
+}
+
+/// A query's answer: column names and rows of text (`None` for SQL NULL).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Rows {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Option<String>>>,
+}
+
+/// What a pushed-down query cost.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct QueryStats {
+    /// `athena` or `cloudtrail-lake`.
+    pub engine: String,
+    pub query_id: String,
+    pub bytes_scanned: u64,
+    /// What the engine bills for those bytes, at the configured price.
+    pub cost_usd: f64,
+    pub rows: u64,
+}
+
+/// One row, by column name.
+struct Row<'a> {
+    idx: &'a Idx,
+    cells: &'a [Option<String>],
+}
+
+#[derive(Default)]
+struct Idx(Vec<(String, usize)>);
+
+impl Idx {
+    fn of(&self, name: &str) -> Option<usize> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, i)| *i)
+    }
+}
+
+impl<'a> Row<'a> {
+    fn text(&self, name: &str) -> Option<&'a str> {
+        let i = self.idx.of(name)?;
+        self.cells.get(i)?.as_deref()
+    }
+    fn num(&self, name: &str) -> anyhow::Result<u64> {
+        match self.text(name) {
+            None => Ok(0),
+            Some(s) => {
+                let s = s.trim();
+                s.parse::<u64>()
+                    .or_else(|_| {
+                        // Some engines print sums of integers as decimals ("12.0").
+                        s.parse::<f64>()
+                            .ok()
+                            .filter(|f| f.is_finite() && *f >= 0.0 && f.fract() == 0.0)
+                            .map(|f| f as u64)
+                            .ok_or(())
+                    })
+                    .map_err(|_| anyhow::anyhow!("`{name}` is not a count: {s:?}"))
+            }
+        }
+    }
+    fn time(&self, name: &str) -> anyhow::Result<i64> {
+        let s = self
+            .text(name)
+            .with_context(|| format!("`{name}` is missing"))?;
+        crate::sources::cloudtrail::record::parse_event_time(s)
+            .with_context(|| format!("`{name}` is not an event time: {s:?}"))
+    }
+}
+
+/// The columns a row must have.
+const REQUIRED: &[&str] = &["section", "principal", "whole", "n", "first_t"];
+
+/// Fold the query's rows into a partial analysis. A row that cannot be read is counted in the
+/// data quality (`bad_records`) and skipped; a missing column fails the whole answer.
+///
+/// `nested_as_text`: request parameters hold nested documents as JSON text (CloudTrail Lake).
+pub fn fold(rows: &Rows, spec: &AnalysisSpec, nested_as_text: bool) -> anyhow::Result<Partial> {
+    let idx = Idx(rows
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.to_ascii_lowercase(), i))
+        .collect());
+    for c in REQUIRED {
+        if idx.of(c).is_none() {
+            bail!(
+                "the query's answer has no `{c}` column (columns: {})",
+                rows.columns.join(", ")
+            );
+        }
+    }
+    let mut p = Partial::default();
+    let mut bad = 0u64;
+    for cells in &rows.rows {
+        let row = Row { idx: &idx, cells };
+        if fold_row(&mut p, &row, spec, nested_as_text).is_err() {
+            bad += 1;
+        }
+    }
+    p.quality.records = rows.rows.len() as u64;
+    p.quality.bad_records = bad;
+    Ok(p)
+}
+
+fn fold_row(
+    p: &mut Partial,
+    row: &Row<'_>,
+    spec: &AnalysisSpec,
+    nested_as_text: bool,
+) -> anyhow::Result<()> {
+    use super::Group;
+    let section = row.text("section").unwrap_or("");
+    let whole = row.num("whole")? == 1;
+    let g = Group {
+        principal: row.text("principal").unwrap_or("unknown"),
+        ip: row.text("ip"),
+        ua: row.text("ua"),
+        bucket: row.text("bucket"),
+        detail: row.text("detail"),
+        n: row.num("n")?,
+        first: row.time("first_t")?,
+    };
+    match (section, whole) {
+        ("get", false) => {
+            if let Some(code) = row.text("err") {
+                p.add_error_group(&g, code);
+            }
+        }
+        ("get", true) => {
+            let identity = crate::sources::cloudtrail::record::UserIdentity {
+                kind: row.text("id_type").map(Into::into),
+                principal_id: row.text("id_principal").map(Into::into),
+                arn: row.text("id_arn").map(Into::into),
+                account_id: row.text("id_account").map(Into::into),
+                invoked_by: row.text("id_invoked_by").map(Into::into),
+                session_context: row.text("role").map(|arn| {
+                    crate::sources::cloudtrail::record::SessionContext {
+                        session_issuer: Some(crate::sources::cloudtrail::record::SessionIssuer {
+                            arn: Some(arn.into()),
+                        }),
+                    }
+                }),
+            };
+            let caller = crate::sources::cloudtrail::record::Record::identity_only(
+                identity,
+                row.text("owner"),
+                row.num("vpc")? > 0,
+            );
+            p.add_caller_group(
+                &g,
+                &caller,
+                super::CallerTotals {
+                    bytes: row.num("bytes")?,
+                    errors: row.num("errors")?,
+                    objects: row.num("objects")?,
+                    presigned: row.num("presigned")?,
+                    last: row.time("last_t")?,
+                },
+            );
+        }
+        ("base", true) => p.add_baseline_group(&g, row.num("bytes")?),
+        ("del", true) => p.add_delete_group(&g)?,
+        ("recon", true) => p.add_recon_group(&g),
+        ("cp", true) => {
+            let name = row.text("name").unwrap_or("");
+            let params: Option<serde_json::Value> = row
+                .text("params")
+                .and_then(|s| serde_json::from_str(s).ok())
+                .map(|v| {
+                    if nested_as_text {
+                        unnest_json_strings(v)
+                    } else {
+                        v
+                    }
+                });
+            for _ in 0..g.n.min(1000) {
+                p.add_change(
+                    name,
+                    g.first,
+                    params.as_ref(),
+                    row.text("owner"),
+                    g.principal,
+                    g.ip.unwrap_or(""),
+                    g.ua.unwrap_or(""),
+                    row.text("any_err"),
+                    spec,
+                );
+            }
+        }
+        (_, false) => {}
+        (other, true) => bail!("unknown section {other:?}"),
+    }
+    Ok(())
+}
+
+/// CloudTrail Lake stores request parameters as a map of strings: nested documents (a bucket
+/// policy, a public access block) arrive as JSON text. Parse those back so the classifier sees
+/// what it sees in a trail file.
+fn unnest_json_strings(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| {
+                    let v = match v {
+                        Value::String(s) if s.starts_with('{') || s.starts_with('[') => {
+                            serde_json::from_str(&s).unwrap_or(Value::String(s))
+                        }
+                        other => other,
+                    };
+                    (k, v)
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> AnalysisSpec {
+        let day = 1_772_323_200; // 2026-03-01
+        AnalysisSpec {
+            window: (day, day + 86_400),
+            baseline: (day - 14 * 86_400, day),
+            lookback: (day - 7 * 86_400, day + 86_400),
+            account: Some("111111111111".into()),
+            region: Some("eu-west-1".into()),
+            known_cidrs: vec![],
+            allow_principals: vec![],
+            allow_cidrs: vec![],
+            delete_burst: 100,
+            activity: None,
+        }
+    }
+
+    #[test]
+    fn prunes_by_partition_time_and_event() {
+        let q = query(&spec(), &Dialect::Athena(AthenaTable::default())).unwrap();
+        // 14 baseline days, the window, and the day after it for delivery delay.
+        assert!(q.contains("\"timestamp\" IN ('2026/02/15', "), "{q}");
+        assert!(q.contains("'2026/03/02')"), "{q}");
+        assert!(!q.contains("'2026/02/14'") && !q.contains("'2026/03/03'"));
+        assert!(q.contains("\"region\" = 'eu-west-1'"));
+        assert!(q.contains(
+            "eventtime >= '2026-02-15T00:00:00Z' AND eventtime < '2026-03-02T00:00:00Z'"
+        ));
+        assert!(q.contains("recipientaccountid = '111111111111'"));
+        assert!(q.contains("'DeleteObjects'") && q.contains("'GetBucketAcl'"));
+        assert!(q.contains("FROM \"AwsDataCatalog\".\"default\".\"cloudtrail_logs\""));
+        assert!(!q.contains("SELECT *"), "only named columns are read");
+    }
+
+    #[test]
+    fn quotes_what_it_does_not_generate() {
+        let mut s = spec();
+        s.account = Some("1' OR '1'='1".into());
+        let t = AthenaTable {
+            table: "logs\" x".into(),
+            region_partition: None,
+            date_partition: None,
+            ..AthenaTable::default()
+        };
+        let q = query(&s, &Dialect::Athena(t)).unwrap();
+        assert!(q.contains("recipientaccountid = '1'' OR ''1''=''1'"), "{q}");
+        assert!(q.contains("\"logs\"\" x\""));
+        assert!(!q.contains("\"timestamp\" IN") && !q.contains("\"region\" ="));
+        let lake = Dialect::Lake {
+            event_data_store: "x; DROP".into(),
+        };
+        assert!(query(&s, &lake).is_err());
+    }
+
+    #[test]
+    fn lake_dialect() {
+        let d = Dialect::Lake {
+            event_data_store: "arn:aws:cloudtrail:us-east-1:1:eventdatastore/abc-123".into(),
+        };
+        let q = query(&spec(), &d).unwrap();
+        assert!(q.contains("FROM abc-123\n"), "{q}");
+        assert!(q.contains("eventtime >= '2026-02-15 00:00:00'"));
+        assert!(q.contains("element_at(requestparameters, 'bucketName')"));
+        assert!(
+            !q.contains("\"timestamp\""),
+            "Lake has no partitions to name"
+        );
+    }
+
+    #[test]
+    fn date_formats() {
+        assert_eq!(java_date_format("yyyy/MM/dd").unwrap(), "%Y/%m/%d");
+        assert_eq!(java_date_format("yyyy-MM-dd").unwrap(), "%Y-%m-%d");
+        assert!(java_date_format("yyyy/MM").is_err());
+        assert!(java_date_format("yyyy/MM/dd HH").is_err());
+    }
+
+    #[test]
+    fn bad_rows_are_counted_not_fatal() {
+        let cols = [
+            "section",
+            "principal",
+            "whole",
+            "n",
+            "first_t",
+            "last_t",
+            "bytes",
+        ];
+        let rows = Rows {
+            columns: cols.iter().map(|s| s.to_string()).collect(),
+            rows: vec![
+                vec![
+                    Some("get".into()),
+                    Some("arn:aws:iam::1:user/a".into()),
+                    Some("1".into()),
+                    Some("3".into()),
+                    Some("2026-03-01T01:00:00Z".into()),
+                    Some("2026-03-01T02:00:00Z".into()),
+                    Some("300".into()),
+                ],
+                vec![
+                    Some("get".into()),
+                    Some("x".into()),
+                    Some("1".into()),
+                    Some("many".into()),
+                    None,
+                    None,
+                    None,
+                ],
+            ],
+        };
+        let p = fold(&rows, &spec(), false).unwrap();
+        assert_eq!((p.quality.records, p.quality.bad_records), (2, 1));
+        let a = super::super::finalize(p, &spec());
+        assert_eq!(a.callers.len(), 1);
+        assert_eq!((a.callers[0].requests, a.callers[0].bytes_out), (3, 300));
+        let missing = Rows {
+            columns: vec!["section".into()],
+            rows: vec![],
+        };
+        assert!(fold(&missing, &spec(), false).is_err());
+    }
+}
