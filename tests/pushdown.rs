@@ -567,6 +567,22 @@ fn athena_waits_through_queued_and_running_and_stops_a_query_past_its_timeout() 
     assert!(top["flags"]
         .to_string()
         .contains("bulk download tool (rclone)"));
+    // The table names the engine, the bytes scanned and their cost.
+    queue_athena(&moto, &small_rows());
+    let mut args = callers_args(cfg, "athena");
+    args.truncate(args.len() - 2);
+    let out = bin.run(&args);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        table.contains("queried in athena (query ") && table.contains("scanned, $0.0000; 2 rows"),
+        "{table}"
+    );
+    assert!(table.contains("user/contractor / 203.0.113.50 / rclone/v1.65 / exports"));
     let polls = moto.requests("GetQueryExecution").len();
     assert!(
         polls >= 4,
@@ -587,7 +603,7 @@ fn athena_waits_through_queued_and_running_and_stops_a_query_past_its_timeout() 
     );
     let started = moto.requests("StartQueryExecution");
     let stopped = moto.requests("StopQueryExecution");
-    assert_eq!((started.len(), stopped.len()), (2, 1));
+    assert_eq!((started.len(), stopped.len()), (3, 1));
     assert!(stopped[0]["QueryExecutionId"].is_string());
 }
 

@@ -1249,6 +1249,64 @@ mod tests {
     }
 
     #[test]
+    fn sql_sources_are_validated_where_written() {
+        use crate::sources::cloudtrail::TrailSource;
+        let e = errs("[cloudtrail]\nsource = \"athena\"\n");
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].starts_with("t.toml:2:") && e[0].contains("needs a [cloudtrail.athena] table"),
+            "{e:?}"
+        );
+        let e = errs("[cloudtrail]\nsource = \"cloudtrail-lake\"\n[cloudtrail.lake]\nevent_data_store = \"x; DROP\"\ntimeout_seconds = 0\n");
+        assert!(
+            e.iter()
+                .any(|x| x.starts_with("t.toml:4:")
+                    && x.contains("cloudtrail.lake.event_data_store")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter().any(
+                |x| x.starts_with("t.toml:5:") && x.contains("cloudtrail.lake.timeout_seconds")
+            ),
+            "{e:?}"
+        );
+        let e = errs("[cloudtrail]\nsource = \"athena\"\n[cloudtrail.athena]\ndatbase = \"x\"\ndate_partition_format = \"dd-MM\"\noutput_location = \"/tmp\"\n");
+        assert!(
+            e.iter()
+                .any(|x| x.starts_with("t.toml:4:") && x.contains("database")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter()
+                .any(|x| x.starts_with("t.toml:5:") && x.contains("must name yyyy, MM and dd")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter()
+                .any(|x| x.starts_with("t.toml:6:") && x.contains("not an s3://")),
+            "{e:?}"
+        );
+        let c = parse("[cloudtrail]\nsource = \"athena\"\n[cloudtrail.athena]\ndatabase = \"trails\"\ndate_partition = \"\"\ntimeout_seconds = 2\n", "t.toml").unwrap();
+        let ct = c.cloudtrail.unwrap();
+        let Some(TrailSource::Athena(a)) = &ct.source else {
+            panic!("{:?}", ct.source)
+        };
+        assert_eq!(a.table.database, "trails");
+        assert_eq!(a.table.date_partition, None, "\"\" turns the partition off");
+        assert_eq!(a.table.region_partition.as_deref(), Some("region"));
+        assert_eq!(a.poll.timeout, Duration::from_secs(2));
+        assert!(ct.source_or(Some("cloudtrail-lake")).is_err());
+        assert!(matches!(
+            ct.source_or(Some("athena")),
+            Ok(TrailSource::Athena(_))
+        ));
+        assert!(matches!(
+            ct.source_or(Some("/x")),
+            Ok(TrailSource::Local(_))
+        ));
+    }
+
+    #[test]
     fn syntax_errors_have_a_line() {
         let e = errs("[detect]\nmin_robust_z = = 4\n");
         assert!(e[0].starts_with("t.toml:2:"), "{}", e[0]);

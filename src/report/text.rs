@@ -199,11 +199,27 @@ pub fn render_analysis(a: &crate::correlate::Analysis, max: usize) -> String {
         }
     }
     let q = &a.data_quality;
-    let _ = writeln!(
-        out,
-        "\n  read {} files, {} records; {} bad files, {} bad records",
-        q.files, q.records, q.bad_files, q.bad_records
-    );
+    match &a.query {
+        Some(s) => {
+            let _ = writeln!(
+                out,
+                "\n  queried in {} (query {}): {} scanned, ${:.4}; {} rows, {} unreadable",
+                s.engine,
+                clean(&s.query_id),
+                bytes(s.bytes_scanned),
+                s.cost_usd,
+                q.records,
+                q.bad_records
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "\n  read {} files, {} records; {} bad files, {} bad records",
+                q.files, q.records, q.bad_files, q.bad_records
+            );
+        }
+    }
     for n in &q.bad_file_names {
         let _ = writeln!(out, "    {}", clean(n));
     }
