@@ -655,3 +655,95 @@ fn the_daily_run_delivers_with_correlation_unavailable_when_the_query_times_out(
     assert!(msg.contains("internet-out") || msg.contains("EU"), "{msg}");
     assert_eq!(moto.requests("StopQueryExecution").len(), 1);
 }
+
+#[test]
+fn activity_counts_agree_across_the_scanner_the_sql_and_athena() {
+    use egresswatch::correlate::{activity_spec, sql, Query};
+    let moto = Moto::start();
+    let local_bin = Bin::new(&moto.url);
+    let sql_bin = Bin::new(&moto.url);
+    let root = local_bin.path("trail");
+    generate(&root);
+    let ignore = "ListBuckets";
+    let allow = "arn:aws:iam::111122223333:role/etl";
+    let common = format!(
+        "allow_principals = [\"{allow}\"]\n\n[activity]\nhistory_days = 7\nignore_events = [\"{ignore}\"]\n"
+    );
+    let local_cfg = local_bin.write_config(&format!(
+        "[cloudtrail]\nsource = \"{}\"\n{common}",
+        root.display()
+    ));
+    let sql_cfg = sql_bin.write_config(&format!(
+        "{}\n[cloudtrail]\nsource = \"athena\"\n{common}",
+        ATHENA_CONFIG.replace("[cloudtrail]\nsource = \"athena\"\n", "")
+    ));
+    let args = |cfg: &Path| -> Vec<String> {
+        [
+            "activity",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--from",
+            DAY,
+            "--to",
+            DAY,
+            "--format",
+            "json",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let a = args(&local_cfg);
+    let local = local_bin.run_json(&a.iter().map(String::as_str).collect::<Vec<_>>(), 0);
+    let days = local["days"].as_array().unwrap();
+    assert!(days.len() > 10, "{local:#}");
+    assert!(
+        !local["findings"].as_array().unwrap().is_empty(),
+        "{local:#}"
+    );
+    assert!(
+        !local.to_string().contains(&format!("\"{ignore}\"")),
+        "ignored events are not counted"
+    );
+
+    // The query the Athena source sends for the days the store lacks (the history and the day).
+    let settings = egresswatch::config::CloudTrailSettings {
+        allow_principals: vec![allow.into()],
+        ..Default::default()
+    };
+    let first = chrono::NaiveDate::from_ymd_opt(2026, 6, 8).unwrap();
+    let last = chrono::NaiveDate::from_ymd_opt(2026, 6, 15).unwrap();
+    let spec = activity_spec(
+        &Query::days(first, last, None, None),
+        &settings,
+        vec![ignore.into()],
+    );
+    let table = sql::AthenaTable {
+        database: "trails".into(),
+        ..Default::default()
+    };
+    let q = sql::activity_query(&spec, &sql::Dialect::Athena(table)).unwrap();
+    let rows = duckdb(&root, &q, sql_bin.path("").as_path());
+    let parsed: sql::Rows = serde_json::from_value(rows.clone()).unwrap();
+    let (counts, bad) = sql::fold_activity(&parsed).unwrap();
+    assert_eq!(bad, 0);
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 6, 15).unwrap();
+    let engine_days: Vec<Value> = counts
+        .iter()
+        .filter(|c| c.day == day)
+        .map(|c| json!({"day": c.day, "account": c.account, "region": c.region, "event": c.event, "outcome": c.outcome, "count": c.count}))
+        .collect();
+    assert_same(
+        &Value::Array(engine_days),
+        &local["days"],
+        "activity: DuckDB and the scanner differ",
+    );
+
+    queue_athena(&moto, &rows);
+    let a = args(&sql_cfg);
+    let athena = sql_bin.run_json(&a.iter().map(String::as_str).collect::<Vec<_>>(), 0);
+    assert_same(&athena, &local, "activity: Athena path and scanner differ");
+    let sent = moto.requests("StartQueryExecution");
+    assert_eq!(sent.len(), 1, "one query for the eight missing days");
+    assert_eq!(sent[0]["QueryString"], q.as_str());
+}

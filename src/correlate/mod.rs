@@ -1184,6 +1184,20 @@ pub fn reconcile(i: &crate::detect::Incident, a: &Analysis) -> Reconciliation {
     }
 }
 
+/// What the activity count reads: `query`'s window only (no baseline, no lookback), every S3
+/// event but the `ignore`d names.
+pub fn activity_spec(
+    query: &Query,
+    settings: &crate::config::CloudTrailSettings,
+    ignore: Vec<String>,
+) -> AnalysisSpec {
+    let mut spec = query.spec(settings);
+    spec.baseline = (query.window.0, query.window.0);
+    spec.lookback = query.window;
+    spec.activity = Some(ignore);
+    spec
+}
+
 /// Count S3 activity per (day, account, region, event, outcome) over `query`'s window, in one
 /// pass over the trail (nothing else is gathered). `ignore`: event names not counted.
 pub async fn scan_activity(
@@ -1194,10 +1208,37 @@ pub async fn scan_activity(
     ignore: Vec<String>,
 ) -> anyhow::Result<(Vec<ActivityCount>, DataQuality)> {
     use crate::sources::cloudtrail::scan;
-    let mut spec = query.spec(settings);
-    spec.baseline = (query.window.0, query.window.0);
-    spec.lookback = query.window;
-    spec.activity = Some(ignore);
+    let spec = activity_spec(query, settings, ignore);
+    let engine = match source {
+        crate::sources::cloudtrail::TrailSource::Athena(a) => {
+            Some(sql::Dialect::Athena(a.table.clone()))
+        }
+        crate::sources::cloudtrail::TrailSource::Lake(l) => Some(sql::Dialect::Lake {
+            event_data_store: l.event_data_store.clone(),
+        }),
+        _ => None,
+    };
+    if let Some(dialect) = engine {
+        use anyhow::Context as _;
+        let q = sql::activity_query(&spec, &dialect)?;
+        let (rows, _stats) = match &dialect {
+            sql::Dialect::Athena(_) => {
+                let athena = clients.athena.as_ref().context("no Athena client")?;
+                athena.run(&q).await?
+            }
+            sql::Dialect::Lake { .. } => {
+                let lake = clients.lake.as_ref().context("no CloudTrail Lake client")?;
+                lake.run(&q).await?
+            }
+        };
+        let (counts, bad) = sql::fold_activity(&rows)?;
+        let quality = DataQuality {
+            records: rows.rows.len() as u64,
+            bad_records: bad,
+            ..DataQuality::default()
+        };
+        return Ok((counts, quality));
+    }
     let spec = std::sync::Arc::new(spec);
     let scope = scope_of(query, query.window)?;
     let mut partial = scan(source, &scope, spec, clients.s3.as_ref()).await?;

@@ -19,6 +19,9 @@
 //! - `cp`: every other S3 management write in the lookback, one row per event, with its
 //!   request parameters for the classifier.
 //!
+//! [`activity_query`] does the same for the S3 activity counts (issue 10's trends): one row per
+//! top caller of each (day, account, region, event, outcome) series, with the series' total.
+//!
 //! Every value that reaches the SQL text (account, region, table names, times) is either
 //! generated here or validated and quoted: the trail's own strings never do.
 
@@ -337,6 +340,127 @@ pub fn query(spec: &AnalysisSpec, dialect: &Dialect) -> anyhow::Result<String> {
         burst = spec.delete_burst.max(1),
     );
     Ok(q)
+}
+
+/// How many (principal, source IP, user agent) drivers are kept per activity series and day,
+/// as the scanner keeps (see [`super::ActivityCount::drivers`]).
+pub const ACTIVITY_DRIVERS: u32 = 20;
+
+/// The S3 activity counts for `spec.window` (every S3 event per day, account, region, event
+/// and outcome, with its top callers), skipping `spec.activity`'s ignored event names and the
+/// allow-listed principals, as [`Partial::add`] counts them.
+pub fn activity_query(spec: &AnalysisSpec, dialect: &Dialect) -> anyhow::Result<String> {
+    let (from, to) = spec.window;
+    if from >= to {
+        bail!("an empty time span");
+    }
+    let mut filters = dialect.partitions(spec, from, to)?;
+    filters.push("eventsource = 's3.amazonaws.com'".into());
+    filters.push(dialect.time_range(from, to)?);
+    if let Some(a) = &spec.account {
+        filters.push(format!("recipientaccountid = {}", lit(a)));
+    }
+    if let Some(r) = &spec.region {
+        filters.push(format!("awsregion = {}", lit(r)));
+    }
+    let ignored: Vec<&str> = spec.activity.iter().flatten().map(String::as_str).collect();
+    if !ignored.is_empty() {
+        filters.push(format!("eventname NOT IN ({})", list(&ignored)));
+    }
+    let allowed: Vec<&str> = spec.allow_principals.iter().map(String::as_str).collect();
+    let allow = if allowed.is_empty() {
+        "TRUE".to_string()
+    } else {
+        format!(
+            "principal NOT IN ({0}) AND coalesce(role, '') NOT IN ({0})",
+            list(&allowed)
+        )
+    };
+    Ok(format!(
+        "WITH e AS (\n  SELECT substr({time}, 1, 10) AS day, coalesce(recipientaccountid, '') AS account,\n    \
+         coalesce(awsregion, '') AS region, coalesce(eventname, '') AS event,\n    \
+         coalesce(NULLIF(errorcode, ''), 'success') AS outcome, {PRINCIPAL} AS principal,\n    \
+         useridentity.sessioncontext.sessionissuer.arn AS role,\n    \
+         coalesce(sourceipaddress, '') AS ip, coalesce(useragent, '') AS ua\n  \
+         FROM {table}\n  WHERE {filters}\n),\n\
+         d AS (\n  SELECT day, account, region, event, outcome,\n    \
+         principal || chr(31) || ip || chr(31) || ua AS driver, count(*) AS n\n  \
+         FROM e WHERE {allow}\n  GROUP BY day, account, region, event, outcome, principal, ip, ua\n),\n\
+         r AS (\n  SELECT d.*, sum(n) OVER (PARTITION BY day, account, region, event, outcome) AS total,\n    \
+         row_number() OVER (PARTITION BY day, account, region, event, outcome ORDER BY n DESC, driver) AS rank\n  \
+         FROM d\n)\n\
+         SELECT day, account, region, event, outcome, total, driver, n FROM r WHERE rank <= {top}",
+        time = dialect.time(),
+        table = dialect.table_ref()?,
+        filters = filters.join("\n    AND "),
+        top = ACTIVITY_DRIVERS,
+    ))
+}
+
+/// Fold the activity query's rows into counts, sorted as the scanner sorts them. A row that
+/// cannot be read is counted in the returned number and skipped.
+pub fn fold_activity(rows: &Rows) -> anyhow::Result<(Vec<super::ActivityCount>, u64)> {
+    use std::collections::BTreeMap;
+    if rows.rows.is_empty() {
+        return Ok((Vec::new(), 0));
+    }
+    let idx = Idx(rows
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.to_ascii_lowercase(), i))
+        .collect());
+    for c in [
+        "day", "account", "region", "event", "outcome", "total", "driver", "n",
+    ] {
+        if idx.of(c).is_none() {
+            bail!(
+                "the activity query's answer has no `{c}` column (columns: {})",
+                rows.columns.join(", ")
+            );
+        }
+    }
+    type Series = (NaiveDate, String, String, String, String);
+    let mut series: BTreeMap<Series, super::ActivityCount> = BTreeMap::new();
+    let mut bad = 0u64;
+    for cells in &rows.rows {
+        let row = Row { idx: &idx, cells };
+        let read = || -> anyhow::Result<(Series, u64, String, u64)> {
+            let day = NaiveDate::parse_from_str(row.text("day").unwrap_or(""), "%Y-%m-%d")?;
+            let t = |c: &str| row.text(c).unwrap_or("").to_string();
+            Ok((
+                (day, t("account"), t("region"), t("event"), t("outcome")),
+                row.num("total")?,
+                t("driver"),
+                row.num("n")?,
+            ))
+        };
+        let Ok((key, total, driver, n)) = read() else {
+            bad += 1;
+            continue;
+        };
+        let entry = series
+            .entry(key.clone())
+            .or_insert_with(|| super::ActivityCount {
+                day: key.0,
+                account: key.1.clone(),
+                region: key.2.clone(),
+                event: key.3.clone(),
+                outcome: key.4.clone(),
+                count: total,
+                drivers: Vec::new(),
+            });
+        entry.drivers.push((driver, n));
+    }
+    let out = series
+        .into_values()
+        .map(|mut c| {
+            c.drivers.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            c.drivers.truncate(ACTIVITY_DRIVERS as usize);
+            c
+        })
+        .collect();
+    Ok((out, bad))
 }
 
 /// A query's answer: column names and rows of text (`None` for SQL NULL).

@@ -288,9 +288,9 @@ pub async fn scan(
             let client = s3.context("an S3 client is needed for an s3:// source")?;
             scan_s3(client, bucket, prefix, scope, spec).await
         }
-        TrailSource::Athena(_) | TrailSource::Lake(_) => bail!(
-            "{source} runs the analysis as SQL and has no files to scan; S3 activity trends need a directory or s3:// trail source"
-        ),
+        TrailSource::Athena(_) | TrailSource::Lake(_) => {
+            bail!("{source} runs the analysis as SQL: it has no files to scan")
+        }
     }
 }
 
