@@ -236,15 +236,14 @@ fn list(names: &[&str]) -> String {
     names.iter().map(|n| lit(n)).collect::<Vec<_>>().join(", ")
 }
 
-/// The query for `spec` in `dialect`.
-pub fn query(spec: &AnalysisSpec, dialect: &Dialect) -> anyhow::Result<String> {
-    let (from, to) = spec.span();
-    if from >= to {
-        bail!("an empty time span");
-    }
-    let ts = |t: i64| -> anyhow::Result<String> {
-        Ok(lit(&rfc3339(t)?.format("%Y-%m-%dT%H:%M:%SZ").to_string()))
-    };
+/// What every query reads: the partitions and times of `[from, to)`, S3 events, and the
+/// spec's account and region.
+fn scope_filters(
+    spec: &AnalysisSpec,
+    dialect: &Dialect,
+    from: i64,
+    to: i64,
+) -> anyhow::Result<Vec<String>> {
     let mut filters = dialect.partitions(spec, from, to)?;
     filters.push("eventsource = 's3.amazonaws.com'".into());
     filters.push(dialect.time_range(from, to)?);
@@ -254,6 +253,19 @@ pub fn query(spec: &AnalysisSpec, dialect: &Dialect) -> anyhow::Result<String> {
     if let Some(r) = &spec.region {
         filters.push(format!("awsregion = {}", lit(r)));
     }
+    Ok(filters)
+}
+
+/// The query for `spec` in `dialect`.
+pub fn query(spec: &AnalysisSpec, dialect: &Dialect) -> anyhow::Result<String> {
+    let (from, to) = spec.span();
+    if from >= to {
+        bail!("an empty time span");
+    }
+    let ts = |t: i64| -> anyhow::Result<String> {
+        Ok(lit(&rfc3339(t)?.format("%Y-%m-%dT%H:%M:%SZ").to_string()))
+    };
+    let mut filters = scope_filters(spec, dialect, from, to)?;
     let prefixes: Vec<String> = CHANGE_PREFIXES
         .iter()
         .map(|p| format!("eventname LIKE {}", lit(&format!("{p}%"))))
@@ -354,15 +366,7 @@ pub fn activity_query(spec: &AnalysisSpec, dialect: &Dialect) -> anyhow::Result<
     if from >= to {
         bail!("an empty time span");
     }
-    let mut filters = dialect.partitions(spec, from, to)?;
-    filters.push("eventsource = 's3.amazonaws.com'".into());
-    filters.push(dialect.time_range(from, to)?);
-    if let Some(a) = &spec.account {
-        filters.push(format!("recipientaccountid = {}", lit(a)));
-    }
-    if let Some(r) = &spec.region {
-        filters.push(format!("awsregion = {}", lit(r)));
-    }
+    let mut filters = scope_filters(spec, dialect, from, to)?;
     let ignored: Vec<&str> = spec.activity.iter().flatten().map(String::as_str).collect();
     if !ignored.is_empty() {
         filters.push(format!("eventname NOT IN ({})", list(&ignored)));
