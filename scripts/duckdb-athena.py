@@ -5,8 +5,9 @@
 
 The trail is exposed as "AwsDataCatalog"."<database>"."<table>", a view with the column names
 and types of the table AWS documents for CloudTrail in Athena (lower-case names, userIdentity a
-struct, requestParameters and additionalEventData JSON text), plus the partition-projection
-columns `region` and `timestamp` (yyyy/MM/dd) taken from each file's folder. Two Trino
+struct, requestParameters and additionalEventData JSON text), plus the partition columns
+taken from each file's folder: `region` and `timestamp` (yyyy/MM/dd, partition projection), and
+`year`, `month`, `day` (AWS's manual-partitioning layout). Two Trino
 functions DuckDB spells differently are defined as macros (json_extract_scalar, is_finite);
 the query text itself is run unchanged.
 
@@ -79,7 +80,10 @@ def main():
           r.vpcEndpointId AS vpcendpointid, r.eventCategory AS eventcategory,
           regexp_extract(filename, '/CloudTrail/([^/]+)/', 1) AS region,
           regexp_extract(filename, '/CloudTrail/[^/]+/([0-9]{{4}}/[0-9]{{2}}/[0-9]{{2}})/', 1)
-            AS "timestamp"
+            AS "timestamp",
+          regexp_extract(filename, '/CloudTrail/[^/]+/([0-9]{{4}})/', 1) AS "year",
+          regexp_extract(filename, '/CloudTrail/[^/]+/[0-9]{{4}}/([0-9]{{2}})/', 1) AS "month",
+          regexp_extract(filename, '/CloudTrail/[^/]+/[0-9]{{4}}/[0-9]{{2}}/([0-9]{{2}})/', 1) AS "day"
         FROM (
           SELECT unnest(Records) AS r, filename
           FROM read_json('{files}', columns = {{'Records': '{RECORD}[]'}},

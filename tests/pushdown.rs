@@ -475,6 +475,30 @@ fn scanner_sql_engine_and_athena_give_the_same_callers() {
         "the SQL on DuckDB and the scanner differ",
     );
 
+    // 2b. A table partitioned by year, month and day (AWS's manual layout): same answer.
+    let ymd_bin = Bin::new(&moto.url);
+    let ymd_cfg = ymd_bin.write_config(&format!(
+        "{ATHENA_CONFIG}date_partitions = [\"year\", \"month\", \"day\"]\n"
+    ));
+    let mut args = callers_args(ymd_cfg.to_str().unwrap(), "athena");
+    args.push("--print-sql");
+    let out = ymd_bin.run(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ymd_sql = String::from_utf8(out.stdout).unwrap();
+    assert!(ymd_sql.contains("(\"year\" = '2026' AND \"month\" = '06' AND \"day\" = '16')"));
+    let ymd_rows = duckdb(&root, ymd_sql.trim_end(), ymd_bin.path("").as_path());
+    let parsed: egresswatch::correlate::sql::Rows = serde_json::from_value(ymd_rows).unwrap();
+    let partial = egresswatch::correlate::sql::fold(&parsed, &spec, false).unwrap();
+    let ymd: Value = serde_json::from_str(
+        &serde_json::to_string(&egresswatch::correlate::finalize(partial, &spec)).unwrap(),
+    )
+    .unwrap();
+    assert_same(&answer(&ymd), &answer(&local), "year/month/day partitions");
+
     // 3. The Athena path, with DuckDB's rows as moto's canned answer.
     queue_athena(&moto, &rows);
     let athena = bin.run_json(&callers_args(cfg, "athena"), 0);

@@ -854,11 +854,29 @@ where
         }
         s.region = a.region.filter(|r| !r.is_empty());
         // "" turns a partition off: a table without partitions is read whole (and billed so).
-        if let Some(p) = a.date_partition {
-            s.table.date_partition = (!p.is_empty()).then_some(p);
+        if let Some(p) = &a.date_partition {
+            s.table.date_partition = (!p.is_empty()).then(|| p.clone());
         }
         if let Some(p) = a.region_partition {
             s.table.region_partition = (!p.is_empty()).then_some(p);
+        }
+        if let Some(cols) = a.date_partitions {
+            match <[String; 3]>::try_from(cols) {
+                Ok(c) if c.iter().all(|x| !x.is_empty()) => {
+                    if s.table.date_partition.is_some() && a.date_partition.is_some() {
+                        self.fail(
+                            &with(&base, "date_partitions"),
+                            "set either date_partition (one column) or date_partitions (year, month, day), not both",
+                        );
+                    }
+                    s.table.date_partition = None;
+                    s.table.ymd_partitions = Some(c);
+                }
+                _ => self.fail(
+                    &with(&base, "date_partitions"),
+                    "must name three columns: year, month and day (like [\"year\", \"month\", \"day\"])",
+                ),
+            }
         }
         if let Some(f) = a.date_partition_format {
             match crate::correlate::sql::java_date_format(&f) {
@@ -1285,6 +1303,29 @@ mod tests {
             e.iter()
                 .any(|x| x.starts_with("t.toml:6:") && x.contains("not an s3://")),
             "{e:?}"
+        );
+        let e = errs("[cloudtrail]\nsource = \"athena\"\n[cloudtrail.athena]\ndate_partitions = [\"y\", \"m\"]\n");
+        assert!(
+            e.iter()
+                .any(|x| x.starts_with("t.toml:4:") && x.contains("three columns")),
+            "{e:?}"
+        );
+        let e = errs("[cloudtrail]\nsource = \"athena\"\n[cloudtrail.athena]\ndate_partition = \"dt\"\ndate_partitions = [\"y\", \"m\", \"d\"]\n");
+        assert!(
+            e.iter()
+                .any(|x| x.starts_with("t.toml:5:") && x.contains("not both")),
+            "{e:?}"
+        );
+        let c = parse("[cloudtrail]\nsource = \"athena\"\n[cloudtrail.athena]\ndate_partitions = [\"year\", \"month\", \"day\"]\n", "t.toml").unwrap();
+        let Some(TrailSource::Athena(a)) = c.cloudtrail.unwrap().source else {
+            panic!("an athena source")
+        };
+        assert_eq!(
+            (
+                a.table.date_partition,
+                a.table.ymd_partitions.map(|p| p[2].clone())
+            ),
+            (None, Some("day".to_string()))
         );
         let c = parse("[cloudtrail]\nsource = \"athena\"\n[cloudtrail.athena]\ndatabase = \"trails\"\ndate_partition = \"\"\ntimeout_seconds = 2\n", "t.toml").unwrap();
         let ct = c.cloudtrail.unwrap();

@@ -56,6 +56,9 @@ pub struct AthenaTable {
     pub date_partition: Option<String>,
     /// Its format, in the projection's Java pattern (`yyyy/MM/dd`).
     pub date_partition_format: String,
+    /// Or year, month and day partition columns (AWS's manual-partitioning layout, values
+    /// `2026`, `06`, `15`), instead of one date column.
+    pub ymd_partitions: Option<[String; 3]>,
     /// The region partition column, if any.
     pub region_partition: Option<String>,
 }
@@ -68,6 +71,7 @@ impl Default for AthenaTable {
             table: "cloudtrail_logs".into(),
             date_partition: Some("timestamp".into()),
             date_partition_format: "yyyy/MM/dd".into(),
+            ymd_partitions: None,
             region_partition: Some("region".into()),
         }
     }
@@ -201,17 +205,30 @@ impl Dialect {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
-        if let Some(col) = &t.date_partition {
+        let first: NaiveDate = rfc3339(from)?.date_naive();
+        let last: NaiveDate = rfc3339(to - 1)?.date_naive() + Days::new(1);
+        let days: Vec<NaiveDate> = first.iter_days().take_while(|d| *d <= last).collect();
+        if let Some([y, m, d]) = &t.ymd_partitions {
+            let one = |day: &NaiveDate| {
+                format!(
+                    "({} = {} AND {} = {} AND {} = {})",
+                    ident(y),
+                    lit(&day.format("%Y").to_string()),
+                    ident(m),
+                    lit(&day.format("%m").to_string()),
+                    ident(d),
+                    lit(&day.format("%d").to_string())
+                )
+            };
+            let any: Vec<String> = days.iter().map(one).collect();
+            out.push(format!("({})", any.join(" OR ")));
+        } else if let Some(col) = &t.date_partition {
             let fmt = java_date_format(&t.date_partition_format).map_err(anyhow::Error::msg)?;
-            let first: NaiveDate = rfc3339(from)?.date_naive();
-            let last: NaiveDate = rfc3339(to - 1)?.date_naive() + Days::new(1);
-            let mut days = Vec::new();
-            let mut d = first;
-            while d <= last {
-                days.push(lit(&d.format(&fmt).to_string()));
-                d = d + Days::new(1);
-            }
-            out.push(format!("{} IN ({})", ident(col), days.join(", ")));
+            let values: Vec<String> = days
+                .iter()
+                .map(|d| lit(&d.format(&fmt).to_string()))
+                .collect();
+            out.push(format!("{} IN ({})", ident(col), values.join(", ")));
         }
         if let (Some(col), Some(region)) = (&t.region_partition, &spec.region) {
             out.push(format!("{} = {}", ident(col), lit(region)));
@@ -756,6 +773,21 @@ mod tests {
             !q.contains("\"timestamp\""),
             "Lake has no partitions to name"
         );
+    }
+
+    #[test]
+    fn year_month_day_partitions() {
+        let t = AthenaTable {
+            ymd_partitions: Some(["year".into(), "month".into(), "day".into()]),
+            ..AthenaTable::default()
+        };
+        let q = query(&spec(), &Dialect::Athena(t)).unwrap();
+        assert!(
+            q.contains("((\"year\" = '2026' AND \"month\" = '02' AND \"day\" = '15') OR "),
+            "{q}"
+        );
+        assert!(q.contains("(\"year\" = '2026' AND \"month\" = '03' AND \"day\" = '02'))"));
+        assert!(!q.contains("\"timestamp\""), "one date layout at a time");
     }
 
     #[test]
