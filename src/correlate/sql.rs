@@ -790,6 +790,47 @@ mod tests {
         assert!(!q.contains("\"timestamp\""), "one date layout at a time");
     }
 
+    proptest::proptest! {
+        /// Whatever an engine sends back (it carries the trail's attacker-controlled strings),
+        /// folding counts or skips it, and never panics.
+        #[test]
+        fn folding_any_rows_never_panics(
+            cells in proptest::collection::vec(
+                proptest::collection::vec(
+                    proptest::option::of(proptest::prop_oneof![
+                        proptest::strategy::Just("get".to_string()),
+                        proptest::strategy::Just("cp".to_string()),
+                        proptest::strategy::Just("del".to_string()),
+                        proptest::strategy::Just("1".to_string()),
+                        proptest::strategy::Just("2026-03-01T05:00:00Z".to_string()),
+                        proptest::strategy::Just("2026-03-01T05".to_string()),
+                        "\\PC{0,12}",
+                        "[0-9]{1,22}",
+                    ]),
+                    10,
+                ),
+                0..20,
+            )
+        ) {
+            let cols = ["section", "principal", "whole", "n", "first_t", "last_t", "bytes", "detail", "params", "name"];
+            let rows = Rows {
+                columns: cols.iter().map(|s| s.to_string()).collect(),
+                rows: cells,
+            };
+            if let Ok(p) = fold(&rows, &spec(), true) {
+                let a = super::super::finalize(p, &spec());
+                proptest::prop_assert!(a.callers.len() <= rows.rows.len());
+            }
+            let act = Rows {
+                columns: ["day", "account", "region", "event", "outcome", "total", "driver", "n", "x", "y"]
+                    .iter().map(|s| s.to_string()).collect(),
+                rows: rows.rows.clone(),
+            };
+            let (counts, bad) = fold_activity(&act).unwrap();
+            proptest::prop_assert!(counts.len() as u64 + bad <= act.rows.len() as u64);
+        }
+    }
+
     #[test]
     fn date_formats() {
         assert_eq!(java_date_format("yyyy/MM/dd").unwrap(), "%Y/%m/%d");
