@@ -272,9 +272,14 @@ fn parse_time_to(s: &str) -> std::result::Result<i64, String> {
 pub struct ActivityArgs {
     #[command(flatten)]
     pub config: ConfigArg,
-    /// The trail: a local directory or s3://BUCKET/PREFIX [default: `cloudtrail.source`].
-    #[arg(long, value_name = "PATH|s3://BUCKET/PREFIX")]
+    /// The trail: a local directory, s3://BUCKET/PREFIX, or `athena` / `cloudtrail-lake` (as
+    /// configured) [default: `cloudtrail.source`].
+    #[arg(long, value_name = "PATH|s3://BUCKET/PREFIX|athena|cloudtrail-lake")]
     pub source: Option<String>,
+    /// Print the SQL an Athena or CloudTrail Lake source would run to count these days and
+    /// their history, and exit (nothing is queried or stored).
+    #[arg(long)]
+    pub print_sql: bool,
     /// First day (YYYY-MM-DD).
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_day)]
     pub from: NaiveDate,
@@ -1127,9 +1132,20 @@ fn cmd_activity(a: ActivityArgs) -> Result<()> {
     if a.from > a.to {
         return Err(Error::config("--from must not be after --to"));
     }
+    let history_from = a.from - Days::new(u64::from(settings.history_days));
+    if a.print_sql {
+        let query = crate::correlate::Query::days(history_from, a.to, None, None);
+        let q = crate::correlate::activity_sql_for(
+            &source,
+            &query,
+            &ct,
+            settings.ignore_events.clone(),
+        )?;
+        println!("{q}");
+        return Ok(());
+    }
     let (rt, mut state) = open_state(&cfg)?;
     let store = &mut state.store;
-    let history_from = a.from - Days::new(u64::from(settings.history_days));
     rt.block_on(async {
         let clients = source.clients(cfg.aws_profile.as_deref()).await;
         crate::activity::ensure_scanned(

@@ -747,6 +747,19 @@ fn activity_counts_agree_across_the_scanner_the_sql_and_athena() {
         ..Default::default()
     };
     let q = sql::activity_query(&spec, &sql::Dialect::Athena(table)).unwrap();
+    let mut a = args(&sql_cfg);
+    a.push("--print-sql".into());
+    let printed = sql_bin.run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(printed.status.success());
+    assert_eq!(
+        String::from_utf8(printed.stdout).unwrap().trim_end(),
+        q,
+        "--print-sql shows the query"
+    );
+    assert!(
+        !sql_bin.path("state.db").exists(),
+        "--print-sql stores nothing"
+    );
     let rows = duckdb(&root, &q, sql_bin.path("").as_path());
     let parsed: sql::Rows = serde_json::from_value(rows.clone()).unwrap();
     let (counts, bad) = sql::fold_activity(&parsed).unwrap();

@@ -1091,24 +1091,41 @@ pub async fn analyse(
     Ok(a)
 }
 
+/// The dialect of a SQL source; `None` for sources read here.
+fn dialect_of(source: &crate::sources::cloudtrail::TrailSource) -> Option<sql::Dialect> {
+    use crate::sources::cloudtrail::TrailSource;
+    match source {
+        TrailSource::Athena(a) => Some(sql::Dialect::Athena(a.table.clone())),
+        TrailSource::Lake(l) => Some(sql::Dialect::Lake {
+            event_data_store: l.event_data_store.clone(),
+        }),
+        _ => None,
+    }
+}
+
 /// The SQL `analyse` would run for `query` on a SQL source (for review and cost estimates).
 pub fn sql_for(
     source: &crate::sources::cloudtrail::TrailSource,
     query: &Query,
     settings: &crate::config::CloudTrailSettings,
 ) -> anyhow::Result<String> {
-    use crate::sources::cloudtrail::TrailSource;
-    let spec = query.spec(settings);
-    match source {
-        TrailSource::Athena(a) => sql::query(&spec, &sql::Dialect::Athena(a.table.clone())),
-        TrailSource::Lake(l) => sql::query(
-            &spec,
-            &sql::Dialect::Lake {
-                event_data_store: l.event_data_store.clone(),
-            },
-        ),
-        other => anyhow::bail!("{other} is read here, not queried: there is no SQL to show"),
-    }
+    let dialect = dialect_of(source).ok_or_else(|| {
+        anyhow::anyhow!("{source} is read here, not queried: there is no SQL to show")
+    })?;
+    sql::query(&query.spec(settings), &dialect)
+}
+
+/// The SQL the activity count would run for `query`'s days on a SQL source.
+pub fn activity_sql_for(
+    source: &crate::sources::cloudtrail::TrailSource,
+    query: &Query,
+    settings: &crate::config::CloudTrailSettings,
+    ignore: Vec<String>,
+) -> anyhow::Result<String> {
+    let dialect = dialect_of(source).ok_or_else(|| {
+        anyhow::anyhow!("{source} is read here, not queried: there is no SQL to show")
+    })?;
+    sql::activity_query(&activity_spec(query, settings, ignore), &dialect)
 }
 
 /// The bill against the trail: how much of an incident's excess CloudTrail explains.
@@ -1209,15 +1226,7 @@ pub async fn scan_activity(
 ) -> anyhow::Result<(Vec<ActivityCount>, DataQuality)> {
     use crate::sources::cloudtrail::scan;
     let spec = activity_spec(query, settings, ignore);
-    let engine = match source {
-        crate::sources::cloudtrail::TrailSource::Athena(a) => {
-            Some(sql::Dialect::Athena(a.table.clone()))
-        }
-        crate::sources::cloudtrail::TrailSource::Lake(l) => Some(sql::Dialect::Lake {
-            event_data_store: l.event_data_store.clone(),
-        }),
-        _ => None,
-    };
+    let engine = dialect_of(source);
     if let Some(dialect) = engine {
         use anyhow::Context as _;
         let q = sql::activity_query(&spec, &dialect)?;
