@@ -1057,28 +1057,15 @@ pub async fn analyse(
     settings: &crate::config::CloudTrailSettings,
     clients: &crate::sources::cloudtrail::Clients,
 ) -> anyhow::Result<Analysis> {
-    use crate::sources::cloudtrail::{scan, TrailSource};
-    use anyhow::Context as _;
+    use crate::sources::cloudtrail::scan;
     let spec = std::sync::Arc::new(query.spec(settings));
-    let (partial, stats) = match source {
-        TrailSource::Athena(a) => {
-            let q = sql::query(&spec, &sql::Dialect::Athena(a.table.clone()))?;
-            let athena = clients.athena.as_ref().context("no Athena client")?;
-            let (rows, stats) = athena.run(&q).await?;
-            (sql::fold(&rows, &spec, false)?, Some(stats))
+    let (partial, stats) = match dialect_of(source) {
+        Some(dialect) => {
+            let (rows, stats) = run_sql(&dialect, clients, &sql::query(&spec, &dialect)?).await?;
+            let nested_as_text = matches!(dialect, sql::Dialect::Lake { .. });
+            (sql::fold(&rows, &spec, nested_as_text)?, Some(stats))
         }
-        TrailSource::Lake(l) => {
-            let q = sql::query(
-                &spec,
-                &sql::Dialect::Lake {
-                    event_data_store: l.event_data_store.clone(),
-                },
-            )?;
-            let lake = clients.lake.as_ref().context("no CloudTrail Lake client")?;
-            let (rows, stats) = lake.run(&q).await?;
-            (sql::fold(&rows, &spec, true)?, Some(stats))
-        }
-        _ => {
+        None => {
             let scope = scope_of(query, spec.span())?;
             (
                 scan(source, &scope, spec.clone(), clients.s3.as_ref()).await?,
@@ -1100,6 +1087,25 @@ fn dialect_of(source: &crate::sources::cloudtrail::TrailSource) -> Option<sql::D
             event_data_store: l.event_data_store.clone(),
         }),
         _ => None,
+    }
+}
+
+/// Run `q` on the engine `dialect` names, with its client.
+async fn run_sql(
+    dialect: &sql::Dialect,
+    clients: &crate::sources::cloudtrail::Clients,
+    q: &str,
+) -> anyhow::Result<(sql::Rows, sql::QueryStats)> {
+    use anyhow::Context as _;
+    match dialect {
+        sql::Dialect::Athena(_) => {
+            let athena = clients.athena.as_ref().context("no Athena client")?;
+            athena.run(q).await
+        }
+        sql::Dialect::Lake { .. } => {
+            let lake = clients.lake.as_ref().context("no CloudTrail Lake client")?;
+            lake.run(q).await
+        }
     }
 }
 
@@ -1226,20 +1232,9 @@ pub async fn scan_activity(
 ) -> anyhow::Result<(Vec<ActivityCount>, DataQuality)> {
     use crate::sources::cloudtrail::scan;
     let spec = activity_spec(query, settings, ignore);
-    let engine = dialect_of(source);
-    if let Some(dialect) = engine {
-        use anyhow::Context as _;
+    if let Some(dialect) = dialect_of(source) {
         let q = sql::activity_query(&spec, &dialect)?;
-        let (rows, _stats) = match &dialect {
-            sql::Dialect::Athena(_) => {
-                let athena = clients.athena.as_ref().context("no Athena client")?;
-                athena.run(&q).await?
-            }
-            sql::Dialect::Lake { .. } => {
-                let lake = clients.lake.as_ref().context("no CloudTrail Lake client")?;
-                lake.run(&q).await?
-            }
-        };
+        let (rows, _stats) = run_sql(&dialect, clients, &q).await?;
         let (counts, bad) = sql::fold_activity(&rows)?;
         let quality = DataQuality {
             records: rows.rows.len() as u64,

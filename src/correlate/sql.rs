@@ -425,22 +425,13 @@ pub fn fold_activity(rows: &Rows) -> anyhow::Result<(Vec<super::ActivityCount>, 
     if rows.rows.is_empty() {
         return Ok((Vec::new(), 0));
     }
-    let idx = Idx(rows
-        .columns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.to_ascii_lowercase(), i))
-        .collect());
-    for c in [
-        "day", "account", "region", "event", "outcome", "total", "driver", "n",
-    ] {
-        if idx.of(c).is_none() {
-            bail!(
-                "the activity query's answer has no `{c}` column (columns: {})",
-                rows.columns.join(", ")
-            );
-        }
-    }
+    let idx = Idx::with(
+        rows,
+        &[
+            "day", "account", "region", "event", "outcome", "total", "driver", "n",
+        ],
+        "the activity query's answer",
+    )?;
     type Series = (NaiveDate, String, String, String, String);
     let mut series: BTreeMap<Series, super::ActivityCount> = BTreeMap::new();
     let mut bad = 0u64;
@@ -513,6 +504,24 @@ struct Row<'a> {
 struct Idx(Vec<(String, usize)>);
 
 impl Idx {
+    /// The columns of `rows` by lower-case name; an error naming `what` if one of `required`
+    /// is missing.
+    fn with(rows: &Rows, required: &[&str], what: &str) -> anyhow::Result<Idx> {
+        let idx = Idx(rows
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.to_ascii_lowercase(), i))
+            .collect());
+        if let Some(c) = required.iter().find(|c| idx.of(c).is_none()) {
+            bail!(
+                "{what} has no `{c}` column (columns: {})",
+                rows.columns.join(", ")
+            );
+        }
+        Ok(idx)
+    }
+
     fn of(&self, name: &str) -> Option<usize> {
         self.0.iter().find(|(n, _)| n == name).map(|(_, i)| *i)
     }
@@ -558,24 +567,11 @@ const REQUIRED: &[&str] = &["section", "principal", "whole", "n", "first_t"];
 ///
 /// `nested_as_text`: request parameters hold nested documents as JSON text (CloudTrail Lake).
 pub fn fold(rows: &Rows, spec: &AnalysisSpec, nested_as_text: bool) -> anyhow::Result<Partial> {
-    let idx = Idx(rows
-        .columns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.to_ascii_lowercase(), i))
-        .collect());
     if rows.rows.is_empty() {
         // Nothing matched (an engine may then omit the column list).
         return Ok(Partial::default());
     }
-    for c in REQUIRED {
-        if idx.of(c).is_none() {
-            bail!(
-                "the query's answer has no `{c}` column (columns: {})",
-                rows.columns.join(", ")
-            );
-        }
-    }
+    let idx = Idx::with(rows, REQUIRED, "the query's answer")?;
     let mut p = Partial::default();
     let mut bad = 0u64;
     for cells in &rows.rows {
