@@ -901,15 +901,7 @@ fn cmd_backfill(a: BackfillArgs) -> Result<()> {
             incidents: b
                 .incidents
                 .iter()
-                .map(|i| ReportIncident {
-                    incident: i.clone(),
-                    already_notified: false,
-                    month_to_date_usd: None,
-                    projected_month_excess_usd: None,
-                    cloudtrail: None,
-                    buckets: None,
-                    early_warnings: Vec::new(),
-                })
+                .map(|i| ReportIncident::bare(i.clone()))
                 .collect(),
             quality: DataQuality {
                 skipped_groups: b.synced.problems.len(),

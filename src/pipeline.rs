@@ -98,13 +98,10 @@ pub fn evaluate(
         });
         let projected = i.total_excess_cost_usd + i.excess_cost_usd.max(0.0) * remaining as f64;
         incidents.push(ReportIncident {
-            incident: i,
             already_notified,
             month_to_date_usd: mtd,
             projected_month_excess_usd: Some(projected),
-            cloudtrail: None,
-            buckets: None,
-            early_warnings: Vec::new(),
+            ..ReportIncident::bare(i)
         });
     }
     let digest = (cfg.report.mode == ReportMode::Daily).then(|| digest(&set, eval_day));

@@ -505,22 +505,29 @@ impl Store {
         Ok(added)
     }
 
-    /// Incidents recorded but not yet announced, with their ids, oldest first.
-    pub fn pending_incidents(&self) -> anyhow::Result<Vec<(i64, Incident)>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT id, body FROM incidents WHERE notified_at IS NULL
-             ORDER BY start_day, account, region, family",
-        )?;
+    /// Rows of `(id, JSON body)` from `sql`, the bodies parsed (`what` names them in errors).
+    fn id_bodies<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        what: &str,
+    ) -> anyhow::Result<Vec<(i64, T)>> {
+        let mut stmt = self.conn.prepare(sql)?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
         let mut out = Vec::new();
         for row in rows {
             let (id, body) = row?;
-            out.push((
-                id,
-                serde_json::from_str(&body).context("reading a stored incident")?,
-            ));
+            out.push((id, serde_json::from_str(&body).context(what.to_string())?));
         }
         Ok(out)
+    }
+
+    /// Incidents recorded but not yet announced, with their ids, oldest first.
+    pub fn pending_incidents(&self) -> anyhow::Result<Vec<(i64, Incident)>> {
+        self.id_bodies(
+            "SELECT id, body FROM incidents WHERE notified_at IS NULL
+             ORDER BY start_day, account, region, family",
+            "reading a stored incident",
+        )
     }
 
     /// Whether this incident (or the one it continues) has already been announced.
@@ -690,19 +697,10 @@ impl Store {
 
     /// Warnings the bill has not confirmed or closed yet, with their ids.
     pub fn open_warnings(&self) -> anyhow::Result<Vec<(i64, crate::watch::EarlyWarning)>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, body FROM early_warnings WHERE status = 'open' ORDER BY hour")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, body) = row?;
-            out.push((
-                id,
-                serde_json::from_str(&body).context("reading a stored early warning")?,
-            ));
-        }
-        Ok(out)
+        self.id_bodies(
+            "SELECT id, body FROM early_warnings WHERE status = 'open' ORDER BY hour",
+            "reading a stored early warning",
+        )
     }
 
     /// Mark a warning `confirmed` (with the incident that confirmed it) or `closed`.

@@ -43,6 +43,22 @@ pub struct ReportIncident {
     pub cloudtrail: Option<crate::correlate::IncidentContext>,
 }
 
+impl ReportIncident {
+    /// An incident with nothing beside it yet: not announced before, no finance figures, no
+    /// buckets, early warnings or CloudTrail context.
+    pub fn bare(incident: Incident) -> Self {
+        ReportIncident {
+            incident,
+            already_notified: false,
+            month_to_date_usd: None,
+            projected_month_excess_usd: None,
+            buckets: None,
+            early_warnings: Vec::new(),
+            cloudtrail: None,
+        }
+    }
+}
+
 /// What a run found and did, for every renderer.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {

@@ -235,13 +235,9 @@ mod tests {
             incidents: incidents
                 .iter()
                 .map(|i| ReportIncident {
-                    incident: i.clone(),
-                    already_notified: false,
                     month_to_date_usd: Some(1234.5),
                     projected_month_excess_usd: Some(2000.0),
-                    cloudtrail: None,
-                    buckets: None,
-                    early_warnings: Vec::new(),
+                    ..ReportIncident::bare(i.clone())
                 })
                 .collect(),
             quality: DataQuality {

@@ -17,15 +17,10 @@ pub fn document(report: &Report, incidents: &[Incident], id: &str) -> Value {
     let items: Vec<Value> = incidents
         .iter()
         .map(|i| {
-            let full = report.full(i).cloned().unwrap_or(ReportIncident {
-                incident: i.clone(),
-                already_notified: false,
-                month_to_date_usd: None,
-                projected_month_excess_usd: None,
-                cloudtrail: None,
-                buckets: None,
-                early_warnings: Vec::new(),
-            });
+            let full = report
+                .full(i)
+                .cloned()
+                .unwrap_or_else(|| ReportIncident::bare(i.clone()));
             let mut v = serde_json::to_value(&full).unwrap_or(Value::Null);
             v["links"] = json!(super::links(i, report.runbook_url.as_deref())
                 .into_iter()
