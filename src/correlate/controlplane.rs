@@ -47,6 +47,10 @@ pub const RECON: &[&str] = &[
     "GetBucketEncryption",
 ];
 
+/// Name prefixes of the S3 management writes judged by the catch-all rule of [`classify`]
+/// (every change it reports starts with one of them; the SQL sources select by them).
+pub const CHANGE_PREFIXES: &[&str] = &["Put", "Delete", "Create", "Update"];
+
 /// Object deletions: counted in bursts, not listed one by one.
 pub const DELETES: &[&str] = &["DeleteObject", "DeleteObjects"];
 
@@ -404,11 +408,7 @@ pub fn classify(name: &str, params: Option<&Value>, own_account: Option<&str>) -
         n if n.starts_with("Get") || n.starts_with("List") || n.starts_with("Head") => {
             v(Severity::Info, "configuration read")
         }
-        n if n.starts_with("Put")
-            || n.starts_with("Delete")
-            || n.starts_with("Create")
-            || n.starts_with("Update") =>
-        {
+        n if CHANGE_PREFIXES.iter().any(|p| n.starts_with(p)) => {
             v(Severity::Low, "configuration changed")
         }
         _ => v(Severity::Info, "other S3 management call"),

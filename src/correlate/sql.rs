@@ -30,12 +30,8 @@ use std::fmt::Write as _;
 use anyhow::{bail, Context};
 use chrono::{DateTime, Days, NaiveDate, Utc};
 
-use super::controlplane::{DELETES, RECON};
+use super::controlplane::{CHANGE_PREFIXES, DELETES, RECON};
 use super::{AnalysisSpec, Partial};
-
-/// Event names the classifier judges by prefix (see [`super::controlplane::classify`]): every
-/// S3 management write it may report starts with one of them.
-pub const CHANGE_PREFIXES: &[&str] = &["Put", "Delete", "Create", "Update"];
 
 /// Which engine, and where the trail is in it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -69,11 +69,6 @@ impl TrailSource {
             },
         }
     }
-
-    /// Whether the analysis runs in a query engine (SQL) rather than here.
-    pub fn is_sql(&self) -> bool {
-        matches!(self, TrailSource::Athena(_) | TrailSource::Lake(_))
-    }
 }
 
 /// The names that pick the SQL sources in `cloudtrail.source`.
