@@ -1,24 +1,29 @@
 //! egresswatch: catch S3 data exfiltration through the bill.
 //!
-//! The crate follows the data: [`sources`] pull S3 egress usage from AWS Cost Explorer into the
-//! SQLite [`state`] store, [`detect`] compares each series' newest day with its baseline,
-//! [`report`] renders what was found and delivers it (Slack), and [`pipeline`] wires one daily
-//! run together. [`config`] turns the TOML file into validated, typed settings; [`cli`] maps the
-//! command line onto all of it. `src/main.rs` only calls [`cli::main`].
+//! The crate is layered; each layer imports only the layers below it (ARCHITECTURE.md states
+//! the rule, and `tests/suite/layers.rs` keeps it):
+//!
+//! 1. [`model`]: the shared vocabulary (families, cost points, series, incidents, warnings,
+//!    activity, units and days), with no I/O;
+//! 2. [`settings`]: how a component reads and checks its part of the config file;
+//! 3. [`sources`] (Cost Explorer, CloudWatch, CloudTrail files, Athena, CloudTrail Lake) and
+//!    [`state`] (the SQLite store), side by side, neither importing the other;
+//! 4. [`detect`] (is a day a significant and material break of its baseline?) and [`correlate`]
+//!    (who downloaded, what changed around it), side by side;
+//! 5. [`report`]: one model per run, rendered for a terminal, a page, and every sink (Slack,
+//!    Teams, a signed webhook, a file), and delivered through the outbox;
+//! 6. [`config`]: the file, composed of the components' own tables;
+//! 7. [`jobs`]: what happens on a run (daily, hourly watch, backfill, activity, import, demo);
+//! 8. [`cli`]: arguments, dispatch, exit codes and what is printed. `src/main.rs` only calls
+//!    [`cli::main`].
 
-pub mod activity;
-pub mod backfill;
 pub mod cli;
 pub mod config;
 pub mod correlate;
-pub mod demo;
 pub mod detect;
-pub mod error;
+pub mod jobs;
 pub mod model;
-pub mod pipeline;
-pub mod remote_state;
 pub mod report;
-pub mod secret;
+pub mod settings;
 pub mod sources;
 pub mod state;
-pub mod watch;

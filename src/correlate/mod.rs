@@ -12,8 +12,10 @@
 //! reader should see first (anonymous, cross-account, presigned URLs, unknown networks, bulk
 //! download tools, error storms), honouring the allow-lists.
 
+pub mod activity;
 pub mod agents;
 pub mod controlplane;
+pub mod settings;
 pub mod sql;
 
 use std::net::IpAddr;
@@ -25,8 +27,10 @@ use serde::Serialize;
 use std::hash::{Hash, Hasher};
 
 use crate::sources::cloudtrail::record::Record;
-use crate::sources::cloudtrail::Scope;
+use crate::sources::cloudtrail::{Consumer, Scope};
+pub use activity::ActivityCounter;
 use controlplane::{classify, Severity, DELETES, RECON};
+pub use settings::CloudTrailSettings;
 
 /// What to analyse: times are seconds since the epoch, windows are `[from, to)`.
 #[derive(Debug, Clone)]
@@ -51,6 +55,25 @@ pub struct AnalysisSpec {
 }
 
 impl AnalysisSpec {
+    /// The time of an S3 record this analysis reads (its account and region, if set), or
+    /// `None` for a record it skips.
+    pub fn admits(&self, r: &Record<'_>) -> Option<i64> {
+        if !r.is_s3() {
+            return None;
+        }
+        if let Some(a) = &self.account {
+            if r.recipient_account_id.as_deref() != Some(a.as_str()) {
+                return None;
+            }
+        }
+        if let Some(reg) = &self.region {
+            if r.aws_region.as_deref() != Some(reg.as_str()) {
+                return None;
+            }
+        }
+        r.epoch_seconds()
+    }
+
     /// The span of event times the scan must read.
     pub fn span(&self) -> (i64, i64) {
         (
@@ -85,30 +108,6 @@ struct CallerAcc {
 struct ReconAcc {
     calls: FxHashMap<String, u64>,
     first: i64,
-}
-
-/// Distinct (principal, IP, agent) kept per activity series and day.
-const MAX_DRIVERS: usize = 200;
-
-#[derive(Debug, Clone, Default)]
-struct ActivityAcc {
-    count: u64,
-    drivers: FxHashMap<String, u64>,
-}
-
-/// One day of one S3 activity series.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct ActivityCount {
-    /// The UTC day.
-    pub day: NaiveDate,
-    pub account: String,
-    pub region: String,
-    pub event: String,
-    /// `success` or the error code.
-    pub outcome: String,
-    pub count: u64,
-    /// The heaviest (principal, source IP, user agent) callers, `\u{1f}`-joined, with counts.
-    pub drivers: Vec<(String, u64)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -208,6 +207,34 @@ pub struct DataQuality {
     pub bad_file_names: Vec<String>,
 }
 
+impl DataQuality {
+    /// Count one file and its outcome (the first 20 bad files are named).
+    pub fn file_done(&mut self, name: &str, records: u64, bad_records: u64, error: Option<String>) {
+        self.files += 1;
+        self.records += records;
+        self.bad_records += bad_records;
+        if let Some(e) = error {
+            self.bad_files += 1;
+            if self.bad_file_names.len() < 20 {
+                self.bad_file_names.push(format!("{name}: {e}"));
+            }
+        }
+    }
+
+    /// Add another worker's counts.
+    pub fn merge(&mut self, other: DataQuality) {
+        self.files += other.files;
+        self.records += other.records;
+        self.bad_files += other.bad_files;
+        self.bad_records += other.bad_records;
+        for n in other.bad_file_names {
+            if self.bad_file_names.len() < 20 {
+                self.bad_file_names.push(n);
+            }
+        }
+    }
+}
+
 /// One worker's share of the analysis; merged with [`Partial::merge`].
 #[derive(Debug, Default)]
 pub struct Partial {
@@ -220,7 +247,6 @@ pub struct Partial {
     events: Vec<EventReport>,
     recon: FxHashMap<String, ReconAcc>,
     deletes: FxHashMap<String, DeleteAcc>,
-    activity: FxHashMap<(i64, String, String, String, String), ActivityAcc>,
     pub quality: DataQuality,
     key: String,
 }
@@ -256,28 +282,10 @@ fn rfc3339(epoch: i64) -> String {
 impl Partial {
     /// Feed one record.
     pub fn add(&mut self, r: &Record<'_>, spec: &AnalysisSpec) {
-        if !r.is_s3() {
-            return;
-        }
-        if let Some(a) = &spec.account {
-            if r.recipient_account_id.as_deref() != Some(a.as_str()) {
-                return;
-            }
-        }
-        if let Some(reg) = &spec.region {
-            if r.aws_region.as_deref() != Some(reg.as_str()) {
-                return;
-            }
-        }
-        let Some(t) = r.epoch_seconds() else { return };
+        let Some(t) = spec.admits(r) else { return };
         let (from, to) = spec.window;
         let in_window = t >= from && t < to;
         let name = r.name();
-        if let (Some(ignored), true) = (&spec.activity, in_window) {
-            if !ignored.iter().any(|e| e == name) {
-                self.add_activity(r, t, name, spec);
-            }
-        }
         if name == "GetObject" {
             if in_window {
                 self.add_caller(r, t);
@@ -468,69 +476,6 @@ impl Partial {
         acc.first = acc.first.min(g.first);
     }
 
-    fn add_activity(&mut self, r: &Record<'_>, t: i64, name: &str, spec: &AnalysisSpec) {
-        let principal = r.principal();
-        if spec
-            .allow_principals
-            .iter()
-            .any(|a| *a == principal || Some(a.as_str()) == r.role())
-        {
-            return;
-        }
-        let outcome = r
-            .error_code
-            .as_deref()
-            .filter(|c| !c.is_empty())
-            .unwrap_or("success");
-        let key = (
-            t.div_euclid(86_400),
-            r.recipient_account_id.as_deref().unwrap_or("").to_string(),
-            r.aws_region.as_deref().unwrap_or("").to_string(),
-            name.to_string(),
-            outcome.to_string(),
-        );
-        let acc = self.activity.entry(key).or_default();
-        acc.count += 1;
-        let driver = format!(
-            "{principal}{SEP}{}{SEP}{}",
-            r.source_ip.as_deref().unwrap_or(""),
-            r.user_agent.as_deref().unwrap_or("")
-        );
-        if let Some(n) = acc.drivers.get_mut(&driver) {
-            *n += 1;
-        } else if acc.drivers.len() < MAX_DRIVERS {
-            acc.drivers.insert(driver, 1);
-        }
-    }
-
-    /// The activity counts gathered: (day, account, region, event, outcome, count, drivers).
-    pub fn take_activity(&mut self) -> Vec<ActivityCount> {
-        let mut out: Vec<ActivityCount> = std::mem::take(&mut self.activity)
-            .into_iter()
-            .filter_map(|((day, account, region, event, outcome), acc)| {
-                // `day` came from a valid record time (days since the epoch): always in range.
-                let day = utc_day(day.checked_mul(86_400)?)?;
-                let mut drivers: Vec<(String, u64)> = acc.drivers.into_iter().collect();
-                drivers.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-                drivers.truncate(20);
-                Some(ActivityCount {
-                    day,
-                    account,
-                    region,
-                    event,
-                    outcome,
-                    count: acc.count,
-                    drivers,
-                })
-            })
-            .collect();
-        out.sort_by(|a, b| {
-            (a.day, &a.account, &a.region, &a.event, &a.outcome)
-                .cmp(&(b.day, &b.account, &b.region, &b.event, &b.outcome))
-        });
-        out
-    }
-
     fn add_caller(&mut self, r: &Record<'_>, t: i64) {
         let principal = r.principal();
         let obj = r.object();
@@ -605,16 +550,7 @@ impl Partial {
 
     /// Count one file and its outcome.
     pub fn file_done(&mut self, name: &str, records: u64, bad_records: u64, error: Option<String>) {
-        let q = &mut self.quality;
-        q.files += 1;
-        q.records += records;
-        q.bad_records += bad_records;
-        if let Some(e) = error {
-            q.bad_files += 1;
-            if q.bad_file_names.len() < 20 {
-                q.bad_file_names.push(format!("{name}: {e}"));
-            }
-        }
+        self.quality.file_done(name, records, bad_records, error);
     }
 
     pub fn merge(mut self, other: Partial) -> Partial {
@@ -661,17 +597,6 @@ impl Partial {
                 *a.calls.entry(c).or_insert(0) += n;
             }
         }
-        for (k, o) in other.activity {
-            let a = self.activity.entry(k).or_default();
-            a.count += o.count;
-            for (d, n) in o.drivers {
-                if let Some(m) = a.drivers.get_mut(&d) {
-                    *m += n;
-                } else if a.drivers.len() < MAX_DRIVERS {
-                    a.drivers.insert(d, n);
-                }
-            }
-        }
         for (k, o) in other.deletes {
             let a = self.deletes.entry(k).or_insert(DeleteAcc {
                 calls: 0,
@@ -680,17 +605,24 @@ impl Partial {
             a.calls += o.calls;
             a.first = a.first.min(o.first);
         }
-        let q = &mut self.quality;
-        q.files += other.quality.files;
-        q.records += other.quality.records;
-        q.bad_files += other.quality.bad_files;
-        q.bad_records += other.quality.bad_records;
-        for n in other.quality.bad_file_names {
-            if q.bad_file_names.len() < 20 {
-                q.bad_file_names.push(n);
-            }
-        }
+        self.quality.merge(other.quality);
         self
+    }
+}
+
+impl Consumer for Partial {
+    type Spec = AnalysisSpec;
+
+    fn add(&mut self, r: &Record<'_>, spec: &AnalysisSpec) {
+        Partial::add(self, r, spec);
+    }
+
+    fn file_done(&mut self, name: &str, records: u64, bad_records: u64, error: Option<String>) {
+        Partial::file_done(self, name, records, bad_records, error);
+    }
+
+    fn merge(self, other: Self) -> Self {
+        Partial::merge(self, other)
     }
 }
 
@@ -1032,7 +964,7 @@ impl Query {
         }
     }
 
-    pub fn spec(&self, s: &crate::config::CloudTrailSettings) -> AnalysisSpec {
+    pub fn spec(&self, s: &CloudTrailSettings) -> AnalysisSpec {
         let (from, to) = self.window;
         AnalysisSpec {
             window: (from, to),
@@ -1054,7 +986,7 @@ impl Query {
 pub async fn analyse(
     source: &crate::sources::cloudtrail::TrailSource,
     query: &Query,
-    settings: &crate::config::CloudTrailSettings,
+    settings: &CloudTrailSettings,
     clients: &crate::sources::cloudtrail::Clients,
 ) -> anyhow::Result<Analysis> {
     use crate::sources::cloudtrail::scan;
@@ -1095,7 +1027,7 @@ async fn run_sql(
     dialect: &sql::Dialect,
     clients: &crate::sources::cloudtrail::Clients,
     q: &str,
-) -> anyhow::Result<(sql::Rows, sql::QueryStats)> {
+) -> anyhow::Result<(crate::sources::sql::Rows, crate::sources::sql::QueryStats)> {
     use anyhow::Context as _;
     match dialect {
         sql::Dialect::Athena(_) => {
@@ -1113,7 +1045,7 @@ async fn run_sql(
 pub fn sql_for(
     source: &crate::sources::cloudtrail::TrailSource,
     query: &Query,
-    settings: &crate::config::CloudTrailSettings,
+    settings: &CloudTrailSettings,
 ) -> anyhow::Result<String> {
     let dialect = dialect_of(source).ok_or_else(|| {
         anyhow::anyhow!("{source} is read here, not queried: there is no SQL to show")
@@ -1125,7 +1057,7 @@ pub fn sql_for(
 pub fn activity_sql_for(
     source: &crate::sources::cloudtrail::TrailSource,
     query: &Query,
-    settings: &crate::config::CloudTrailSettings,
+    settings: &CloudTrailSettings,
     ignore: Vec<String>,
 ) -> anyhow::Result<String> {
     let dialect = dialect_of(source).ok_or_else(|| {
@@ -1161,17 +1093,14 @@ pub struct IncidentContext {
     pub error: Option<String>,
 }
 
-/// Bytes in a billed GB: AWS bills data transfer in GiB.
-pub const BYTES_PER_GB: f64 = 1_073_741_824.0;
-
 /// Compare an incident's billed excess with the analysis of its window.
-pub fn reconcile(i: &crate::detect::Incident, a: &Analysis) -> Reconciliation {
+pub fn reconcile(i: &crate::model::Incident, a: &Analysis) -> Reconciliation {
     use crate::model::Family;
     let bytes_family = i.family.is_bytes();
     let (unit, billed, attributed) = if bytes_family {
         (
             "bytes",
-            i.total_excess_usage * BYTES_PER_GB,
+            i.total_excess_usage * crate::model::units::BYTES_PER_GB,
             a.excess_bytes as f64,
         )
     } else {
@@ -1211,7 +1140,7 @@ pub fn reconcile(i: &crate::detect::Incident, a: &Analysis) -> Reconciliation {
 /// event but the `ignore`d names.
 pub fn activity_spec(
     query: &Query,
-    settings: &crate::config::CloudTrailSettings,
+    settings: &CloudTrailSettings,
     ignore: Vec<String>,
 ) -> AnalysisSpec {
     let mut spec = query.spec(settings);
@@ -1226,10 +1155,10 @@ pub fn activity_spec(
 pub async fn scan_activity(
     source: &crate::sources::cloudtrail::TrailSource,
     query: &Query,
-    settings: &crate::config::CloudTrailSettings,
+    settings: &CloudTrailSettings,
     clients: &crate::sources::cloudtrail::Clients,
     ignore: Vec<String>,
-) -> anyhow::Result<(Vec<ActivityCount>, DataQuality)> {
+) -> anyhow::Result<(Vec<crate::model::ActivityCount>, DataQuality)> {
     use crate::sources::cloudtrail::scan;
     let spec = activity_spec(query, settings, ignore);
     if let Some(dialect) = dialect_of(source) {
@@ -1245,9 +1174,8 @@ pub async fn scan_activity(
     }
     let spec = std::sync::Arc::new(spec);
     let scope = scope_of(query, query.window)?;
-    let mut partial = scan(source, &scope, spec, clients.s3.as_ref()).await?;
-    let rows = partial.take_activity();
-    Ok((rows, partial.quality.clone()))
+    let counter: ActivityCounter = scan(source, &scope, spec, clients.s3.as_ref()).await?;
+    Ok(counter.finish())
 }
 
 #[cfg(test)]

@@ -32,6 +32,9 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 
 use super::controlplane::{CHANGE_PREFIXES, DELETES, RECON};
 use super::{AnalysisSpec, Partial};
+use crate::sources::sql::athena::java_date_format;
+pub use crate::sources::sql::athena::AthenaTable;
+pub use crate::sources::sql::{QueryStats, Rows};
 
 /// Which engine, and where the trail is in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,37 +43,6 @@ pub enum Dialect {
     Athena(AthenaTable),
     /// A CloudTrail Lake event data store (its ID).
     Lake { event_data_store: String },
-}
-
-/// An Athena table over the trail bucket.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AthenaTable {
-    pub catalog: String,
-    pub database: String,
-    pub table: String,
-    /// The date partition column (`timestamp` with partition projection), if any.
-    pub date_partition: Option<String>,
-    /// Its format, in the projection's Java pattern (`yyyy/MM/dd`).
-    pub date_partition_format: String,
-    /// Or year, month and day partition columns (AWS's manual-partitioning layout, values
-    /// `2026`, `06`, `15`), instead of one date column.
-    pub ymd_partitions: Option<[String; 3]>,
-    /// The region partition column, if any.
-    pub region_partition: Option<String>,
-}
-
-impl Default for AthenaTable {
-    fn default() -> Self {
-        AthenaTable {
-            catalog: "AwsDataCatalog".into(),
-            database: "default".into(),
-            table: "cloudtrail_logs".into(),
-            date_partition: Some("timestamp".into()),
-            date_partition_format: "yyyy/MM/dd".into(),
-            ymd_partitions: None,
-            region_partition: Some("region".into()),
-        }
-    }
 }
 
 /// A SQL string literal.
@@ -85,41 +57,6 @@ fn ident(s: &str) -> String {
 
 fn rfc3339(epoch: i64) -> anyhow::Result<DateTime<Utc>> {
     DateTime::<Utc>::from_timestamp(epoch, 0).context("a time out of range")
-}
-
-/// `yyyy/MM/dd` (the projection's pattern) as a chrono format.
-pub fn java_date_format(p: &str) -> Result<String, String> {
-    let mut out = String::new();
-    let mut rest = p;
-    while !rest.is_empty() {
-        if let Some(r) = rest.strip_prefix("yyyy") {
-            out.push_str("%Y");
-            rest = r;
-        } else if let Some(r) = rest.strip_prefix("MM") {
-            out.push_str("%m");
-            rest = r;
-        } else if let Some(r) = rest.strip_prefix("dd") {
-            out.push_str("%d");
-            rest = r;
-        } else {
-            let c = rest.chars().next().unwrap_or_default();
-            if c.is_ascii_alphanumeric() {
-                return Err(format!(
-                    "`{p}`: only yyyy, MM and dd and separators are understood"
-                ));
-            }
-            if c == '%' {
-                out.push_str("%%");
-            } else {
-                out.push(c);
-            }
-            rest = &rest[c.len_utf8()..];
-        }
-    }
-    if !(out.contains("%Y") && out.contains("%m") && out.contains("%d")) {
-        return Err(format!("`{p}` must name yyyy, MM and dd"));
-    }
-    Ok(out)
 }
 
 impl Dialect {
@@ -368,7 +305,7 @@ pub fn query(spec: &AnalysisSpec, dialect: &Dialect) -> anyhow::Result<String> {
 }
 
 /// How many (principal, source IP, user agent) drivers are kept per activity series and day,
-/// as the scanner keeps (see [`super::ActivityCount::drivers`]).
+/// as the scanner keeps (see [`crate::model::ActivityCount::drivers`]).
 pub const ACTIVITY_DRIVERS: u32 = 20;
 
 /// The S3 activity counts for `spec.window` (every S3 event per day, account, region, event
@@ -416,7 +353,7 @@ pub fn activity_query(spec: &AnalysisSpec, dialect: &Dialect) -> anyhow::Result<
 
 /// Fold the activity query's rows into counts, sorted as the scanner sorts them. A row that
 /// cannot be read is counted in the returned number and skipped.
-pub fn fold_activity(rows: &Rows) -> anyhow::Result<(Vec<super::ActivityCount>, u64)> {
+pub fn fold_activity(rows: &Rows) -> anyhow::Result<(Vec<crate::model::ActivityCount>, u64)> {
     use std::collections::BTreeMap;
     if rows.rows.is_empty() {
         return Ok((Vec::new(), 0));
@@ -429,7 +366,7 @@ pub fn fold_activity(rows: &Rows) -> anyhow::Result<(Vec<super::ActivityCount>, 
         "the activity query's answer",
     )?;
     type Series = (NaiveDate, String, String, String, String);
-    let mut series: BTreeMap<Series, super::ActivityCount> = BTreeMap::new();
+    let mut series: BTreeMap<Series, crate::model::ActivityCount> = BTreeMap::new();
     let mut bad = 0u64;
     for cells in &rows.rows {
         let row = Row { idx: &idx, cells };
@@ -449,7 +386,7 @@ pub fn fold_activity(rows: &Rows) -> anyhow::Result<(Vec<super::ActivityCount>, 
         };
         let entry = series
             .entry(key.clone())
-            .or_insert_with(|| super::ActivityCount {
+            .or_insert_with(|| crate::model::ActivityCount {
                 day: key.0,
                 account: key.1.clone(),
                 region: key.2.clone(),
@@ -469,25 +406,6 @@ pub fn fold_activity(rows: &Rows) -> anyhow::Result<(Vec<super::ActivityCount>, 
         })
         .collect();
     Ok((out, bad))
-}
-
-/// A query's answer: column names and rows of text (`None` for SQL NULL).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Rows {
-    pub columns: Vec<String>,
-    pub rows: Vec<Vec<Option<String>>>,
-}
-
-/// What a pushed-down query cost.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
-pub struct QueryStats {
-    /// `athena` or `cloudtrail-lake`.
-    pub engine: String,
-    pub query_id: String,
-    pub bytes_scanned: u64,
-    /// What the engine bills for those bytes, at the configured price.
-    pub cost_usd: f64,
-    pub rows: u64,
 }
 
 /// One row, by column name.

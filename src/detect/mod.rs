@@ -10,80 +10,28 @@
 //!   with start, end, peak and totals, and writes the reason a person reads.
 //! - [`seasonal_mad`] is the first, simpler detector (same-weekday median and MAD), kept as a
 //!   baseline in the detection benchmark.
+//! - [`early_warning`] runs the detector on hourly per-bucket request metrics, and attributes
+//!   incidents to buckets; [`activity`] runs it on daily CloudTrail call counts.
+//! - [`settings`]: `[detect]` and its overrides, as written and as validated.
 //!
 //! Only data up to and including the evaluated day is used, so a replay of a past day says
 //! exactly what a run on the following morning would have said.
 
+pub mod activity;
 pub mod csvio;
+pub mod early_warning;
 pub mod online;
 pub mod seasonal_mad;
+pub mod settings;
 pub mod thresholds;
 
 use chrono::{Datelike, Days, NaiveDate};
-use serde::{Deserialize, Serialize};
 
-use crate::model::{Family, SeriesKey};
-use crate::report::format::{usage, usd};
-use crate::state::SeriesSet;
-use online::{Evidence, OnlineParams, PointOutput};
-use thresholds::{benjamini_hochberg, gates_for, Gates, Override};
-
-/// Settings of detection, validated by `config`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DetectSettings {
-    /// Days of history the detector reads before the evaluated day.
-    pub history_days: u32,
-    /// The global gates.
-    pub gates: Gates,
-    /// Per account / region / family gates, applied in order.
-    pub overrides: Vec<Override>,
-    /// Benjamini–Hochberg false discovery rate across the series of a day (1: off).
-    pub false_discovery_rate: f64,
-    /// The drift (CUSUM) limit, in σ.
-    pub drift_limit: f64,
-    /// Consecutive out-of-band days after which a new level is accepted as normal.
-    pub adapt_after_days: u32,
-    /// Families that are evaluated.
-    pub families: Vec<Family>,
-}
-
-impl Default for DetectSettings {
-    fn default() -> Self {
-        let p = OnlineParams::daily();
-        DetectSettings {
-            history_days: 120,
-            gates: Gates::default(),
-            overrides: Vec::new(),
-            false_discovery_rate: 0.01,
-            drift_limit: p.cusum_h,
-            adapt_after_days: p.adapt_after as u32,
-            families: vec![
-                Family::InternetOut,
-                Family::InterRegionOut,
-                Family::CloudfrontOut,
-                Family::Regional,
-                Family::GetRequests,
-            ],
-        }
-    }
-}
-
-impl DetectSettings {
-    /// How many days before the evaluated day the detector reads.
-    pub fn history_days(&self) -> u64 {
-        u64::from(self.history_days)
-    }
-
-    /// The detector's parameters for a series with these gates.
-    pub fn params(&self, gates: &Gates) -> OnlineParams {
-        OnlineParams {
-            threshold_z: gates.min_robust_z,
-            cusum_h: self.drift_limit,
-            adapt_after: self.adapt_after_days as usize,
-            ..OnlineParams::daily()
-        }
-    }
-}
+use crate::model::units::{usage, usd};
+use crate::model::{Incident, SeriesKey, SeriesSet};
+use online::{Evidence, PointOutput};
+pub use settings::DetectSettings;
+use thresholds::{benjamini_hochberg, gates_for};
 
 /// The first detector's view of one day (kept for [`seasonal_mad`], the benchmark baseline).
 #[derive(Debug, Clone, PartialEq)]
@@ -105,59 +53,6 @@ pub trait Detector {
         day: NaiveDate,
         observed: f64,
     ) -> Option<Assessment>;
-}
-
-/// Consecutive flagged days of one series: what gets announced, once.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Incident {
-    pub account: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_name: Option<String>,
-    pub region: String,
-    pub family: Family,
-    /// The newest flagged day (the day evaluated).
-    pub day: NaiveDate,
-    /// The first flagged day of the run.
-    pub start: NaiveDate,
-    /// The day with the largest excess.
-    pub peak_day: NaiveDate,
-    /// Flagged days so far.
-    pub days: u32,
-    /// Observed and expected on `day`.
-    pub observed: f64,
-    pub expected: f64,
-    pub lower: f64,
-    pub upper: f64,
-    pub unit: String,
-    /// Excess on `day`.
-    pub excess_usage: f64,
-    /// Excess in percent of expected on `day`; absent when nothing was expected.
-    pub excess_pct: Option<f64>,
-    pub excess_cost_usd: f64,
-    pub observed_cost_usd: f64,
-    /// Over every flagged day from `start` to `day`.
-    pub total_excess_usage: f64,
-    pub total_excess_cost_usd: f64,
-    pub score: f64,
-    pub robust_z: f64,
-    pub p_value: f64,
-    /// `spike` (the day itself) or `drift` (a sustained rise).
-    pub evidence: String,
-    /// The baseline had little history: thresholds were raised.
-    pub young: bool,
-    /// Cost Explorer still calls the day estimated: the figures may move a little.
-    pub estimated: bool,
-    pub reason: String,
-}
-
-impl Incident {
-    pub fn key(&self) -> SeriesKey {
-        SeriesKey {
-            account: self.account.clone(),
-            region: self.region.clone(),
-            family: self.family,
-        }
-    }
 }
 
 /// What one evaluation of one day found across all series.
@@ -208,7 +103,7 @@ fn excess_at(j: &Judged, i: usize) -> (f64, f64, Option<f64>) {
 
 fn judge(
     set: &SeriesSet,
-    s: &crate::state::Series,
+    s: &crate::model::Series,
     day: NaiveDate,
     settings: &DetectSettings,
 ) -> Option<Judged> {
@@ -426,8 +321,9 @@ pub fn evaluate_day(set: &SeriesSet, day: NaiveDate, settings: &DetectSettings) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::{DayValue, Series};
+    use crate::model::{DayValue, Family, Series};
     use std::collections::{BTreeMap, BTreeSet};
+    use thresholds::Override;
 
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()

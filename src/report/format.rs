@@ -1,57 +1,6 @@
-//! Number formatting and escaping shared by every renderer.
+//! Escaping and cutting shared by every renderer (numbers: [`crate::model::units`]).
 
-/// `1234567.891` with 2 decimals → `1,234,567.89`.
-pub fn num(v: f64, decimals: usize) -> String {
-    if !v.is_finite() {
-        return v.to_string();
-    }
-    let s = format!("{:.*}", decimals, v.abs());
-    let (int, frac) = match s.split_once('.') {
-        Some((i, f)) => (i, Some(f)),
-        None => (s.as_str(), None),
-    };
-    let mut out = String::new();
-    for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if let Some(f) = frac {
-        out.push('.');
-        out.push_str(f);
-    }
-    if v < 0.0 && out.chars().any(|c| c.is_ascii_digit() && c != '0') {
-        out.insert(0, '-');
-    }
-    out
-}
-
-/// Dollars: `$1,234.56`.
-pub fn usd(v: f64) -> String {
-    if v < 0.0 {
-        format!("-${}", num(-v, 2))
-    } else {
-        format!("${}", num(v, 2))
-    }
-}
-
-/// Usage with its unit: GB with one decimal, requests as whole numbers.
-pub fn usage(v: f64, unit: &str) -> String {
-    if unit.eq_ignore_ascii_case("GB") {
-        format!("{} GB", num(v, 1))
-    } else {
-        format!("{} {}", num(v, 0), unit.to_lowercase())
-    }
-}
-
-/// Percent over expected, or "new" when nothing was expected.
-pub fn pct(p: Option<f64>) -> String {
-    match p {
-        Some(p) => format!("+{}%", num(p, 0)),
-        None => "new".to_string(),
-    }
-}
+pub use crate::model::units::{num, pct, usage, usd};
 
 /// Escape text for Slack mrkdwn. Everything that came from AWS or logs passes through here:
 /// `<!channel>` or `<https://evil|click>` must arrive as visible text, not a mention or a link.

@@ -9,10 +9,24 @@ use std::fmt::Write;
 use chrono::{Datelike, NaiveDate};
 
 use super::format::{num, usage, usd};
-use crate::backfill::Backfill;
 use crate::detect::online;
-use crate::detect::Incident;
-use crate::model::SeriesKey;
+use crate::detect::DetectSettings;
+use crate::model::{Incident, SeriesKey, SeriesSet};
+
+/// What a replay found, as the page shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct Replay<'a> {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// Every incident that would have fired, oldest first.
+    pub incidents: &'a [Incident],
+    /// Days evaluated (known to Cost Explorer).
+    pub days_evaluated: usize,
+    /// Cost Explorer requests made for the replay.
+    pub requests: usize,
+    /// The series behind the range (history included), for charts.
+    pub set: &'a SeriesSet,
+}
 
 /// Escape text for HTML content and attribute values.
 pub fn esc(s: &str) -> String {
@@ -39,7 +53,7 @@ th{background:#f6f8fa}td.l,th.l{text-align:left}.muted{color:#57606a}.chart{marg
 
 /// A chart of one series: actual vs expected, the prediction band, incidents shaded.
 fn chart(
-    b: &Backfill,
+    b: &Replay<'_>,
     key: &SeriesKey,
     incidents: &[&Incident],
     params: &online::OnlineParams,
@@ -160,7 +174,7 @@ fn chart(
 }
 
 /// The whole report.
-pub fn render(b: &Backfill, cfg: &crate::config::Config) -> String {
+pub fn render(b: &Replay<'_>, detect: &DetectSettings) -> String {
     let mut out = String::new();
     let total: f64 = b.incidents.iter().map(|i| i.total_excess_cost_usd).sum();
     let _ = write!(
@@ -176,13 +190,13 @@ pub fn render(b: &Backfill, cfg: &crate::config::Config) -> String {
         b.incidents.len(),
         esc(&usd(total)),
         b.days_evaluated,
-        b.synced.requests
+        b.requests
     );
     // By month and region.
     let mut by_month: BTreeMap<String, (usize, f64)> = BTreeMap::new();
     let mut by_month_region: BTreeMap<(String, String), usize> = BTreeMap::new();
     let mut regions: Vec<String> = Vec::new();
-    for i in &b.incidents {
+    for i in b.incidents {
         let m = format!("{:04}-{:02}", i.start.year(), i.start.month());
         let e = by_month.entry(m.clone()).or_insert((0, 0.0));
         e.0 += 1;
@@ -225,7 +239,7 @@ pub fn render(b: &Backfill, cfg: &crate::config::Config) -> String {
     out.push_str("</table>");
     // Incidents.
     out.push_str("<h2>Incidents</h2><table><tr><th class=\"l\">series</th><th class=\"l\">days</th><th>peak</th><th>excess</th><th>excess $</th><th class=\"l\">why</th></tr>");
-    for i in &b.incidents {
+    for i in b.incidents {
         let _ = write!(
             out,
             "<tr><td class=\"l\">{}</td><td class=\"l\">{} to {}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td></tr>",
@@ -252,14 +266,13 @@ pub fn render(b: &Backfill, cfg: &crate::config::Config) -> String {
             .first()
             .map(|i| super::account_label(i))
             .unwrap_or_else(|| k.account.clone());
-        let gates =
-            crate::detect::thresholds::gates_for(&cfg.detect.gates, &cfg.detect.overrides, &k);
+        let gates = crate::detect::thresholds::gates_for(&detect.gates, &detect.overrides, &k);
         let _ = write!(
             out,
             "<h3>{}</h3>",
             esc(&format!("{name} / {} / {}", k.region, k.family))
         );
-        out.push_str(&chart(b, &k, &incs, &cfg.detect.params(&gates)));
+        out.push_str(&chart(b, &k, &incs, &detect.params(&gates)));
     }
     let _ = writeln!(
         out,

@@ -1,22 +1,74 @@
-//! Reports: one model per run, rendered by each output.
+//! Reports: one model per run, rendered for every reader.
 //!
-//! The [`Report`] is built once from what the run found; [`text`] renders it for a terminal or
-//! log, [`slack`] as a Block Kit message and delivers it. Every string that came from AWS (account
-//! names, usage types) is escaped by the renderer that knows the target's syntax.
+//! The [`Report`] is built once from what the run found (incidents with their dollars, callers,
+//! buckets and changes; the digest; data quality). [`text`] renders it for a terminal or log,
+//! [`html`] renders a replay as a self-contained page, and each [`sink`] (Slack, Teams, the
+//! signed webhook, a file) renders its own message and is delivered through the outbox. Every
+//! string that came from AWS or a log is escaped by the renderer that knows the target's syntax.
+//! `[report]` (mode, runbook link) is read here.
 
-pub mod deliver;
+pub mod csv;
 pub mod format;
 pub mod html;
-pub mod outbox;
-pub mod slack;
-pub mod teams;
+pub mod sink;
 pub mod text;
-pub mod webhook;
 
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::detect::Incident;
+use crate::model::Incident;
+use crate::settings::{keys, Check};
+
+/// `incidents`: a message when there is something new; `daily`: also an all-clear digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReportMode {
+    #[default]
+    Incidents,
+    Daily,
+}
+
+/// `[report]`: when a message is sent, and the runbook every incident links to.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ReportSettings {
+    pub mode: ReportMode,
+    pub runbook_url: Option<String>,
+}
+
+/// `[report]` as written.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawReport {
+    pub mode: Option<String>,
+    pub runbook_url: Option<String>,
+}
+
+impl ReportSettings {
+    /// Validate `[report]`.
+    pub fn check(r: RawReport, c: &mut Check<'_>) -> Self {
+        let mode = match r.mode.as_deref() {
+            None | Some("incidents") => ReportMode::Incidents,
+            Some("daily") => ReportMode::Daily,
+            Some(other) => {
+                c.fail(
+                    &keys(&["report", "mode"]),
+                    format!("`{other}` is not a mode: `incidents` or `daily`"),
+                );
+                ReportMode::Incidents
+            }
+        };
+        let mut runbook_url = None;
+        if let Some(u) = r.runbook_url {
+            let clean = !u
+                .chars()
+                .any(|c| c.is_whitespace() || matches!(c, '<' | '>' | '|' | '"'));
+            if clean && (u.starts_with("https://") || u.starts_with("http://")) {
+                runbook_url = Some(u);
+            } else {
+                c.fail(&keys(&["report", "runbook_url"]), "must be an http(s) URL");
+            }
+        }
+        ReportSettings { mode, runbook_url }
+    }
+}
 
 /// An incident as the report shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -34,7 +86,7 @@ pub struct ReportIncident {
     pub projected_month_excess_usd: Option<f64>,
     /// The buckets whose downloads grew (CloudWatch request metrics), most first.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub buckets: Option<Vec<crate::watch::BucketGrowth>>,
+    pub buckets: Option<Vec<crate::model::BucketGrowth>>,
     /// Early warnings (hourly metrics) that this incident confirmed.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub early_warnings: Vec<String>,
@@ -79,10 +131,34 @@ pub struct Report {
     pub verdicts: Vec<crate::sources::cloudwatch::Verdict>,
     /// S3 activity findings for the evaluated day (with `[activity]`).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub activity: Vec<crate::activity::Finding>,
+    pub activity: Vec<crate::model::Finding>,
     /// How many of them no earlier run had announced.
     #[serde(skip)]
     pub activity_new: usize,
+}
+
+impl Report {
+    /// A report of `incidents` found for `evaluated_day` by a run acting as `run_date`, with no
+    /// digest, verdicts or activity yet (the daily run adds them).
+    pub fn new(
+        run_date: NaiveDate,
+        evaluated_day: NaiveDate,
+        incidents: Vec<ReportIncident>,
+        quality: DataQuality,
+        runbook_url: Option<String>,
+    ) -> Self {
+        Report {
+            run_date,
+            evaluated_day,
+            incidents,
+            quality,
+            runbook_url,
+            digest: None,
+            verdicts: Vec::new(),
+            activity: Vec::new(),
+            activity_new: 0,
+        }
+    }
 }
 
 /// The daily digest finance asked for: the last 7 days of S3 egress per region.
@@ -502,7 +578,7 @@ pub(crate) mod fixture {
                     bytes_out: 120_000_000_000,
                     excess_bytes: 110_000_000_000,
                     // The second incident's trail was read through Athena.
-                    query: (n == 1).then(|| crate::correlate::sql::QueryStats {
+                    query: (n == 1).then(|| crate::sources::sql::QueryStats {
                         engine: "athena".into(),
                         query_id: "5a1c0de4-0000-4000-8000-000000000001".into(),
                         bytes_scanned: 52_000_000_000,
@@ -559,7 +635,7 @@ pub(crate) mod fixture {
 #[cfg(test)]
 mod snapshots {
     use super::fixture::{incidents, report, HOSTILE};
-    use super::*;
+    use super::sink::{slack, teams, webhook};
 
     #[test]
     fn slack_payload() {
@@ -654,7 +730,7 @@ mod snapshots {
     #[test]
     fn activity_only_messages_name_the_findings_in_every_sink() {
         let mut r = report(0);
-        r.activity = vec![crate::activity::Finding {
+        r.activity = vec![crate::model::Finding {
             day: r.evaluated_day,
             account: "111122223333".into(),
             region: "eu-west-1".into(),

@@ -16,8 +16,28 @@ use aws_sdk_costexplorer::types::{
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use crate::model::usage_type::classify;
 use crate::model::CostPoint;
-use crate::sources::usage_type::classify;
+
+/// How far back a cold store is filled when `[sync]` does not say.
+pub const DEFAULT_LOOKBACK_DAYS: u32 = 120;
+
+/// `[sync]` as written.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct RawSync {
+    pub lookback_days: Option<i64>,
+}
+
+/// Validate `[sync]`: days a cold store is filled back (Cost Explorer keeps 13 months daily).
+pub fn check_lookback(raw: RawSync, c: &mut crate::settings::Check<'_>) -> u32 {
+    c.int(
+        &crate::settings::keys(&["sync", "lookback_days"]),
+        raw.lookback_days,
+        DEFAULT_LOOKBACK_DAYS,
+        1,
+        430,
+    )
+}
 
 /// The SERVICE dimension value of S3 in Cost Explorer.
 pub const S3_SERVICE: &str = "Amazon Simple Storage Service";

@@ -1,19 +1,42 @@
 //! Where the numbers come from.
 //!
 //! - [`cost_explorer`]: S3 GetObject usage and cost per account and usage type, the bill itself.
-//! - [`usage_type`]: what a usage type means (region, family).
-//! - [`sync`]: which days the store still lacks, and fetching exactly those.
-//! - [`cloudtrail`]: the trail, read from files here; [`athena`] and [`lake`]: the engines that
-//!   run the same analysis as SQL where the trail already is.
+//! - [`cloudtrail`]: the trail, read from files here, generic over what consumes its records;
+//!   [`sql`]: the engines (Athena, CloudTrail Lake) that run the same analysis as SQL where the
+//!   trail already is.
 //! - [`cloudwatch`]: hourly S3 request metrics per bucket.
+//!
+//! Sources speak the model's vocabulary and know nothing of the store, the detector or the
+//! report. `[aws]` (the profile every client uses) is read here.
 
-pub mod athena;
 pub mod cloudtrail;
 pub mod cloudwatch;
 pub mod cost_explorer;
-pub mod lake;
-pub mod sync;
-pub mod usage_type;
+pub mod sql;
+
+use serde::Deserialize;
+
+use crate::settings::{keys, Check};
+
+/// `[aws]` as written.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawAws {
+    pub profile: Option<String>,
+}
+
+/// Validate `[aws]`: the profile, if one is named.
+pub fn check_profile(raw: RawAws, c: &mut Check<'_>) -> Option<String> {
+    let p = raw.profile?;
+    if p.trim().is_empty() {
+        c.fail(
+            &keys(&["aws", "profile"]),
+            "must not be empty (leave it out to use the default chain)",
+        );
+        None
+    } else {
+        Some(p)
+    }
+}
 
 /// The AWS SDK configuration for a profile and region (the SDK's defaults when `None`; the
 /// environment, `AWS_ENDPOINT_URL` included, applies as usual).

@@ -1,0 +1,629 @@
+//! The command line: argument definitions ([`args`]), dispatch with the mapping of errors to
+//! exit codes (here), and the rendering of outputs ([`render`]).
+//!
+//! Exit codes: 0 success (with or without findings), 2 usage or configuration error, 1 runtime
+//! failure ([`error`]). Every failure prints one line cause on stderr; no panics, no backtraces.
+//! A handler parses and checks its arguments, opens what the job needs, calls one job
+//! (`crate::jobs`) and prints its outcome: what happens on a run lives in the jobs, never here.
+
+pub mod args;
+pub mod error;
+pub mod render;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::{Days, NaiveDate, Utc};
+use clap::Parser;
+
+use crate::config::{self, Config};
+use crate::jobs;
+use crate::jobs::daily::RunOptions;
+use crate::report::text;
+use crate::sources::cost_explorer::{CostExplorer, USD_PER_REQUEST};
+use crate::state::remote::{State, StatePath};
+use crate::state::PointFilter;
+pub use args::*;
+use error::{Error, Result};
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // --help and --version exit 0; usage errors exit 2.
+            let _ = e.print();
+            return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
+        }
+    };
+    init_logging(cli.verbose, cli.quiet, cli.log_format);
+    match dispatch(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let code = e.exit_code();
+            let _ = std::io::stdout().flush();
+            match &e {
+                Error::Config(_) => eprintln!("{e}"),
+                Error::Runtime(_) => eprintln!("egresswatch: error: {e}"),
+            }
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn init_logging(verbose: u8, quiet: bool, format: LogFormat) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (_, 0) => "warn",
+        (_, 1) => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("egresswatch={level},warn"))
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+fn load_config(arg: &ConfigArg) -> Result<Config> {
+    config::load(arg.config.as_deref(), arg.config.is_some())
+        .map_err(|errs| Error::Config(errs.iter().map(|e| e.to_string()).collect()))
+}
+
+/// The runtime and the store (local: locked; `s3://`: fetched, saved back with `State::save`).
+fn open_state(cfg: &Config) -> Result<(tokio::runtime::Runtime, State)> {
+    let rt = runtime()?;
+    let state = rt.block_on(async {
+        let s3 = match StatePath::parse(&cfg.state_path)? {
+            StatePath::S3 { .. } => {
+                Some(crate::sources::cloudtrail::s3_client(cfg.aws_profile.as_deref()).await)
+            }
+            StatePath::Local(_) => None,
+        };
+        crate::state::remote::open(&cfg.state_path, s3).await
+    })?;
+    Ok((rt, state))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Runtime(anyhow::Error::new(e).context("starting the async runtime")))
+}
+
+fn today() -> NaiveDate {
+    Utc::now().date_naive()
+}
+
+/// Serialize `v` as pretty JSON on stdout.
+fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).map_err(anyhow::Error::from)?
+    );
+    Ok(())
+}
+
+fn dispatch(cli: Cli) -> Result<()> {
+    let (quiet, log_format) = (cli.quiet, cli.log_format);
+    match cli.command {
+        Command::Run(a) => cmd_run(a, quiet, log_format),
+        Command::Sync(a) => cmd_sync(a),
+        Command::Series(a) => cmd_series(a),
+        Command::CheckConfig(a) => cmd_check_config(a),
+        Command::Detect(a) => cmd_detect(a),
+        Command::Callers(a) => cmd_callers(a),
+        Command::Activity(a) => cmd_activity(a),
+        Command::Outbox(a) => cmd_outbox(a),
+        Command::Backfill(a) => cmd_backfill(a),
+        Command::Watch(a) => cmd_watch(a),
+        Command::Init { path } => cmd_init(&path),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "egresswatch",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+        Command::Man => {
+            let man = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command());
+            man.render(&mut std::io::stdout().lock())
+                .map_err(|e| Error::Runtime(anyhow::Error::new(e).context("writing the man page")))
+        }
+        Command::Import(a) => cmd_import(a),
+        Command::Demo(a) => cmd_demo(a),
+    }
+}
+
+fn cmd_run(a: RunArgs, quiet: bool, log_format: LogFormat) -> Result<()> {
+    let cfg = load_config(&a.config)?;
+    let date = a.date.unwrap_or_else(today);
+    if date > today() + Days::new(1) {
+        return Err(Error::config(format!("--date {date} is in the future")));
+    }
+    let (rt, mut state) = open_state(&cfg)?;
+    let store = &mut state.store;
+    let outcome = rt.block_on(async {
+        let source = CostExplorer::from_env(cfg.aws_profile.as_deref()).await;
+        let metrics = match &cfg.cloudwatch {
+            Some(cw) => Some(
+                crate::sources::cloudwatch::CloudWatch::from_env(
+                    cfg.aws_profile.as_deref(),
+                    cw.region.as_deref(),
+                )
+                .await,
+            ),
+            None => None,
+        };
+        jobs::daily::run(
+            &cfg,
+            &source,
+            metrics.as_ref(),
+            store,
+            &RunOptions {
+                date,
+                dry_run: a.dry_run,
+            },
+        )
+        .await
+    })?;
+    match a.format {
+        RunFormat::Json => print_json(&outcome)?,
+        RunFormat::Text => print!("{}", render::run_text(&outcome, a.dry_run)),
+    }
+    rt.block_on(state.save())?;
+    if !quiet {
+        eprintln!("{}", render::summary(&outcome, log_format));
+    }
+    match outcome.delivery_error {
+        Some(e) => Err(Error::Runtime(anyhow::anyhow!(
+            "delivery failed ({e}); {} incident(s) stay queued for the next run",
+            outcome.pending_delivery
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn cmd_sync(a: SyncArgs) -> Result<()> {
+    let cfg = load_config(&a.config)?;
+    let today = today();
+    let to = a.to.unwrap_or(today - Days::new(1));
+    let from = a
+        .from
+        .unwrap_or(today - Days::new(u64::from(cfg.lookback_days)));
+    if from > to {
+        return Err(Error::config(format!("--from {from} is after --to {to}")));
+    }
+    let (rt, mut state) = open_state(&cfg)?;
+    let store = &mut state.store;
+    let out = rt.block_on(async {
+        let source = CostExplorer::from_env(cfg.aws_profile.as_deref()).await;
+        jobs::sync::sync(&source, store, from, to + Days::new(1), today).await
+    })?;
+    rt.block_on(state.save())?;
+    if let Some(c) = out.clamped_from {
+        eprintln!("egresswatch: note: Cost Explorer keeps daily data from {c} on; started there");
+    }
+    for p in &out.problems {
+        eprintln!("egresswatch: warning: skipped: {p}");
+    }
+    println!(
+        "{} Cost Explorer request(s) (${:.2}); {} day(s) fetched in {} range(s), {} point(s) stored in {}",
+        out.requests,
+        out.requests as f64 * USD_PER_REQUEST,
+        out.days_fetched,
+        out.ranges.len(),
+        out.points,
+        cfg.state_path.display()
+    );
+    Ok(())
+}
+
+fn cmd_series(a: SeriesArgs) -> Result<()> {
+    let cfg = load_config(&a.config)?;
+    let (_rt, state) = open_state(&cfg)?;
+    let points = state.store.points(&PointFilter {
+        from: a.from,
+        to: a.to,
+        account: a.account,
+        region: a.region,
+        family: a.family,
+    })?;
+    let mut out = std::io::stdout().lock();
+    let io = |e: std::io::Error| Error::Runtime(e.into());
+    match a.format {
+        SeriesFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &points).map_err(anyhow::Error::from)?;
+            writeln!(out).map_err(io)?;
+        }
+        SeriesFormat::Csv => render::points_csv(&mut out, &points).map_err(io)?,
+        SeriesFormat::Table => {
+            render::points_table(&mut out, &points).map_err(io)?;
+            if points.is_empty() {
+                eprintln!(
+                    "egresswatch: the store {} holds no matching points",
+                    cfg.state_path.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn cmd_check_config(a: CheckConfigArgs) -> Result<()> {
+    let path = a
+        .path
+        .or_else(|| std::env::var_os("EGRESSWATCH_CONFIG").map(PathBuf::from));
+    let shown = path
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(config::DEFAULT_PATH));
+    let cfg = config::load(Some(&shown), true)
+        .map_err(|errs| Error::Config(errs.iter().map(|e| e.to_string()).collect()))?;
+    println!("{}: ok", shown.display());
+    print!("{}", render::sinks(&cfg.notify));
+    Ok(())
+}
+
+fn cmd_callers(a: CallersArgs) -> Result<()> {
+    use crate::correlate::{analyse, Query};
+    use crate::sources::cloudtrail::TrailSource;
+    let cfg = load_config(&a.config)?;
+    let mut settings = cfg.cloudtrail.clone().unwrap_or_default();
+    if let Some(n) = a.baseline_days {
+        settings.baseline_days = n;
+    }
+    let source: TrailSource = settings
+        .source_or(a.source.as_deref())
+        .map_err(Error::config)?;
+    if a.from >= a.to {
+        return Err(Error::config("--from must be before --to"));
+    }
+    let query = Query {
+        window: (a.from, a.to),
+        account: a.account.clone(),
+        region: a.region.clone(),
+    };
+    if a.print_sql {
+        println!("{}", crate::correlate::sql_for(&source, &query, &settings)?);
+        return Ok(());
+    }
+    let rt = runtime()?;
+    let analysis = rt.block_on(async {
+        let clients = source.clients(cfg.aws_profile.as_deref()).await;
+        analyse(&source, &query, &settings, &clients).await
+    })?;
+    match a.format {
+        CallersFormat::Json => print_json(&analysis)?,
+        CallersFormat::Table => print!("{}", text::render_analysis(&analysis, 50)),
+    }
+    Ok(())
+}
+
+/// The starter config: the documented example, every key with its default.
+const STARTER: &str = include_str!("../../config.toml.example");
+
+fn cmd_init(path: &std::path::Path) -> Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => Error::config(format!(
+                "{} already exists: not overwritten (remove it first, or choose another path)",
+                path.display()
+            )),
+            _ => Error::Runtime(
+                anyhow::Error::new(e).context(format!("creating {}", path.display())),
+            ),
+        })?;
+    f.write_all(STARTER.as_bytes()).map_err(|e| {
+        Error::Runtime(anyhow::Error::new(e).context(format!("writing {}", path.display())))
+    })?;
+    println!(
+        "wrote {}: edit it, then `egresswatch check-config {}`",
+        path.display(),
+        path.display()
+    );
+    Ok(())
+}
+
+fn cmd_watch(a: WatchArgs) -> Result<()> {
+    use crate::sources::cloudwatch::CloudWatch;
+    let cfg = load_config(&a.config)?;
+    let Some(cw) = cfg.cloudwatch.clone() else {
+        return Err(Error::config(
+            "watch needs a [cloudwatch] table in the config",
+        ));
+    };
+    let (rt, mut state) = open_state(&cfg)?;
+    let store = &mut state.store;
+    let report = rt.block_on(async {
+        let src = CloudWatch::from_env(cfg.aws_profile.as_deref(), cw.region.as_deref()).await;
+        jobs::watch::run_watch(
+            &cw,
+            cfg.detect.gates.min_robust_z,
+            &cfg.notify,
+            &src,
+            store,
+            Utc::now(),
+        )
+        .await
+    })?;
+    rt.block_on(state.save())?;
+    match a.format {
+        RunFormat::Json => print_json(&report)?,
+        RunFormat::Text => print!("{}", render::watch_text(&report)),
+    }
+    match report.delivery_error {
+        Some(e) => Err(Error::Runtime(anyhow::anyhow!(
+            "delivery failed ({e}); the message stays queued"
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn cmd_backfill(a: BackfillArgs) -> Result<()> {
+    let cfg = load_config(&a.config)?;
+    let today = today();
+    let to = a.to.unwrap_or(today - Days::new(1));
+    jobs::backfill::check_range(a.from, to, today).map_err(Error::config)?;
+    if a.with_callers
+        && cfg
+            .cloudtrail
+            .as_ref()
+            .and_then(|c| c.source.as_ref())
+            .is_none()
+    {
+        return Err(Error::config(
+            "--with-callers needs a [cloudtrail] source in the config",
+        ));
+    }
+    let (rt, mut state) = open_state(&cfg)?;
+    let store = &mut state.store;
+    let outcome = rt.block_on(async {
+        let source = CostExplorer::from_env(cfg.aws_profile.as_deref()).await;
+        jobs::backfill::run(
+            &cfg,
+            &source,
+            store,
+            a.from,
+            to,
+            today,
+            a.with_callers,
+            &a.out,
+        )
+        .await
+    })?;
+    let b = &outcome.backfill;
+    let total: f64 = b.incidents.iter().map(|i| i.total_excess_cost_usd).sum();
+    println!(
+        "{} incident(s) from {} to {}, ${:.2} over baseline; {} day(s) evaluated; {} Cost Explorer request(s) (${:.2})",
+        b.incidents.len(),
+        b.from,
+        b.to,
+        total,
+        b.days_evaluated,
+        b.synced.requests,
+        b.synced.requests as f64 * USD_PER_REQUEST
+    );
+    let mut notify_error = None;
+    if a.notify {
+        match rt.block_on(jobs::backfill::notify(&cfg, store, &outcome))? {
+            None => {
+                println!("nothing to notify (no incidents, or no [notify.*] sink configured)")
+            }
+            Some(d) => {
+                println!(
+                    "{} summary message(s) delivered, {} still queued",
+                    d.delivered, d.failed
+                );
+                notify_error = d.errors.first().cloned();
+            }
+        }
+    }
+    rt.block_on(state.save())?;
+    if let Some(e) = notify_error {
+        return Err(Error::Runtime(anyhow::anyhow!("{e}")));
+    }
+    println!("Files written:");
+    for f in &outcome.files {
+        println!("  {}", f.display());
+    }
+    Ok(())
+}
+
+fn cmd_import(a: ImportArgs) -> Result<()> {
+    let cfg = load_config(&a.config)?;
+    let (rt, mut state) = open_state(&cfg)?;
+    let out = jobs::import::run(&mut state.store, &a.files, |w| {
+        eprintln!("egresswatch: warning: {w}")
+    })
+    .map_err(|e| match e.downcast::<jobs::import::BadFile>() {
+        Ok(bad) => Error::config(bad.0),
+        Err(e) => Error::Runtime(e),
+    })?;
+    rt.block_on(state.save())?;
+    println!(
+        "imported {} day(s), {} point(s) from {} file(s) into {}",
+        out.days,
+        out.points,
+        a.files.len(),
+        cfg.state_path.display()
+    );
+    Ok(())
+}
+
+fn cmd_outbox(a: OutboxArgs) -> Result<()> {
+    let cfg = load_config(&a.config)?;
+    let (rt, mut state) = open_state(&cfg)?;
+    let store = &mut state.store;
+    let result = match a.action {
+        OutboxAction::List { all, format } => {
+            let msgs = store.list_messages(all)?;
+            match format {
+                CallersFormat::Json => print_json(&msgs)?,
+                CallersFormat::Table => print!("{}", render::outbox_table(&msgs)),
+            }
+            Ok(())
+        }
+        OutboxAction::Retry { id } => {
+            let queued: Vec<_> = store
+                .unsent_messages()?
+                .into_iter()
+                .filter(|m| id.is_none_or(|i| i == m.id))
+                .collect();
+            if let (Some(i), true) = (id, queued.is_empty()) {
+                return Err(Error::config(format!(
+                    "message {i} is not in the outbox (or was delivered or dropped)"
+                )));
+            }
+            let d = rt.block_on(jobs::notify::retry(&cfg.notify, store, queued))?;
+            println!("{} delivered, {} still queued", d.delivered, d.failed);
+            match d.errors.first() {
+                Some(e) => Err(Error::Runtime(anyhow::anyhow!("{e}"))),
+                None => Ok(()),
+            }
+        }
+        OutboxAction::Drop { id } => {
+            if store.drop_message(id)? {
+                println!("message {id} dropped");
+                Ok(())
+            } else {
+                Err(Error::config(format!(
+                    "message {id} is not in the outbox (or was delivered or dropped)"
+                )))
+            }
+        }
+    };
+    rt.block_on(state.save())?;
+    result
+}
+
+fn cmd_activity(a: ActivityArgs) -> Result<()> {
+    use crate::sources::cloudtrail::TrailSource;
+    let cfg = load_config(&a.config)?;
+    let settings = cfg.activity.clone().unwrap_or_default();
+    let ct = cfg.cloudtrail.clone().unwrap_or_default();
+    let source: TrailSource = ct.source_or(a.source.as_deref()).map_err(Error::config)?;
+    if a.from > a.to {
+        return Err(Error::config("--from must not be after --to"));
+    }
+    if a.print_sql {
+        let history_from = jobs::activity::history_from(a.from, &settings);
+        let query = crate::correlate::Query::days(history_from, a.to, None, None);
+        let q = crate::correlate::activity_sql_for(
+            &source,
+            &query,
+            &ct,
+            settings.ignore_events.clone(),
+        )?;
+        println!("{q}");
+        return Ok(());
+    }
+    let (rt, mut state) = open_state(&cfg)?;
+    let store = &mut state.store;
+    let out = rt.block_on(async {
+        let clients = source.clients(cfg.aws_profile.as_deref()).await;
+        jobs::activity::run(store, &source, &ct, &settings, &clients, a.from, a.to).await
+    })?;
+    rt.block_on(state.save())?;
+    match a.format {
+        CallersFormat::Json => print_json(&render::activity_json(&out))?,
+        CallersFormat::Table => print!("{}", render::activity_table(&out)),
+    }
+    Ok(())
+}
+
+fn cmd_detect(a: DetectArgs) -> Result<()> {
+    use crate::detect::{csvio, online::Direction};
+    let threshold = match &a.config {
+        Some(p) => {
+            config::load(Some(p), true)
+                .map_err(|errs| Error::Config(errs.iter().map(|e| e.to_string()).collect()))?
+                .detect
+                .gates
+                .min_robust_z
+        }
+        None => crate::detect::DetectSettings::default().gates.min_robust_z,
+    };
+    let label = a.input.display().to_string();
+    let text = if label == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+            .map_err(|e| Error::Runtime(anyhow::Error::new(e).context("reading stdin")))?;
+        s
+    } else {
+        std::fs::read_to_string(&a.input)
+            .map_err(|e| Error::config(format!("{label}: cannot read: {e}")))?
+    };
+    let series = csvio::read(&text, &label).map_err(Error::config)?;
+    let direction = match a.direction {
+        DirectionArg::Up => Direction::Up,
+        DirectionArg::Both => Direction::Both,
+    };
+    let params = csvio::params_for(
+        &series,
+        a.period,
+        direction,
+        threshold,
+        matches!(a.scale, ScaleArg::Log),
+    );
+    let io =
+        |e: std::io::Error| Error::Runtime(anyhow::Error::new(e).context("writing the output"));
+    match &a.output {
+        Some(path) => {
+            let f = std::fs::File::create(path).map_err(|e| {
+                Error::Runtime(
+                    anyhow::Error::new(e).context(format!("creating {}", path.display())),
+                )
+            })?;
+            let mut w = std::io::BufWriter::new(f);
+            csvio::detect_to(&mut w, &series, &params).map_err(io)?;
+            w.flush().map_err(io)?;
+        }
+        None => {
+            let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+            csvio::detect_to(&mut w, &series, &params).map_err(io)?;
+            w.flush().map_err(io)?;
+        }
+    }
+    Ok(())
+}
+
+fn cmd_demo(a: DemoArgs) -> Result<()> {
+    let rt = runtime()?;
+    let out = rt.block_on(jobs::demo::run_demo(&a.out))?;
+    print!("{}", out.text);
+    if let Some(msg) = &out.outcome.slack_message {
+        println!(
+            "\nThe Slack message it would have sent:\n  {}",
+            msg["text"].as_str().unwrap_or_default()
+        );
+    }
+    println!("\nFiles written:");
+    for f in &out.files {
+        println!("  {}", f.display());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,150 @@
+//! `[cloudtrail]`: where the trail is, and how callers are judged (baseline, known networks,
+//! allow-lists, delete bursts, callers shown), as written and as validated. The SQL engines'
+//! tables (`[cloudtrail.athena]`, `[cloudtrail.lake]`) belong to their sources.
+
+use serde::Deserialize;
+
+use crate::settings::{keys, with, Check};
+use crate::sources::cloudtrail::{TrailSource, ATHENA, LAKE};
+use crate::sources::sql::athena::{AthenaSettings, RawAthena};
+use crate::sources::sql::lake::{LakeSettings, RawLake};
+
+/// `[cloudtrail]`: naming the callers behind an incident.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CloudTrailSettings {
+    pub source: Option<TrailSource>,
+    /// Days before the incident window that define "known" callers.
+    pub baseline_days: u32,
+    /// Days before the window in which control-plane changes are reported.
+    pub lookback_days: u32,
+    pub known_cidrs: Vec<ipnet::IpNet>,
+    pub allow_principals: Vec<String>,
+    pub allow_cidrs: Vec<ipnet::IpNet>,
+    pub delete_burst: u32,
+    /// Callers shown per incident in messages.
+    pub max_callers: u32,
+    /// `[cloudtrail.athena]`, `[cloudtrail.lake]`: the SQL sources, when configured (the
+    /// `source` names which one is used).
+    pub athena: Option<AthenaSettings>,
+    pub lake: Option<LakeSettings>,
+}
+
+impl CloudTrailSettings {
+    /// The source a `--source` flag names (a path, `s3://...`, `athena`, `cloudtrail-lake`),
+    /// or the configured one.
+    pub fn source_or(&self, flag: Option<&str>) -> Result<TrailSource, String> {
+        match flag {
+            Some(ATHENA) => self
+                .athena
+                .clone()
+                .map(|a| TrailSource::Athena(Box::new(a)))
+                .ok_or_else(|| "--source athena needs a [cloudtrail.athena] table in the config".into()),
+            Some(LAKE) => self
+                .lake
+                .clone()
+                .map(|l| TrailSource::Lake(Box::new(l)))
+                .ok_or_else(|| "--source cloudtrail-lake needs a [cloudtrail.lake] table in the config".into()),
+            Some(s) => s.parse(),
+            None => self.source.clone().ok_or_else(|| {
+                "no CloudTrail source: give --source PATH|s3://BUCKET/PREFIX|athena|cloudtrail-lake or set cloudtrail.source".into()
+            }),
+        }
+    }
+}
+
+impl Default for CloudTrailSettings {
+    fn default() -> Self {
+        CloudTrailSettings {
+            source: None,
+            baseline_days: 14,
+            lookback_days: 7,
+            known_cidrs: Vec::new(),
+            allow_principals: Vec::new(),
+            allow_cidrs: Vec::new(),
+            delete_burst: 100,
+            max_callers: 5,
+            athena: None,
+            lake: None,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawCloudTrail {
+    pub source: Option<String>,
+    pub baseline_days: Option<i64>,
+    pub lookback_days: Option<i64>,
+    pub known_cidrs: Option<Vec<String>>,
+    pub allow_principals: Option<Vec<String>>,
+    pub allow_cidrs: Option<Vec<String>>,
+    pub delete_burst: Option<i64>,
+    pub max_callers: Option<i64>,
+    pub athena: Option<RawAthena>,
+    pub lake: Option<RawLake>,
+}
+
+impl CloudTrailSettings {
+    /// Validate `[cloudtrail]` (and the SQL sources' tables under it).
+    pub fn check(r: RawCloudTrail, c: &mut Check<'_>) -> CloudTrailSettings {
+        let base = keys(&["cloudtrail"]);
+        let mut s = CloudTrailSettings::default();
+        let athena = r.athena.map(|a| AthenaSettings::check(a, c));
+        let lake = r.lake.and_then(|l| LakeSettings::check(l, c));
+        if let Some(src) = r.source {
+            let at = with(&base, "source");
+            match src.as_str() {
+            ATHENA => match &athena {
+                Some(a) => s.source = Some(TrailSource::Athena(Box::new(a.clone()))),
+                None => c.fail(&at, "`athena` needs a [cloudtrail.athena] table (database, table, workgroup, output_location)"),
+            },
+            LAKE => match &lake {
+                Some(l) => s.source = Some(TrailSource::Lake(Box::new(l.clone()))),
+                None => c.fail(&at, "`cloudtrail-lake` needs a [cloudtrail.lake] table with event_data_store"),
+            },
+            _ => match src.parse() {
+                Ok(t) => s.source = Some(t),
+                Err(e) => c.fail(&at, e),
+            },
+        }
+        } else {
+            c.fail(
+                &base,
+                "`source` is required: a local directory or s3://BUCKET/PREFIX holding the trail",
+            );
+        }
+        s.baseline_days = c.int(
+            &with(&base, "baseline_days"),
+            r.baseline_days,
+            s.baseline_days,
+            0,
+            90,
+        );
+        s.lookback_days = c.int(
+            &with(&base, "lookback_days"),
+            r.lookback_days,
+            s.lookback_days,
+            0,
+            90,
+        );
+        s.delete_burst = c.int(
+            &with(&base, "delete_burst"),
+            r.delete_burst,
+            s.delete_burst,
+            1,
+            1_000_000,
+        );
+        s.max_callers = c.int(
+            &with(&base, "max_callers"),
+            r.max_callers,
+            s.max_callers,
+            1,
+            50,
+        );
+        s.known_cidrs = c.cidrs(&base, "known_cidrs", r.known_cidrs);
+        s.allow_cidrs = c.cidrs(&base, "allow_cidrs", r.allow_cidrs);
+        s.allow_principals = r.allow_principals.unwrap_or_default();
+        s.athena = athena;
+        s.lake = lake;
+        s
+    }
+}

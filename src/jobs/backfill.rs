@@ -1,0 +1,258 @@
+//! Backfill: replay past months exactly as the daily job would have, and say what would have fired.
+//!
+//! The store is filled with what it lacks (ranged Cost Explorer requests, one per page; days
+//! already final are never fetched again), then every day of the range is evaluated with only
+//! the data up to that day, through the same `detect::evaluate_day` the daily run uses. An
+//! incident is the last version of each run of flagged days (its start, end, peak and totals as
+//! the daily job would have reported them on its last day).
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+
+use anyhow::Context;
+use chrono::{Days, NaiveDate};
+
+use std::path::{Path, PathBuf};
+
+use super::notify::queue_and_deliver;
+use super::sync::{earliest_daily, sync, SyncOutcome};
+use crate::config::Config;
+use crate::detect::evaluate_day;
+use crate::model::{Incident, SeriesKey, SeriesSet};
+use crate::report::sink::outbox::{self, Delivered};
+use crate::report::{html, DataQuality, Report, ReportIncident};
+use crate::sources::cost_explorer::CostSource;
+use crate::state::Store;
+
+/// What a backfill found.
+#[derive(Debug, Clone)]
+pub struct Backfill {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub synced: SyncOutcome,
+    /// Every incident that would have fired, oldest first.
+    pub incidents: Vec<Incident>,
+    /// Days evaluated (known to Cost Explorer).
+    pub days_evaluated: usize,
+    /// The series behind the range (history included), for charts.
+    pub set: SeriesSet,
+}
+
+/// A clear error for a range older than Cost Explorer keeps at daily granularity.
+pub fn check_range(from: NaiveDate, to: NaiveDate, today: NaiveDate) -> Result<(), String> {
+    if from > to {
+        return Err(format!("--from {from} is after --to {to}"));
+    }
+    if to >= today {
+        return Err(format!(
+            "--to {to} is not a complete day yet (today is {today}, UTC)"
+        ));
+    }
+    let earliest = earliest_daily(today);
+    if from < earliest {
+        return Err(format!(
+            "--from {from} is older than Cost Explorer's daily history: daily data goes back to {earliest} \
+             (13 months plus the current month). Load older days from saved responses with \
+             `egresswatch import FILE...` (aws ce get-cost-and-usage --granularity DAILY --output json), \
+             or start at {earliest}"
+        ));
+    }
+    Ok(())
+}
+
+/// Evaluate every day of `[from, to]` from the store alone (no fetching): what the daily job
+/// would have said each morning.
+pub fn replay(
+    cfg: &Config,
+    store: &Store,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> anyhow::Result<(Vec<Incident>, usize, SeriesSet)> {
+    let history = cfg.detect.history_days();
+    let set = store.series(from - Days::new(history), to)?;
+    let names = store.account_names()?;
+    let total = (to - from).num_days() as u64 + 1;
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let b = indicatif::ProgressBar::new(total);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} days, {msg}")
+                .expect("a valid template")
+                .progress_chars("=> "),
+        );
+        b.set_prefix("replaying");
+        b
+    });
+    // (series, start) → the incident's latest version.
+    let mut found: BTreeMap<(SeriesKey, NaiveDate), Incident> = BTreeMap::new();
+    let mut evaluated = 0;
+    let mut day = from;
+    while day <= to {
+        // `evaluate_day` reads only the days up to `day` (a fixed history window ending there):
+        // what the daily job had that morning, however much later data the store holds.
+        let out = evaluate_day(&set, day, &cfg.detect);
+        if out.day_known {
+            evaluated += 1;
+        }
+        for mut i in out.incidents {
+            i.account_name = names.get(&i.account).cloned();
+            // A run that continues an earlier one (one quiet day allowed) is the same incident.
+            let key = i.key();
+            let earlier = found
+                .iter()
+                .filter(|((k, _), prev)| *k == key && prev.day + Days::new(2) >= i.start)
+                .map(|((_, s), _)| *s)
+                .next_back();
+            let start = earlier.unwrap_or(i.start);
+            if let Some(s) = earlier {
+                i.start = i.start.min(s);
+            }
+            found.insert((key, start), i);
+        }
+        match &bar {
+            Some(b) => {
+                b.set_message(format!("{} incidents", found.len()));
+                b.inc(1);
+            }
+            None if day.format("%d").to_string() == "01" || day == to => {
+                eprintln!(
+                    "egresswatch: replayed through {day}: {} incident(s) so far",
+                    found.len()
+                );
+            }
+            None => {}
+        }
+        day = day + Days::new(1);
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let mut incidents: Vec<Incident> = found.into_values().collect();
+    incidents.sort_by(|a, b| a.start.cmp(&b.start).then(a.key().cmp(&b.key())));
+    Ok((incidents, evaluated, set))
+}
+
+/// Fill the store for `[from, to]` (and the detector's history before it), then replay.
+pub async fn backfill<S: CostSource>(
+    cfg: &Config,
+    source: &S,
+    store: &mut Store,
+    from: NaiveDate,
+    to: NaiveDate,
+    today: NaiveDate,
+) -> anyhow::Result<Backfill> {
+    let history_from = (from - Days::new(cfg.detect.history_days())).max(earliest_daily(today));
+    let synced = sync(source, store, history_from, to + Days::new(1), today)
+        .await
+        .context("syncing Cost Explorer data")?;
+    let (incidents, days_evaluated, set) = replay(cfg, store, from, to)?;
+    Ok(Backfill {
+        from,
+        to,
+        synced,
+        incidents,
+        days_evaluated,
+        set,
+    })
+}
+
+impl Backfill {
+    /// The page's view of this replay.
+    pub fn replay_view(&self) -> html::Replay<'_> {
+        html::Replay {
+            from: self.from,
+            to: self.to,
+            incidents: &self.incidents,
+            days_evaluated: self.days_evaluated,
+            requests: self.synced.requests,
+            set: &self.set,
+        }
+    }
+}
+
+/// What `egresswatch backfill` did: the replay, its report, and the files written.
+#[derive(Debug, Clone)]
+pub struct BackfillOutcome {
+    pub backfill: Backfill,
+    /// The report a summary message announces (`--notify`), callers attached with
+    /// `--with-callers`.
+    pub report: Report,
+    /// `report.html`, `incidents.json`, `incidents.csv`, in that order.
+    pub files: Vec<PathBuf>,
+}
+
+/// Fill, replay, and write the report files into `out`.
+#[allow(clippy::too_many_arguments)]
+pub async fn run<S: CostSource>(
+    cfg: &Config,
+    source: &S,
+    store: &mut Store,
+    from: NaiveDate,
+    to: NaiveDate,
+    today: NaiveDate,
+    with_callers: bool,
+    out: &Path,
+) -> anyhow::Result<BackfillOutcome> {
+    let b = backfill(cfg, source, store, from, to, today).await?;
+    let mut report = Report::new(
+        to + Days::new(1),
+        to,
+        b.incidents
+            .iter()
+            .map(|i| ReportIncident::bare(i.clone()))
+            .collect(),
+        DataQuality {
+            skipped_groups: b.synced.problems.len(),
+            day_known: true,
+            ..Default::default()
+        },
+        cfg.report.runbook_url.clone(),
+    );
+    if with_callers {
+        super::daily::attach_callers(cfg, &mut report).await;
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let write = |name: &str, body: String| -> anyhow::Result<PathBuf> {
+        let p = out.join(name);
+        std::fs::write(&p, body).with_context(|| format!("writing {}", p.display()))?;
+        Ok(p)
+    };
+    let files = vec![
+        write("report.html", html::render(&b.replay_view(), &cfg.detect))?,
+        write(
+            "incidents.json",
+            serde_json::to_string_pretty(&report.incidents)?,
+        )?,
+        write("incidents.csv", crate::report::csv::incidents(&b.incidents))?,
+    ];
+    Ok(BackfillOutcome {
+        backfill: b,
+        report,
+        files,
+    })
+}
+
+/// `--notify`: one summary message per sink for the whole range, keyed by the range so that a
+/// second backfill of the same range announces nothing twice. `None`: nothing to send (no
+/// incidents, or no sink).
+pub async fn notify(
+    cfg: &Config,
+    store: &mut Store,
+    outcome: &BackfillOutcome,
+) -> anyhow::Result<Option<Delivered>> {
+    let b = &outcome.backfill;
+    let subject = format!("backfill-{}-{}", b.from, b.to);
+    let msgs = outbox::build_keyed(
+        &cfg.notify,
+        &outcome.report,
+        &[],
+        &b.incidents,
+        false,
+        Some(&subject),
+    );
+    if msgs.is_empty() {
+        return Ok(None);
+    }
+    queue_and_deliver(&cfg.notify, store, &msgs, &[])
+        .await
+        .map(Some)
+}

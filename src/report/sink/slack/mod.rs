@@ -1,0 +1,300 @@
+//! Slack: a Block Kit message for an incoming webhook, and its delivery.
+//!
+//! One message per run (Slack disables webhooks that are hammered), with a top-level `text` for
+//! notifications. The message stays inside Slack's limits (50 blocks, 3,000 characters a
+//! section, 150 a header, about 13,000 in all): past them it says "and N more". Everything from
+//! AWS is mrkdwn-escaped. The webhook URL is a credential: it is never logged, and reqwest
+//! errors are stripped of it before they travel.
+
+use serde_json::{json, Value};
+
+use crate::model::Incident;
+use crate::report::format::{mrkdwn, pct, truncate, usage, usd};
+use crate::report::{account_label, Report, ReportIncident};
+
+const MAX_BLOCKS: usize = 50;
+const MAX_SECTION_CHARS: usize = 3000;
+const MAX_HEADER_CHARS: usize = 150;
+/// Whole messages near 13,000 characters are rejected even when each block fits.
+const MAX_MESSAGE_CHARS: usize = 11_000;
+/// Blocks other than incidents: header, summary, "and N more", context.
+const FIXED_BLOCKS: usize = 4;
+
+/// The message announcing `incidents` (those not announced before), in the context of `report`.
+pub fn message(report: &Report, incidents: &[Incident]) -> Value {
+    let total: f64 = incidents.iter().map(|i| i.total_excess_cost_usd).sum();
+    let n = incidents.len();
+    let plural = if n == 1 { "" } else { "s" };
+    let text = format!(
+        "egresswatch: {n} S3 egress incident{plural}, {} over baseline (data through {})",
+        usd(total),
+        report.evaluated_day
+    );
+    let mut blocks = vec![
+        json!({"type": "header", "text": {"type": "plain_text", "text": truncate(
+            &format!(":rotating_light: S3 egress over baseline: {} in {n} series", usd(total)), MAX_HEADER_CHARS)}}),
+        json!({"type": "section", "text": {"type": "mrkdwn", "text": format!(
+            "*{n}* series broke their baseline by a significant and material amount. Excess: *{}*.",
+            usd(total))}}),
+    ];
+    let mut used: usize = blocks.iter().map(|b| b.to_string().len()).sum();
+    let mut shown = 0;
+    for i in incidents {
+        let ctx = report.full(i);
+        let block =
+            json!({"type": "section", "text": {"type": "mrkdwn", "text": incident_text(i, ctx)}});
+        let size = block.to_string().len();
+        if blocks.len() + FIXED_BLOCKS > MAX_BLOCKS || used + size > MAX_MESSAGE_CHARS {
+            break;
+        }
+        used += size;
+        blocks.push(block);
+        shown += 1;
+    }
+    if shown < n {
+        blocks.push(
+            json!({"type": "section", "text": {"type": "mrkdwn", "text": format!(
+            "…and *{}* more. The full list: `egresswatch run --date {} --dry-run --format json`.",
+            n - shown, report.run_date)}}),
+        );
+    }
+    if let Some(b) = activity_block(report) {
+        blocks.insert(blocks.len(), b);
+    }
+    let mut context = format!(
+        "egresswatch {} · {} series checked",
+        env!("CARGO_PKG_VERSION"),
+        report.quality.series_checked
+    );
+    if let Some(q) = report.quality_line() {
+        context.push_str(" · ");
+        context.push_str(&mrkdwn(&q));
+    }
+    if let Some(r) = &report.runbook_url {
+        context.push_str(&format!(" · <{r}|Runbook>"));
+    }
+    blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(&context, MAX_SECTION_CHARS)}]}));
+    json!({"text": text, "blocks": blocks})
+}
+
+fn incident_text(i: &Incident, full: Option<&ReportIncident>) -> String {
+    let ctx = full.and_then(|r| r.cloudtrail.as_ref());
+    let mut s = format!(
+        "*{}* in *{}*, account *{}* on {}{}\nObserved *{}* vs expected {}: *+{} ({})*, *{}* over baseline",
+        i.family,
+        mrkdwn(&i.region),
+        mrkdwn(&account_label(i)),
+        i.day,
+        if i.estimated { " (estimated)" } else { "" },
+        usage(i.observed, &i.unit),
+        usage(i.expected, &i.unit),
+        usage(i.excess_usage, &i.unit),
+        pct(i.excess_pct),
+        usd(i.excess_cost_usd),
+    );
+    if i.days > 1 {
+        s.push_str(&format!(
+            "\nSince {} ({} days, peak {}): *+{}*, *{}* over baseline in all",
+            i.start,
+            i.days,
+            i.peak_day,
+            usage(i.total_excess_usage, &i.unit),
+            usd(i.total_excess_cost_usd)
+        ));
+    }
+    s.push_str(&format!("\n_{}_", mrkdwn(&i.reason)));
+    let links: Vec<String> = crate::report::links(i, None)
+        .into_iter()
+        .map(|(title, url)| format!("<{url}|{title}>"))
+        .collect();
+    s.push_str(&format!("\n{}", links.join(" · ")));
+    if let Some(r) = full {
+        if let (Some(m), Some(p)) = (r.month_to_date_usd, r.projected_month_excess_usd) {
+            s.push_str(&format!(
+                "\nMonth to date {} S3 egress cost; projected excess this month {}",
+                usd(m),
+                usd(p)
+            ));
+        }
+    }
+    if let Some(r) = full {
+        for line in crate::report::bucket_lines(r, 5) {
+            s.push_str(&format!("\n• {}", mrkdwn(&line)));
+        }
+    }
+    if let Some(ctx) = ctx {
+        for line in crate::report::context_lines(ctx, 5) {
+            s.push_str(&format!("\n• {}", mrkdwn(&line)));
+        }
+    }
+    truncate(&s, MAX_SECTION_CHARS)
+}
+
+/// The "S3 activity" section, when the day has findings.
+fn activity_block(report: &Report) -> Option<Value> {
+    if report.activity.is_empty() {
+        return None;
+    }
+    let lines: Vec<String> = report
+        .activity
+        .iter()
+        .take(10)
+        .map(|f| format!("• *{}* {}: {}", f.kind, mrkdwn(&f.region), mrkdwn(&f.why)))
+        .collect();
+    let more = report.activity.len().saturating_sub(10);
+    let mut text = format!(
+        "*S3 activity on {}*\n{}",
+        report.evaluated_day,
+        lines.join("\n")
+    );
+    if more > 0 {
+        text.push_str(&format!("\n…and {more} more"));
+    }
+    Some(
+        json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(&text, MAX_SECTION_CHARS)}}),
+    )
+}
+
+/// The daily all-clear: no incidents, the last 7 days per region.
+pub fn digest(report: &Report) -> Value {
+    let day = report.evaluated_day;
+    let mut lines = Vec::new();
+    if let Some(d) = &report.digest {
+        for r in &d.regions {
+            lines.push(format!(
+                "`{}` {}  {} GB, {} (7 days)",
+                mrkdwn(&r.region),
+                r.sparkline,
+                crate::report::format::num(r.gb_7d.iter().sum(), 1),
+                usd(r.cost_7d_usd)
+            ));
+        }
+    }
+    // Without a 7-day digest (alert mode, sent only for new activity findings) there is no
+    // egress summary to give.
+    if lines.is_empty() && report.digest.is_some() {
+        lines.push("No S3 egress recorded in the last 7 days.".into());
+    }
+    let mut blocks = vec![
+        json!({"type": "header", "text": {"type": "plain_text", "text": format!(":white_check_mark: S3 egress: no incidents for {day}")}}),
+    ];
+    if !lines.is_empty() {
+        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(&lines.join("\n"), MAX_SECTION_CHARS)}}));
+    }
+    if let Some(b) = activity_block(report) {
+        blocks.push(b);
+    }
+    if let Some(q) = report.quality_line() {
+        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(&mrkdwn(&q), MAX_SECTION_CHARS)}]}));
+    }
+    json!({"text": format!("egresswatch: no S3 egress incidents for {day}"), "blocks": blocks})
+}
+
+/// The early-warning message (not yet in billing): `lines` are the warnings in words, `more`
+/// how many did not fit.
+pub fn warning(headline: &str, lines: &[String], more: usize) -> Value {
+    let mut text: Vec<String> = lines.iter().map(|l| format!("• {}", mrkdwn(l))).collect();
+    if more > 0 {
+        text.push(format!("…and {more} more"));
+    }
+    json!({"text": format!("egresswatch: {headline}"), "blocks": [
+        {"type": "header", "text": {"type": "plain_text", "text": ":warning: S3 egress early warning (not yet in billing)"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": truncate(&text.join("\n"), MAX_SECTION_CHARS)}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": "From CloudWatch S3 request metrics. The next daily run confirms it with the bill, or closes it."}]}
+    ]})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Family;
+    use crate::report::{DataQuality, ReportIncident};
+    use chrono::NaiveDate;
+
+    fn incident(name: &str, n: usize) -> Incident {
+        Incident {
+            account: format!("{:012}", n),
+            account_name: Some(name.to_string()),
+            region: "eu-west-1".into(),
+            family: Family::InternetOut,
+            day: NaiveDate::from_ymd_opt(2026, 6, 14).unwrap(),
+            start: NaiveDate::from_ymd_opt(2026, 6, 13).unwrap(),
+            peak_day: NaiveDate::from_ymd_opt(2026, 6, 14).unwrap(),
+            days: 2,
+            total_excess_usage: 1900.0,
+            total_excess_cost_usd: 171.0,
+            p_value: 1e-30,
+            evidence: "spike".into(),
+            young: false,
+            observed: 1000.0,
+            expected: 40.0,
+            lower: 30.0,
+            upper: 50.0,
+            unit: "GB".into(),
+            excess_usage: 960.0,
+            excess_pct: Some(2400.0),
+            excess_cost_usd: 86.4,
+            observed_cost_usd: 90.0,
+            score: 0.9,
+            robust_z: 40.0,
+            estimated: false,
+            reason: "robust z 40.0".into(),
+        }
+    }
+
+    fn report(incidents: &[Incident]) -> Report {
+        Report {
+            run_date: NaiveDate::from_ymd_opt(2026, 6, 15).unwrap(),
+            evaluated_day: NaiveDate::from_ymd_opt(2026, 6, 14).unwrap(),
+            incidents: incidents
+                .iter()
+                .map(|i| ReportIncident {
+                    month_to_date_usd: Some(1234.5),
+                    projected_month_excess_usd: Some(2000.0),
+                    ..ReportIncident::bare(i.clone())
+                })
+                .collect(),
+            quality: DataQuality {
+                day_known: true,
+                ..Default::default()
+            },
+            runbook_url: Some("https://wiki.example/egress".into()),
+            digest: None,
+            verdicts: Vec::new(),
+            activity: Vec::new(),
+            activity_new: 0,
+        }
+    }
+
+    fn all_text(v: &Value) -> String {
+        v.to_string()
+    }
+
+    #[test]
+    fn hostile_account_names_arrive_as_text() {
+        let i = incident("<!channel> <https://evil.example|click>", 1);
+        let m = message(&report(std::slice::from_ref(&i)), &[i]);
+        let s = all_text(&m);
+        assert!(!s.contains("<!channel>"), "{s}");
+        assert!(!s.contains("<https://evil"), "{s}");
+        assert!(s.contains("&lt;!channel&gt;"), "{s}");
+        assert!(m["text"].as_str().unwrap().contains("$171.00"));
+    }
+
+    #[test]
+    fn stays_within_slack_limits_and_says_how_many_more() {
+        let many: Vec<Incident> = (0..300).map(|n| incident(&"x".repeat(200), n)).collect();
+        let m = message(&report(&many), &many);
+        let blocks = m["blocks"].as_array().unwrap();
+        assert!(blocks.len() <= MAX_BLOCKS, "{}", blocks.len());
+        assert!(m.to_string().len() < 13_000, "{}", m.to_string().len());
+        for b in blocks {
+            if let Some(t) = b["text"]["text"].as_str() {
+                assert!(t.chars().count() <= MAX_SECTION_CHARS);
+            }
+        }
+        let shown = blocks.len() - FIXED_BLOCKS;
+        let more = format!("*{}* more", 300 - shown);
+        assert!(m.to_string().contains(&more), "expected `{more}`");
+    }
+}

@@ -1,0 +1,209 @@
+//! Cost points and the days Cost Explorer has answered for: what a sync writes (one range in
+//! one transaction) and what detection reads back as series.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{NaiveDate, Utc};
+use rusqlite::params;
+
+use super::{day_str, parse_day, parse_family, Store};
+use crate::model::{CostPoint, DayValue, Family, Series, SeriesKey, SeriesSet};
+
+impl Store {
+    /// Days in `[from, to)` already fetched, with their finality.
+    pub fn fetched_days(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> anyhow::Result<BTreeMap<NaiveDate, bool>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT day, final FROM fetched_days WHERE day >= ?1 AND day < ?2")?;
+        let rows = stmt.query_map(params![day_str(from), day_str(to)], |r| {
+            Ok((parse_day(&r.get::<_, String>(0)?)?, r.get::<_, bool>(1)?))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Write one fetch: replace the points of every covered day, mark the days, log the request.
+    pub fn apply_sync(&mut self, batch: &SyncBatch) -> anyhow::Result<()> {
+        let now = Utc::now().to_rfc3339();
+        let tx = self.conn.transaction()?;
+        {
+            let mut del = tx.prepare("DELETE FROM cost_points WHERE day = ?1")?;
+            let mut mark = tx.prepare(
+                "INSERT INTO fetched_days (day, final, fetched_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(day) DO UPDATE SET final = excluded.final, fetched_at = excluded.fetched_at",
+            )?;
+            for (day, final_) in &batch.days {
+                del.execute([day_str(*day)])?;
+                mark.execute(params![day_str(*day), final_, now])?;
+            }
+            let mut ins = tx.prepare(
+                "INSERT OR REPLACE INTO cost_points
+                 (day, account, region, family, usage_type, usage, unit, cost_usd, estimated)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
+            for p in &batch.points {
+                ins.execute(params![
+                    day_str(p.day),
+                    p.account,
+                    p.region,
+                    p.family.as_str(),
+                    p.usage_type,
+                    p.usage,
+                    p.unit,
+                    p.cost_usd,
+                    p.estimated
+                ])?;
+            }
+            let mut acc = tx.prepare(
+                "INSERT INTO accounts (account, name) VALUES (?1, ?2)
+                 ON CONFLICT(account) DO UPDATE SET name = excluded.name",
+            )?;
+            for (id, name) in &batch.account_names {
+                acc.execute(params![id, name])?;
+            }
+            tx.execute(
+                "INSERT INTO ce_requests (at, start_day, end_day, pages) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    now,
+                    day_str(batch.start),
+                    day_str(batch.end),
+                    batch.pages as i64
+                ],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The Cost Explorer requests logged so far: (start, end exclusive, pages), oldest first.
+    pub fn request_log(&self) -> anyhow::Result<Vec<(NaiveDate, NaiveDate, i64)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT start_day, end_day, pages FROM ce_requests ORDER BY id")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                parse_day(&r.get::<_, String>(0)?)?,
+                parse_day(&r.get::<_, String>(1)?)?,
+                r.get(2)?,
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn points(&self, f: &PointFilter) -> anyhow::Result<Vec<CostPoint>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT day, account, region, family, usage_type, usage, unit, cost_usd, estimated
+             FROM cost_points
+             WHERE (?1 IS NULL OR day >= ?1) AND (?2 IS NULL OR day <= ?2)
+               AND (?3 IS NULL OR account = ?3) AND (?4 IS NULL OR region = ?4)
+               AND (?5 IS NULL OR family = ?5)
+             ORDER BY day, account, region, family, usage_type",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                f.from.map(day_str),
+                f.to.map(day_str),
+                f.account,
+                f.region,
+                f.family.map(|x| x.as_str())
+            ],
+            |r| {
+                Ok(CostPoint {
+                    day: parse_day(&r.get::<_, String>(0)?)?,
+                    account: r.get(1)?,
+                    region: r.get(2)?,
+                    family: parse_family(&r.get::<_, String>(3)?)?,
+                    usage_type: r.get(4)?,
+                    usage: r.get(5)?,
+                    unit: r.get(6)?,
+                    cost_usd: r.get(7)?,
+                    estimated: r.get(8)?,
+                })
+            },
+        )?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Every (account, region, family) series over `[from, to]`, summed over usage types.
+    pub fn series(&self, from: NaiveDate, to: NaiveDate) -> anyhow::Result<SeriesSet> {
+        let points = self.points(&PointFilter {
+            from: Some(from),
+            to: Some(to),
+            ..Default::default()
+        })?;
+        let mut by_key: BTreeMap<SeriesKey, Series> = BTreeMap::new();
+        for p in points {
+            let key = SeriesKey {
+                account: p.account,
+                region: p.region,
+                family: p.family,
+            };
+            let s = by_key.entry(key.clone()).or_insert_with(|| Series {
+                key,
+                unit: p.unit.clone(),
+                values: BTreeMap::new(),
+            });
+            let v = s.values.entry(p.day).or_insert(DayValue {
+                usage: 0.0,
+                cost_usd: 0.0,
+                estimated: false,
+            });
+            v.usage += p.usage;
+            v.cost_usd += p.cost_usd;
+            v.estimated |= p.estimated;
+        }
+        let mut known_days = BTreeSet::new();
+        for (day, _) in self.fetched_days(from, to + chrono::Days::new(1))? {
+            known_days.insert(day);
+        }
+        Ok(SeriesSet {
+            series: by_key.into_values().collect(),
+            known_days,
+        })
+    }
+
+    /// Usage types in `[from, to]` that no family claims (stored as `other`).
+    pub fn unknown_usage_types(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> anyhow::Result<Vec<String>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT DISTINCT usage_type FROM cost_points
+             WHERE family = 'other' AND day >= ?1 AND day <= ?2 ORDER BY usage_type",
+        )?;
+        let rows = stmt.query_map(params![day_str(from), day_str(to)], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn account_names(&self) -> anyhow::Result<HashMap<String, String>> {
+        let mut stmt = self.conn.prepare("SELECT account, name FROM accounts")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+/// What one ranged Cost Explorer fetch brought back, written in one transaction.
+#[derive(Debug, Default)]
+pub struct SyncBatch {
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+    pub pages: usize,
+    /// Every day the fetch covered, and whether it is final (no longer estimated).
+    pub days: BTreeMap<NaiveDate, bool>,
+    pub points: Vec<CostPoint>,
+    pub account_names: BTreeMap<String, String>,
+}
+
+/// Filters for reading points back.
+#[derive(Debug, Default, Clone)]
+pub struct PointFilter {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub account: Option<String>,
+    pub region: Option<String>,
+    pub family: Option<Family>,
+}
