@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What pushing the CloudTrail analysis down buys: the generated Athena SQL run by DuckDB (the
-# engine of tests/pushdown.rs, standing in for Athena on one machine) against the in-process
+# engine of tests/suite/pushdown.rs, standing in for Athena on one machine) against the in-process
 # scanner (`egresswatch callers`), over the generated 1.2 GB trail, release build, 2 cores.
 #
 #   bash scripts/bench-pushdown.sh

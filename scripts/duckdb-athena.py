@@ -12,7 +12,7 @@ functions DuckDB spells differently are defined as macros (json_extract_scalar, 
 the query text itself is run unchanged.
 
 Prints the answer as JSON: {"columns": [...], "rows": [[text or null, ...], ...]}, every value
-as text, as Athena's GetQueryResults returns it. Used by tests/pushdown.rs.
+as text, as Athena's GetQueryResults returns it. Used by tests/suite/pushdown.rs.
 """
 
 import argparse

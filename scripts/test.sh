@@ -2,7 +2,7 @@
 # The whole test suite, on a fresh machine: `bash scripts/test.sh`
 #
 # 1. makes a Python venv in .venv (kept between runs) with moto, the AWS emulator, and DuckDB
-#    (runs the generated Athena SQL in tests/pushdown.rs), from PyPI; and checks the deployment
+#    (runs the generated Athena SQL in tests/suite/pushdown.rs), from PyPI; and checks the deployment
 #    files (scripts/check-deploy.py);
 # 2. installs Debian's chromium if it is missing (a test screenshots the HTML report);
 # 3. runs `cargo test`. The integration tests start their own moto_server on a free loopback

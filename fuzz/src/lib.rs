@@ -1,6 +1,6 @@
 //! What both fuzz targets run per file: decode → for_each_record → every Record accessor,
 //! `classify` and `Partial::add` per record → `finalize`, with the invariants that tie them.
-//! tests/fuzz_reader.rs runs the same path in CI under proptest.
+//! tests/suite/fuzz_reader.rs runs the same path in CI under proptest.
 
 use egresswatch::correlate::controlplane::classify;
 use egresswatch::correlate::{finalize, AnalysisSpec, Partial};

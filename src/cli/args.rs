@@ -238,11 +238,7 @@ pub enum CallersFormat {
 fn parse_time(s: &str, end_of_day: bool) -> std::result::Result<i64, String> {
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         let d = if end_of_day { d + Days::new(1) } else { d };
-        return Ok(d
-            .and_hms_opt(0, 0, 0)
-            .expect("midnight exists")
-            .and_utc()
-            .timestamp());
+        return Ok(crate::model::units::midnight_epoch(d));
     }
     chrono::DateTime::parse_from_rfc3339(s)
         .map(|t| t.timestamp())

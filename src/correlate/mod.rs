@@ -951,12 +951,7 @@ impl Query {
         account: Option<String>,
         region: Option<String>,
     ) -> Query {
-        let midnight = |d: NaiveDate| {
-            d.and_hms_opt(0, 0, 0)
-                .expect("midnight exists")
-                .and_utc()
-                .timestamp()
-        };
+        use crate::model::units::midnight_epoch as midnight;
         Query {
             window: (midnight(first), midnight(last + chrono::Days::new(1))),
             account,

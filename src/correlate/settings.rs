@@ -29,26 +29,49 @@ pub struct CloudTrailSettings {
     pub lake: Option<LakeSettings>,
 }
 
+/// Why a source name picks no source.
+enum Unpicked {
+    NoAthenaTable,
+    NoLakeTable,
+    Invalid(String),
+}
+
+/// The source a name picks: `athena` and `cloudtrail-lake` with their tables, anything else a
+/// directory or `s3://BUCKET/PREFIX`. The config's `source` and `--source` both go through here.
+fn pick(
+    name: &str,
+    athena: Option<&AthenaSettings>,
+    lake: Option<&LakeSettings>,
+) -> Result<TrailSource, Unpicked> {
+    match name {
+        ATHENA => athena
+            .map(|a| TrailSource::Athena(Box::new(a.clone())))
+            .ok_or(Unpicked::NoAthenaTable),
+        LAKE => lake
+            .map(|l| TrailSource::Lake(Box::new(l.clone())))
+            .ok_or(Unpicked::NoLakeTable),
+        _ => name.parse().map_err(Unpicked::Invalid),
+    }
+}
+
 impl CloudTrailSettings {
     /// The source a `--source` flag names (a path, `s3://...`, `athena`, `cloudtrail-lake`),
     /// or the configured one.
     pub fn source_or(&self, flag: Option<&str>) -> Result<TrailSource, String> {
-        match flag {
-            Some(ATHENA) => self
-                .athena
-                .clone()
-                .map(|a| TrailSource::Athena(Box::new(a)))
-                .ok_or_else(|| "--source athena needs a [cloudtrail.athena] table in the config".into()),
-            Some(LAKE) => self
-                .lake
-                .clone()
-                .map(|l| TrailSource::Lake(Box::new(l)))
-                .ok_or_else(|| "--source cloudtrail-lake needs a [cloudtrail.lake] table in the config".into()),
-            Some(s) => s.parse(),
-            None => self.source.clone().ok_or_else(|| {
+        let Some(name) = flag else {
+            return self.source.clone().ok_or_else(|| {
                 "no CloudTrail source: give --source PATH|s3://BUCKET/PREFIX|athena|cloudtrail-lake or set cloudtrail.source".into()
-            }),
-        }
+            });
+        };
+        pick(name, self.athena.as_ref(), self.lake.as_ref()).map_err(|e| match e {
+            Unpicked::NoAthenaTable => {
+                "--source athena needs a [cloudtrail.athena] table in the config".into()
+            }
+            Unpicked::NoLakeTable => {
+                "--source cloudtrail-lake needs a [cloudtrail.lake] table in the config".into()
+            }
+            Unpicked::Invalid(e) => e,
+        })
     }
 }
 
@@ -92,20 +115,12 @@ impl CloudTrailSettings {
         let lake = r.lake.and_then(|l| LakeSettings::check(l, c));
         if let Some(src) = r.source {
             let at = with(&base, "source");
-            match src.as_str() {
-            ATHENA => match &athena {
-                Some(a) => s.source = Some(TrailSource::Athena(Box::new(a.clone()))),
-                None => c.fail(&at, "`athena` needs a [cloudtrail.athena] table (database, table, workgroup, output_location)"),
-            },
-            LAKE => match &lake {
-                Some(l) => s.source = Some(TrailSource::Lake(Box::new(l.clone()))),
-                None => c.fail(&at, "`cloudtrail-lake` needs a [cloudtrail.lake] table with event_data_store"),
-            },
-            _ => match src.parse() {
+            match pick(&src, athena.as_ref(), lake.as_ref()) {
                 Ok(t) => s.source = Some(t),
-                Err(e) => c.fail(&at, e),
-            },
-        }
+                Err(Unpicked::NoAthenaTable) => c.fail(&at, "`athena` needs a [cloudtrail.athena] table (database, table, workgroup, output_location)"),
+                Err(Unpicked::NoLakeTable) => c.fail(&at, "`cloudtrail-lake` needs a [cloudtrail.lake] table with event_data_store"),
+                Err(Unpicked::Invalid(e)) => c.fail(&at, e),
+            }
         } else {
             c.fail(
                 &base,

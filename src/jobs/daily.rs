@@ -121,31 +121,31 @@ pub fn evaluate(
             excess: *excess,
         })
         .collect();
-    Ok(Report {
-        activity: Vec::new(),
-        activity_new: 0,
-        verdicts,
-        runbook_url: cfg.report.runbook_url.clone(),
-        digest,
-        run_date: date,
-        evaluated_day: eval_day,
+    let quality = DataQuality {
+        series_checked: outcome.checked,
+        young_series: outcome.young.len(),
+        immaterial: outcome.immaterial,
+        not_discoveries: outcome.not_discoveries,
+        day_known: outcome.day_known,
+        day_estimated: outcome.day_estimated,
+        unknown_usage_types: store.unknown_usage_types(from, eval_day)?,
+        skipped_groups: synced.problems.len(),
+        trail_files_read: 0,
+        bad_trail_files: 0,
+        bad_trail_records: 0,
+        trail_bytes_scanned: 0,
+        trail_query_cost_usd: 0.0,
+    };
+    let mut report = Report::new(
+        date,
+        eval_day,
         incidents,
-        quality: DataQuality {
-            series_checked: outcome.checked,
-            young_series: outcome.young.len(),
-            immaterial: outcome.immaterial,
-            not_discoveries: outcome.not_discoveries,
-            day_known: outcome.day_known,
-            day_estimated: outcome.day_estimated,
-            unknown_usage_types: store.unknown_usage_types(from, eval_day)?,
-            skipped_groups: synced.problems.len(),
-            trail_files_read: 0,
-            bad_trail_files: 0,
-            bad_trail_records: 0,
-            trail_bytes_scanned: 0,
-            trail_query_cost_usd: 0.0,
-        },
-    })
+        quality,
+        cfg.report.runbook_url.clone(),
+    );
+    report.digest = digest;
+    report.verdicts = verdicts;
+    Ok(report)
 }
 
 /// The last 7 days of byte families per region, for the daily digest.

@@ -607,11 +607,11 @@ pub(crate) mod fixture {
                 }
             })
             .collect();
-        Report {
-            run_date: day(15),
-            evaluated_day: day(14),
+        Report::new(
+            day(15),
+            day(14),
             incidents,
-            quality: DataQuality {
+            DataQuality {
                 series_checked: 42,
                 young_series: 1,
                 day_known: true,
@@ -619,12 +619,8 @@ pub(crate) mod fixture {
                 bad_trail_files: 2,
                 ..Default::default()
             },
-            runbook_url: Some("https://wiki.example/egress".into()),
-            digest: None,
-            verdicts: Vec::new(),
-            activity: Vec::new(),
-            activity_new: 0,
-        }
+            Some("https://wiki.example/egress".into()),
+        )
     }
 
     pub fn incidents(r: &Report) -> Vec<Incident> {

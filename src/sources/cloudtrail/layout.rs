@@ -217,32 +217,38 @@ pub struct S3Lister<'c> {
 }
 
 impl S3Lister<'_> {
-    fn list_error(
+    /// Every page of a ListObjectsV2 under `prefix` (with `/` as delimiter: the folders).
+    async fn pages(
         &self,
         prefix: &str,
-        e: impl std::error::Error + Send + Sync + 'static,
-    ) -> anyhow::Error {
-        anyhow::anyhow!(
-            "listing s3://{}/{prefix}: {}",
-            self.bucket,
-            aws_sdk_s3::error::DisplayErrorContext(e)
-        )
-    }
-}
-
-impl Lister for S3Lister<'_> {
-    async fn dirs(&self, prefix: &str) -> anyhow::Result<Vec<String>> {
+        delimiter: Option<&str>,
+    ) -> anyhow::Result<Vec<aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output>> {
         let mut out = Vec::new();
         let mut pages = self
             .client
             .list_objects_v2()
             .bucket(self.bucket)
             .prefix(prefix)
-            .delimiter("/")
+            .set_delimiter(delimiter.map(str::to_string))
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| self.list_error(prefix, e))?;
+            out.push(page.map_err(|e| {
+                anyhow::anyhow!(
+                    "listing s3://{}/{prefix}: {}",
+                    self.bucket,
+                    aws_sdk_s3::error::DisplayErrorContext(e)
+                )
+            })?);
+        }
+        Ok(out)
+    }
+}
+
+impl Lister for S3Lister<'_> {
+    async fn dirs(&self, prefix: &str) -> anyhow::Result<Vec<String>> {
+        let mut out = Vec::new();
+        for page in self.pages(prefix, Some("/")).await? {
             for cp in page.common_prefixes() {
                 if let Some(p) = cp.prefix() {
                     let name = p[prefix.len()..].trim_end_matches('/');
@@ -257,15 +263,7 @@ impl Lister for S3Lister<'_> {
 
     async fn files(&self, prefix: &str) -> anyhow::Result<Vec<TrailFile>> {
         let mut out = Vec::new();
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(self.bucket)
-            .prefix(prefix)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| self.list_error(prefix, e))?;
+        for page in self.pages(prefix, None).await? {
             for o in page.contents() {
                 if let Some(k) = o.key() {
                     out.push(TrailFile {

@@ -127,17 +127,14 @@ pub fn next_token(
 
 /// `timeout_seconds` of an engine's table: how long to wait, and the first pause.
 pub fn check_poll(c: &mut Check<'_>, base: &[Seg], v: Option<f64>) -> Poll {
-    let timeout = c.num(
+    let mut poll = Poll::default();
+    poll.timeout = Duration::from_secs_f64(c.num(
         &with(base, "timeout_seconds"),
         v,
-        600.0,
+        poll.timeout.as_secs_f64(),
         (0.0, 3600.0),
         true,
-    );
-    let mut poll = Poll {
-        timeout: Duration::from_secs_f64(timeout),
-        ..Default::default()
-    };
+    ));
     // A short timeout (tests, small windows) checks more often than the default pause.
     poll.first = poll.first.min(poll.timeout / 4);
     poll

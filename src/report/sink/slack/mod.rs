@@ -243,10 +243,10 @@ mod tests {
     }
 
     fn report(incidents: &[Incident]) -> Report {
-        Report {
-            run_date: NaiveDate::from_ymd_opt(2026, 6, 15).unwrap(),
-            evaluated_day: NaiveDate::from_ymd_opt(2026, 6, 14).unwrap(),
-            incidents: incidents
+        Report::new(
+            NaiveDate::from_ymd_opt(2026, 6, 15).unwrap(),
+            NaiveDate::from_ymd_opt(2026, 6, 14).unwrap(),
+            incidents
                 .iter()
                 .map(|i| ReportIncident {
                     month_to_date_usd: Some(1234.5),
@@ -254,16 +254,12 @@ mod tests {
                     ..ReportIncident::bare(i.clone())
                 })
                 .collect(),
-            quality: DataQuality {
+            DataQuality {
                 day_known: true,
                 ..Default::default()
             },
-            runbook_url: Some("https://wiki.example/egress".into()),
-            digest: None,
-            verdicts: Vec::new(),
-            activity: Vec::new(),
-            activity_new: 0,
-        }
+            Some("https://wiki.example/egress".into()),
+        )
     }
 
     fn all_text(v: &Value) -> String {
