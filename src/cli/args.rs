@@ -48,8 +48,10 @@ pub enum Command {
     /// The daily job: sync Cost Explorer, detect, notify, record.
     ///
     /// Fetches only what the store lacks (on a warm store, the few most recent days), evaluates
-    /// the newest complete day (the day before --date), posts one Slack message for incidents not
-    /// announced before, and records them so the next run does not announce them again.
+    /// the newest complete day (the day before --date), names the callers from CloudTrail when a
+    /// source is configured, sends one message per configured sink (Slack, Teams, webhook, file)
+    /// for incidents not announced before, and records them so the next run does not announce
+    /// them again.
     Run(RunArgs),
     /// Fetch Cost Explorer data into the store, and nothing else.
     ///
@@ -114,7 +116,7 @@ pub enum Command {
     /// Run the whole pipeline offline on bundled sample data: no AWS credentials, no network.
     ///
     /// Prints the report it would have sent and writes the store, the report, the run's JSON and
-    /// the Slack message into --out.
+    /// the Slack, Teams and webhook payloads into --out.
     Demo(DemoArgs),
 }
 

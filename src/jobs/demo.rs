@@ -4,7 +4,7 @@
 //! `scripts/gen-demo-data.py`: 120 days, 2 accounts, 3 regions, a weekly pattern and one planted
 //! spike on the last day). [`BundledCostExplorer`] answers the pipeline's requests from them,
 //! so sync, store, detection and reporting run exactly as they do against AWS; only the
-//! delivery is replaced by writing the Slack message to a file.
+//! delivery is replaced by writing the Slack, Teams and webhook payloads to files.
 
 use std::path::{Path, PathBuf};
 

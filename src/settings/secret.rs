@@ -1,8 +1,9 @@
 //! A string that must never reach a log, an error message or the terminal.
 //!
-//! Slack webhook URLs are bearer credentials: whoever has one can post to the channel. They come
-//! from the environment or a file and live only inside [`Secret`], whose `Debug` and `Display`
-//! print a placeholder.
+//! Webhook URLs (Slack, Teams, the signed webhook) and signing secrets are bearer credentials:
+//! whoever has one can post to the channel. They come from the environment or a file (named by
+//! a [`SecretSource`]) and live only inside [`Secret`], whose `Debug` and `Display` print a
+//! placeholder.
 
 use std::fmt;
 use std::path::PathBuf;
