@@ -107,6 +107,11 @@ pub enum Command {
     Backfill(BackfillArgs),
     /// Load saved GetCostAndUsage responses (`aws ce get-cost-and-usage --output json`) into the
     /// store, without API cost: history older than Cost Explorer's 13 months, or an air gap.
+    ///
+    /// Each file is one page of an answer; pages of the same days are merged group by group
+    /// (nothing stored is deleted). A file that is not a usable response is refused with the
+    /// reason, the others are imported, and the exit code is 2.
+    #[command(after_long_help = import_help())]
     Import(ImportArgs),
     /// Inspect and manage messages that could not be delivered yet.
     ///
@@ -137,6 +142,10 @@ pub struct RunArgs {
     /// Do everything but deliver; record nothing as announced.
     #[arg(long)]
     pub dry_run: bool,
+    /// Make no AWS call: judge what the store holds (imported or fetched) as it is, without
+    /// syncing Cost Explorer or reading CloudWatch (a local CloudTrail folder is still read).
+    #[arg(long)]
+    pub offline: bool,
     /// Output on stdout.
     #[arg(long, value_enum, default_value_t = RunFormat::Text)]
     pub format: RunFormat,
@@ -152,7 +161,8 @@ pub enum RunFormat {
 pub struct SyncArgs {
     #[command(flatten)]
     pub config: ConfigArg,
-    /// First day to fetch [default: `sync.lookback_days` before today].
+    /// First day to fetch [default: where a run's window starts: the longer of
+    /// `sync.lookback_days` and `detect.history_days` before yesterday].
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_day)]
     pub from: Option<NaiveDate>,
     /// Last day to fetch, inclusive [default: yesterday].
@@ -344,6 +354,10 @@ pub struct BackfillArgs {
     /// Attach the CloudTrail analysis to every incident (needs `[cloudtrail]` covering the days).
     #[arg(long)]
     pub with_callers: bool,
+    /// Make no AWS call: replay what the store holds (imported or fetched) as it is; estimated
+    /// days are replayed as stored and labelled.
+    #[arg(long)]
+    pub offline: bool,
 }
 
 #[derive(Debug, Args)]
@@ -383,4 +397,12 @@ pub struct DemoArgs {
     /// Where to write the demo's store and reports.
     #[arg(long, value_name = "DIR", default_value = "egresswatch-demo")]
     pub out: PathBuf,
+}
+
+/// `import --help`: how to save responses it reads.
+fn import_help() -> String {
+    format!(
+        "Save every page of an answer egresswatch can read with:\n{}",
+        crate::sources::cost_explorer::save_command()
+    )
 }

@@ -173,6 +173,7 @@ fn cmd_run(a: RunArgs, quiet: bool, log_format: LogFormat) -> Result<()> {
             &RunOptions {
                 date,
                 dry_run: a.dry_run,
+                offline: a.offline,
             },
         )
         .await
@@ -200,7 +201,7 @@ fn cmd_sync(a: SyncArgs) -> Result<()> {
     let to = a.to.unwrap_or(today - Days::new(1));
     let from = a
         .from
-        .unwrap_or(today - Days::new(u64::from(cfg.lookback_days)));
+        .unwrap_or_else(|| jobs::sync::window_start(today, &cfg.sync, cfg.detect.history_days));
     if from > to {
         return Err(Error::config(format!("--from {from} is after --to {to}")));
     }
@@ -208,7 +209,8 @@ fn cmd_sync(a: SyncArgs) -> Result<()> {
     let store = &mut state.store;
     let out = rt.block_on(async {
         let source = CostExplorer::from_env(cfg.aws_profile.as_deref()).await;
-        jobs::sync::sync(&source, store, from, to + Days::new(1), today).await
+        let mut budget = cfg.sync.budget();
+        jobs::sync::sync(&source, store, from, to + Days::new(1), today, &mut budget).await
     })?;
     rt.block_on(state.save())?;
     if let Some(c) = out.clamped_from {
@@ -376,7 +378,9 @@ fn cmd_backfill(a: BackfillArgs) -> Result<()> {
     let cfg = load_config(&a.config)?;
     let today = today();
     let to = a.to.unwrap_or(today - Days::new(1));
-    jobs::backfill::check_range(a.from, to, today).map_err(Error::config)?;
+    if a.from > to || to >= today {
+        jobs::backfill::check_range(a.from, to, today, false).map_err(Error::config)?;
+    }
     if a.with_callers
         && cfg
             .cloudtrail
@@ -390,6 +394,8 @@ fn cmd_backfill(a: BackfillArgs) -> Result<()> {
     }
     let (rt, mut state) = open_state(&cfg)?;
     let store = &mut state.store;
+    let stored_before = jobs::backfill::stored_before_history(store, a.from, to, today)?;
+    jobs::backfill::check_range(a.from, to, today, stored_before).map_err(Error::config)?;
     let outcome = rt.block_on(async {
         let source = CostExplorer::from_env(cfg.aws_profile.as_deref()).await;
         jobs::backfill::run(
@@ -400,6 +406,7 @@ fn cmd_backfill(a: BackfillArgs) -> Result<()> {
             to,
             today,
             a.with_callers,
+            a.offline,
             &a.out,
         )
         .await
@@ -447,20 +454,25 @@ fn cmd_import(a: ImportArgs) -> Result<()> {
     let (rt, mut state) = open_state(&cfg)?;
     let out = jobs::import::run(&mut state.store, &a.files, |w| {
         eprintln!("egresswatch: warning: {w}")
-    })
-    .map_err(|e| match e.downcast::<jobs::import::BadFile>() {
-        Ok(bad) => Error::config(bad.0),
-        Err(e) => Error::Runtime(e),
     })?;
     rt.block_on(state.save())?;
     println!(
         "imported {} day(s), {} point(s) from {} file(s) into {}",
         out.days,
         out.points,
-        a.files.len(),
+        out.files,
         cfg.state_path.display()
     );
-    Ok(())
+    if out.refused.is_empty() {
+        return Ok(());
+    }
+    let mut lines = out.refused.clone();
+    lines.push(format!(
+        "{} file(s) refused, nothing of them imported. egresswatch reads GetCostAndUsage responses saved with:\n{}",
+        out.refused.len(),
+        crate::sources::cost_explorer::save_command()
+    ));
+    Err(Error::Config(lines))
 }
 
 fn cmd_outbox(a: OutboxArgs) -> Result<()> {

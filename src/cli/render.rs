@@ -39,12 +39,20 @@ pub fn summary(o: &RunOutcome, format: LogFormat) -> String {
     match format {
         LogFormat::Json => serde_json::json!({
             "timestamp": Utc::now().to_rfc3339(), "level": "INFO", "fields": {
-            "message": "run summary", "day_checked": o.evaluated_day, "series": q.series_checked,
+            "message": "run summary", "day_checked": o.evaluated_day, "day_known": q.day_known, "series": q.series_checked,
             "incidents": o.incidents.len(), "new_incidents": new, "messages_delivered": o.notified,
             "cost_explorer_requests": o.cost_explorer_requests, "cost_explorer_cost_usd": o.cost_explorer_cost_usd,
             "trail_files_read": q.trail_files_read, "trail_bytes_scanned": q.trail_bytes_scanned,
             "trail_query_cost_usd": q.trail_query_cost_usd, "dry_run": o.dry_run}})
         .to_string(),
+        LogFormat::Text if !q.day_known => format!(
+            "egresswatch: run summary: no data yet for {}, nothing judged, {} message(s) delivered, {} Cost Explorer request(s) (${:.2}){}",
+            o.evaluated_day,
+            o.notified,
+            o.cost_explorer_requests,
+            o.cost_explorer_cost_usd,
+            if o.dry_run { " (dry run)" } else { "" }
+        ),
         LogFormat::Text => format!(
             "egresswatch: run summary: day {} checked, {} series, {} incident(s) ({} new), {} message(s) delivered, {} Cost Explorer request(s) (${:.2}), {} trail file(s) read{}",
             o.evaluated_day,

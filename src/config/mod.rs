@@ -23,6 +23,7 @@ use crate::report::sink::NotifySettings;
 use crate::report::ReportSettings;
 use crate::settings::locate::{display_path, span_of};
 use crate::settings::{error_at, keys, Check, Seg};
+use crate::sources::cost_explorer::SyncSettings;
 use raw::{known_keys, RawConfig};
 
 pub use crate::settings::ConfigError;
@@ -39,8 +40,8 @@ pub struct Config {
     pub aws_profile: Option<String>,
     /// `[state]`: where the store lives.
     pub state_path: PathBuf,
-    /// `[sync]`: how far back a cold store is filled, in days.
-    pub lookback_days: u32,
+    /// `[sync]`: how far back a cold store is filled, and what one run may spend.
+    pub sync: SyncSettings,
     pub detect: DetectSettings,
     /// `[notify]`: the sinks and how deliveries are retried.
     pub notify: NotifySettings,
@@ -59,7 +60,7 @@ impl Default for Config {
             source: None,
             aws_profile: None,
             state_path: PathBuf::from(crate::state::DEFAULT_STATE_PATH),
-            lookback_days: crate::sources::cost_explorer::DEFAULT_LOOKBACK_DAYS,
+            sync: SyncSettings::default(),
             detect: DetectSettings::default(),
             notify: NotifySettings::default(),
             report: ReportSettings::default(),
@@ -171,7 +172,7 @@ fn compose(raw: RawConfig, c: &mut Check<'_>) -> Config {
     // In the file's usual order, so that errors read top to bottom.
     let aws_profile = crate::sources::check_profile(raw.aws, c);
     let state_path = crate::state::check_path(raw.state, c);
-    let lookback_days = crate::sources::cost_explorer::check_lookback(raw.sync, c);
+    let sync = SyncSettings::check(raw.sync, c);
     let detect = DetectSettings::check(raw.detect, c);
     let notify = NotifySettings::check(raw.notify, c);
     let report = ReportSettings::check(raw.report, c);
@@ -191,7 +192,7 @@ fn compose(raw: RawConfig, c: &mut Check<'_>) -> Config {
         source: None,
         aws_profile,
         state_path,
-        lookback_days,
+        sync,
         detect,
         notify,
         report,

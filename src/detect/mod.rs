@@ -108,7 +108,11 @@ fn judge(
     settings: &DetectSettings,
 ) -> Option<Judged> {
     let from = day - Days::new(settings.history_days());
-    let days: Vec<NaiveDate> = set.known_days.range(from..=day).copied().collect();
+    // History counts from the account's first point, and skips the days the value is not known.
+    let days = set.days_of(&s.key, from, day);
+    if days.last() != Some(&day) {
+        return None; // not started yet, or its value today is not known
+    }
     let values: Vec<f64> = days
         .iter()
         .map(|d| s.values.get(d).map_or(0.0, |v| v.usage))
@@ -386,6 +390,7 @@ mod tests {
         SeriesSet {
             series: series.into_iter().map(|(s, _)| s).collect(),
             known_days: known,
+            ..Default::default()
         }
     }
 
@@ -488,6 +493,7 @@ mod tests {
             &SeriesSet {
                 series: vec![s.clone()],
                 known_days: known,
+                ..Default::default()
             },
             day,
             &DetectSettings::default(),
@@ -500,6 +506,7 @@ mod tests {
             &SeriesSet {
                 series: vec![s],
                 known_days: known,
+                ..Default::default()
             },
             day,
             &DetectSettings::default(),

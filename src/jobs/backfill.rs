@@ -38,8 +38,15 @@ pub struct Backfill {
     pub set: SeriesSet,
 }
 
-/// A clear error for a range older than Cost Explorer keeps at daily granularity.
-pub fn check_range(from: NaiveDate, to: NaiveDate, today: NaiveDate) -> Result<(), String> {
+/// A clear error for a range that cannot be replayed: reversed, not over yet, or older than
+/// Cost Explorer keeps at daily granularity with nothing of it in the store (`stored_before`:
+/// whether the store holds a day of the range older than that).
+pub fn check_range(
+    from: NaiveDate,
+    to: NaiveDate,
+    today: NaiveDate,
+    stored_before: bool,
+) -> Result<(), String> {
     if from > to {
         return Err(format!("--from {from} is after --to {to}"));
     }
@@ -49,15 +56,32 @@ pub fn check_range(from: NaiveDate, to: NaiveDate, today: NaiveDate) -> Result<(
         ));
     }
     let earliest = earliest_daily(today);
-    if from < earliest {
+    if from < earliest && !stored_before {
         return Err(format!(
             "--from {from} is older than Cost Explorer's daily history: daily data goes back to {earliest} \
-             (13 months plus the current month). Load older days from saved responses with \
-             `egresswatch import FILE...` (aws ce get-cost-and-usage --granularity DAILY --output json), \
-             or start at {earliest}"
+             (13 months plus the current month), and the store holds none of {from} to {}. Load older \
+             days from saved responses with `egresswatch import FILE...` (the exact command to save \
+             them: egresswatch import --help), or start at {earliest}",
+            earliest - Days::new(1)
         ));
     }
     Ok(())
+}
+
+/// Whether the store holds any day of `[from, to]` older than Cost Explorer's daily history.
+pub fn stored_before_history(
+    store: &Store,
+    from: NaiveDate,
+    to: NaiveDate,
+    today: NaiveDate,
+) -> anyhow::Result<bool> {
+    let earliest = earliest_daily(today);
+    if from >= earliest {
+        return Ok(false);
+    }
+    Ok(!store
+        .fetched_days(from, (to + Days::new(1)).min(earliest))?
+        .is_empty())
 }
 
 /// Evaluate every day of `[from, to]` from the store alone (no fetching): what the daily job
@@ -131,19 +155,34 @@ pub fn replay(
     Ok((incidents, evaluated, set))
 }
 
-/// Fill the store for `[from, to]` (and the detector's history before it), then replay.
+/// Fill the store for `[from, to]` (and the detector's history before it) with what Cost
+/// Explorer can still serve and the store lacks, then replay whatever the store holds. With
+/// `offline`, nothing is fetched.
 pub async fn backfill<S: CostSource>(
     cfg: &Config,
     source: &S,
     store: &mut Store,
-    from: NaiveDate,
-    to: NaiveDate,
+    range: (NaiveDate, NaiveDate),
     today: NaiveDate,
+    offline: bool,
 ) -> anyhow::Result<Backfill> {
-    let history_from = (from - Days::new(cfg.detect.history_days())).max(earliest_daily(today));
-    let synced = sync(source, store, history_from, to + Days::new(1), today)
+    let (from, to) = range;
+    let synced = if offline {
+        SyncOutcome::default()
+    } else {
+        let history_from = (from - Days::new(cfg.detect.history_days())).max(earliest_daily(today));
+        let mut budget = cfg.sync.budget();
+        sync(
+            source,
+            store,
+            history_from,
+            to + Days::new(1),
+            today,
+            &mut budget,
+        )
         .await
-        .context("syncing Cost Explorer data")?;
+        .context("syncing Cost Explorer data")?
+    };
     let (incidents, days_evaluated, set) = replay(cfg, store, from, to)?;
     Ok(Backfill {
         from,
@@ -190,9 +229,10 @@ pub async fn run<S: CostSource>(
     to: NaiveDate,
     today: NaiveDate,
     with_callers: bool,
+    offline: bool,
     out: &Path,
 ) -> anyhow::Result<BackfillOutcome> {
-    let b = backfill(cfg, source, store, from, to, today).await?;
+    let b = backfill(cfg, source, store, (from, to), today, offline).await?;
     let mut report = Report::new(
         to + Days::new(1),
         to,

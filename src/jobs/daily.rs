@@ -9,7 +9,7 @@ use chrono::{Datelike, Days, NaiveDate};
 use serde::Serialize;
 
 use super::notify::queue_and_deliver;
-use super::sync::{sync, SyncOutcome};
+use super::sync::{sync, window_start, SyncOutcome};
 use crate::config::Config;
 use crate::detect::early_warning::{attribute, CloudWatchSettings};
 use crate::detect::evaluate_day;
@@ -19,7 +19,7 @@ use crate::report::{
     sparkline, DataQuality, Digest, RegionDigest, Report, ReportIncident, ReportMode,
 };
 use crate::sources::cloudwatch::MetricSource;
-use crate::sources::cost_explorer::{CostSource, USD_PER_REQUEST};
+use crate::sources::cost_explorer::{Budget, CostSource, USD_PER_REQUEST};
 use crate::state::Store;
 
 #[derive(Debug, Clone)]
@@ -28,6 +28,9 @@ pub struct RunOptions {
     pub date: NaiveDate,
     /// Do everything but deliver (and record nothing as announced).
     pub dry_run: bool,
+    /// Make no AWS call: judge the store as it is (no Cost Explorer sync, no CloudWatch, a
+    /// CloudTrail source only when it is a local folder).
+    pub offline: bool,
 }
 
 /// What a run did, as `run --format json` prints it.
@@ -57,18 +60,25 @@ pub struct RunOutcome {
     pub report: Option<Report>,
 }
 
-/// Fetch what the store lacks for a run on `date`: the detector's history, or `lookback_days`
-/// on a cold store, whichever is longer.
+/// Fetch what the store lacks for a run on `date`: the window [`window_start`] names, within
+/// the run's request budget.
 pub async fn sync_for_run<S: CostSource>(
     cfg: &Config,
     source: &S,
     store: &mut Store,
     date: NaiveDate,
+    budget: &mut Budget,
 ) -> anyhow::Result<SyncOutcome> {
-    let eval_day = date - Days::new(1);
-    let from = (date - Days::new(u64::from(cfg.lookback_days)))
-        .min(eval_day - Days::new(cfg.detect.history_days()));
-    sync(source, store, from, date, date).await
+    if cfg.sync.lookback_days < cfg.detect.history_days {
+        tracing::info!(
+            lookback_days = cfg.sync.lookback_days,
+            history_days = cfg.detect.history_days,
+            "keeping detect.history_days of Cost Explorer data, not the shorter \
+             sync.lookback_days: the detector reads that much history"
+        );
+    }
+    let from = window_start(date, &cfg.sync, cfg.detect.history_days);
+    sync(source, store, from, date, date, budget).await
 }
 
 /// Evaluate the day before `date` with what the store holds.
@@ -129,7 +139,11 @@ pub fn evaluate(
         day_known: outcome.day_known,
         day_estimated: outcome.day_estimated,
         unknown_usage_types: store.unknown_usage_types(from, eval_day)?,
-        skipped_groups: synced.problems.len(),
+        // This run's refused groups, or those the store still holds for the day.
+        skipped_groups: synced
+            .problems
+            .len()
+            .max(store.refused_groups(eval_day, eval_day)?.len()),
         trail_files_read: 0,
         bad_trail_files: 0,
         bad_trail_records: 0,
@@ -310,15 +324,28 @@ pub async fn run<S: CostSource, M: MetricSource>(
     store: &mut Store,
     opts: &RunOptions,
 ) -> anyhow::Result<RunOutcome> {
-    let synced = sync_for_run(cfg, source, store, opts.date)
-        .await
-        .context("syncing Cost Explorer data")?;
+    let mut budget = cfg.sync.budget();
+    let synced = if opts.offline {
+        SyncOutcome::default()
+    } else {
+        sync_for_run(cfg, source, store, opts.date, &mut budget)
+            .await
+            .context("syncing Cost Explorer data")?
+    };
     for p in &synced.problems {
         tracing::warn!(problem = %p, "Cost Explorer data skipped");
     }
     let mut report = evaluate(cfg, store, opts.date, &synced)?;
-    attach_callers(cfg, &mut report).await;
-    attach_activity(cfg, store, &mut report, opts.dry_run).await;
+    let trail_is_local = cfg
+        .cloudtrail
+        .as_ref()
+        .and_then(|c| c.source.as_ref())
+        .is_some_and(|s| matches!(s, crate::sources::cloudtrail::TrailSource::Local(_)));
+    if !opts.offline || trail_is_local {
+        attach_callers(cfg, &mut report).await;
+        attach_activity(cfg, store, &mut report, opts.dry_run).await;
+    }
+    let metrics = metrics.filter(|_| !opts.offline);
     if let (Some(m), Some(cw)) = (metrics, &cfg.cloudwatch) {
         attach_buckets(cw, m, &mut report).await;
         if !opts.dry_run {

@@ -14,7 +14,7 @@ use chrono::{Days, NaiveDate};
 use super::daily::{run, RunOptions, RunOutcome};
 use crate::config::Config;
 use crate::report::text;
-use crate::sources::cost_explorer::{CeResponse, CostSource};
+use crate::sources::cost_explorer::{Budget, CeResponse, CostSource};
 use crate::state::Store;
 
 /// The bundled responses, pages in order.
@@ -159,7 +159,16 @@ impl BundledCostExplorer {
 }
 
 impl CostSource for BundledCostExplorer {
-    async fn fetch(&self, start: NaiveDate, end: NaiveDate) -> anyhow::Result<Vec<CeResponse>> {
+    async fn fetch(
+        &self,
+        start: NaiveDate,
+        end: NaiveDate,
+        budget: &mut Budget,
+    ) -> anyhow::Result<Vec<CeResponse>> {
+        // Each bundled page stands for one request, as it would have been.
+        for _ in &self.pages {
+            budget.spend()?;
+        }
         let in_range =
             |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok_and(|d| d >= start && d < end);
         Ok(self
@@ -231,6 +240,7 @@ pub async fn run_demo(out: &Path) -> anyhow::Result<DemoOutput> {
     let opts = RunOptions {
         date: last + Days::new(1),
         dry_run: false,
+        offline: false,
     };
     let metrics = BundledMetrics::demo()?;
     let outcome = run(&cfg, &source, Some(&metrics), &mut store, &opts).await?;

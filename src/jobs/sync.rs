@@ -1,20 +1,31 @@
 //! Incremental sync: fetch from Cost Explorer only the days the store lacks.
 //!
-//! A day stored as final is never fetched again; a day still estimated is fetched again until
-//! Cost Explorer calls it final. The missing days are fetched as few ranged requests as
-//! possible: one per contiguous run of missing days (runs separated by a short gap are merged,
-//! since one request over a few known days is cheaper than two requests).
+//! A day stored as final is never fetched again; a day still estimated, or not answered yet, is
+//! fetched again until Cost Explorer calls it final. The missing days are fetched as few ranged
+//! requests as possible: one per contiguous run of missing days (runs separated by a short gap
+//! are merged, since one request over a few known days is cheaper than two requests).
+//!
+//! What an answer means for each day (see `sources::cost_explorer::Normalized`): a day with
+//! readable groups replaces what the store held for it; a final day without groups is silent
+//! (zero); an estimated day without groups, or a day the answer lacks, is "no data yet" and
+//! changes nothing; a day with a refused group keeps its readable groups and stays not final.
+//! Every request counts against the run's budget and is logged, even when the run then fails.
 
-use anyhow::Context;
 use chrono::{Datelike, Days, Months, NaiveDate};
 
-use crate::sources::cost_explorer::{normalize, CostSource};
+use crate::sources::cost_explorer::{normalize, Budget, CostSource, SyncSettings};
 use crate::state::{Store, SyncBatch};
 
 /// Runs of missing days at most this far apart are fetched in one request.
 const MERGE_GAP_DAYS: u64 = 7;
-/// A day Cost Explorer did not mention is taken as final once it is this old.
-const SETTLE_DAYS: u64 = 3;
+
+/// The first day a run acting as `date` keeps in the store: `max(lookback_days, history_days)`
+/// days before the evaluated day (the day before `date`). `sync` without `--from` starts there
+/// too, so a run after it has nothing left to fetch.
+pub fn window_start(date: NaiveDate, sync: &SyncSettings, history_days: u32) -> NaiveDate {
+    let eval_day = date - Days::new(1);
+    eval_day - Days::new(u64::from(sync.lookback_days.max(history_days)))
+}
 
 /// What a sync did.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -29,6 +40,8 @@ pub struct SyncOutcome {
     pub problems: Vec<String>,
     /// The start of the requested range, if it had to be moved to what Cost Explorer keeps.
     pub clamped_from: Option<NaiveDate>,
+    /// Days asked for that Cost Explorer has no data for yet (estimated and empty, or absent).
+    pub no_data_days: Vec<NaiveDate>,
 }
 
 /// The earliest day Cost Explorer serves at daily granularity: 13 months plus the current one.
@@ -59,13 +72,16 @@ pub fn plan(
     Ok(ranges)
 }
 
-/// Bring the store up to date for `[from, to)`, as seen on `today`.
+/// Bring the store up to date for `[from, to)`, as seen on `today`, spending at most what is
+/// left of `budget`. Requests made are logged in the store even when a fetch fails; the error
+/// then says what the run spent.
 pub async fn sync<S: CostSource>(
     source: &S,
     store: &mut Store,
     from: NaiveDate,
     to: NaiveDate,
     today: NaiveDate,
+    budget: &mut Budget,
 ) -> anyhow::Result<SyncOutcome> {
     let mut out = SyncOutcome::default();
     let earliest = earliest_daily(today);
@@ -79,38 +95,63 @@ pub async fn sync<S: CostSource>(
     let to = to.min(today + Days::new(1));
     for (start, end) in plan(from, to, store)? {
         tracing::info!(%start, %end, "fetching from Cost Explorer");
-        let pages = source
-            .fetch(start, end)
-            .await
-            .with_context(|| format!("fetching {start}..{end} from Cost Explorer"))?;
+        let before = budget.used();
+        let fetched = source.fetch(start, end, budget).await;
+        let made = budget.used() - before;
+        out.requests += made;
+        let pages = match fetched {
+            Ok(p) => p,
+            Err(e) => {
+                // What was spent is logged whatever happened to the answer.
+                store.log_requests(start, end, made)?;
+                return Err(e.context(format!(
+                    "fetching {start}..{end} from Cost Explorer ({} request(s), ${:.2} spent this run)",
+                    budget.used(),
+                    budget.usd()
+                )));
+            }
+        };
         let n = normalize(&pages);
         let mut batch = SyncBatch {
             start,
             end,
-            pages: pages.len(),
+            pages: made,
             account_names: n.account_names,
             ..Default::default()
         };
-        let settled = today - Days::new(SETTLE_DAYS);
+        let refused_on = |day: NaiveDate| n.refused.iter().any(|r| r.day == day);
         let mut day = start;
         while day < end {
-            let final_ = match n.days.get(&day) {
-                Some(estimated) => !estimated,
-                None => day < settled,
-            };
-            batch.days.insert(day, final_);
+            match n.days.get(&day) {
+                // Absent from the answer: it says nothing about the day.
+                None => out.no_data_days.push(day),
+                Some(estimated) => {
+                    let groups = n.groups.get(&day).copied().unwrap_or(0);
+                    let refused = refused_on(day);
+                    if groups == 0 && !refused && *estimated {
+                        // Estimated and empty: not there yet, not zero.
+                        out.no_data_days.push(day);
+                    } else {
+                        batch.days.insert(day, !estimated && !refused);
+                    }
+                }
+            }
             day = day + Days::new(1);
         }
-        // Keep only what was asked for: a response with extra days must not mark them fetched.
+        // Keep only the answered days asked for: a response with extra days must not mark them.
         batch.points = n
             .points
             .into_iter()
-            .filter(|p| p.day >= start && p.day < end)
+            .filter(|p| batch.days.contains_key(&p.day))
+            .collect();
+        batch.refused = n
+            .refused
+            .into_iter()
+            .filter(|r| batch.days.contains_key(&r.day))
             .collect();
         store.apply_sync(&batch)?;
         tracing::info!(%start, %end, pages = batch.pages, points = batch.points.len(), "stored");
         out.ranges.push((start, end));
-        out.requests += batch.pages;
         out.days_fetched += batch.days.len();
         out.points += batch.points.len();
         out.problems.extend(n.problems);

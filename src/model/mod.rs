@@ -102,6 +102,16 @@ pub struct CostPoint {
     pub estimated: bool,
 }
 
+/// A Cost Explorer group that was not used, and why (unreadable, or impossible values).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refused {
+    pub day: NaiveDate,
+    /// Empty when the group had no such key.
+    pub account: String,
+    pub usage_type: String,
+    pub reason: String,
+}
+
 /// The unit of detection: one family of usage in one account and region.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct SeriesKey {

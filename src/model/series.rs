@@ -28,4 +28,29 @@ pub struct Series {
 pub struct SeriesSet {
     pub series: Vec<Series>,
     pub known_days: BTreeSet<NaiveDate>,
+    /// Each account's first stored point, ever (not only in the range). A series' history counts
+    /// from its account's first point: before it the account was not billed (not silent: not
+    /// there), after it a series without points is truly silent.
+    pub first_days: BTreeMap<String, NaiveDate>,
+    /// Known days on which a series' value is not known (a group of it was refused).
+    pub gaps: BTreeMap<SeriesKey, BTreeSet<NaiveDate>>,
+}
+
+impl SeriesSet {
+    /// The days `key`'s history counts in `[from, to]`: answered days from its account's first
+    /// point on, less the days its own value is not known.
+    pub fn days_of(&self, key: &SeriesKey, from: NaiveDate, to: NaiveDate) -> Vec<NaiveDate> {
+        let first = self
+            .first_days
+            .get(&key.account)
+            .copied()
+            .unwrap_or(from)
+            .max(from);
+        let gaps = self.gaps.get(key);
+        self.known_days
+            .range(first..=to)
+            .filter(|d| !gaps.is_some_and(|g| g.contains(d)))
+            .copied()
+            .collect()
+    }
 }

@@ -278,6 +278,19 @@ impl Report {
             .find(|r| r.incident.key() == i.key() && r.incident.start == i.start)
     }
 
+    /// The headline of a message without incidents: "no incidents", or, when Cost Explorer has
+    /// not answered for the day yet, "no data yet": never an all-clear for a day nobody saw.
+    pub fn all_clear_headline(&self) -> String {
+        if self.quality.day_known {
+            format!("S3 egress: no incidents for {}", self.evaluated_day)
+        } else {
+            format!(
+                "S3 egress: no data yet for {}: Cost Explorer has not answered for it",
+                self.evaluated_day
+            )
+        }
+    }
+
     pub fn total_excess_usd(&self) -> f64 {
         self.incidents
             .iter()

@@ -22,19 +22,27 @@ fn clean(s: &str) -> String {
 pub fn render(r: &Report) -> String {
     let mut out = String::new();
     let n = r.incidents.len();
-    let _ = writeln!(
-        out,
-        "egresswatch: S3 egress for {} (run {}): {} incident{}{}",
-        r.evaluated_day,
-        r.run_date,
-        n,
-        if n == 1 { "" } else { "s" },
-        if n > 0 {
-            format!(", {} over baseline", usd(r.total_excess_usd()))
-        } else {
-            String::new()
-        }
-    );
+    if !r.quality.day_known && n == 0 {
+        let _ = writeln!(
+            out,
+            "egresswatch: S3 egress for {} (run {}): no data yet for {}: Cost Explorer has not answered for it; nothing was judged",
+            r.evaluated_day, r.run_date, r.evaluated_day
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "egresswatch: S3 egress for {} (run {}): {} incident{}{}",
+            r.evaluated_day,
+            r.run_date,
+            n,
+            if n == 1 { "" } else { "s" },
+            if n > 0 {
+                format!(", {} over baseline", usd(r.total_excess_usd()))
+            } else {
+                String::new()
+            }
+        );
+    }
     for ri in &r.incidents {
         let i = &ri.incident;
         let _ = writeln!(

@@ -17,26 +17,108 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::model::usage_type::classify;
-use crate::model::CostPoint;
+use crate::model::{CostPoint, Family, Refused};
 
 /// How far back a cold store is filled when `[sync]` does not say.
 pub const DEFAULT_LOOKBACK_DAYS: u32 = 120;
+/// Requests one run may make when `[sync]` does not say: $3.00.
+pub const DEFAULT_MAX_REQUESTS: u32 = 300;
+
+/// `[sync]`: how far back a cold store is filled, and what one run may spend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncSettings {
+    /// Days before the evaluated day a cold store is filled with (at least the detector's
+    /// history).
+    pub lookback_days: u32,
+    /// Cost Explorer requests (pages, $0.01 each) one run may make.
+    pub max_requests_per_run: u32,
+}
+
+impl Default for SyncSettings {
+    fn default() -> Self {
+        SyncSettings {
+            lookback_days: DEFAULT_LOOKBACK_DAYS,
+            max_requests_per_run: DEFAULT_MAX_REQUESTS,
+        }
+    }
+}
 
 /// `[sync]` as written.
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct RawSync {
     pub lookback_days: Option<i64>,
+    pub max_requests_per_run: Option<i64>,
 }
 
-/// Validate `[sync]`: days a cold store is filled back (Cost Explorer keeps 13 months daily).
-pub fn check_lookback(raw: RawSync, c: &mut crate::settings::Check<'_>) -> u32 {
-    c.int(
-        &crate::settings::keys(&["sync", "lookback_days"]),
-        raw.lookback_days,
-        DEFAULT_LOOKBACK_DAYS,
-        1,
-        430,
-    )
+impl SyncSettings {
+    /// Validate `[sync]` (Cost Explorer keeps 13 months of daily data: 430 days at most).
+    pub fn check(raw: RawSync, c: &mut crate::settings::Check<'_>) -> Self {
+        let d = SyncSettings::default();
+        SyncSettings {
+            lookback_days: c.int(
+                &crate::settings::keys(&["sync", "lookback_days"]),
+                raw.lookback_days,
+                d.lookback_days,
+                1,
+                430,
+            ),
+            max_requests_per_run: c.int(
+                &crate::settings::keys(&["sync", "max_requests_per_run"]),
+                raw.max_requests_per_run,
+                d.max_requests_per_run,
+                1,
+                100_000,
+            ),
+        }
+    }
+
+    /// A fresh budget for one run.
+    pub fn budget(&self) -> Budget {
+        Budget::new(self.max_requests_per_run as usize)
+    }
+}
+
+/// The Cost Explorer requests one run may still make. Every request is counted before it is
+/// sent, so a run that fails still knows (and logs) what it spent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Budget {
+    limit: usize,
+    used: usize,
+}
+
+impl Budget {
+    pub fn new(limit: usize) -> Self {
+        Budget { limit, used: 0 }
+    }
+
+    /// No limit (imports and tests of sources that do not bill).
+    pub fn unlimited() -> Self {
+        Budget::new(usize::MAX)
+    }
+
+    /// Requests made so far.
+    pub fn used(&self) -> usize {
+        self.used
+    }
+
+    /// What they cost.
+    pub fn usd(&self) -> f64 {
+        self.used as f64 * USD_PER_REQUEST
+    }
+
+    /// Count one request about to be sent, or refuse it when the budget is spent.
+    pub fn spend(&mut self) -> anyhow::Result<()> {
+        if self.used >= self.limit {
+            bail!(
+                "the Cost Explorer request budget of this run is spent: {} request(s) made (${:.2}); \
+                 raise sync.max_requests_per_run to allow more",
+                self.used,
+                self.usd()
+            );
+        }
+        self.used += 1;
+        Ok(())
+    }
 }
 
 /// The SERVICE dimension value of S3 in Cost Explorer.
@@ -118,19 +200,38 @@ pub struct CeDimensionValueAttributes {
 }
 
 /// What a set of response pages says, ready for the store.
+///
+/// What an answer means for a day (README, "Every number true"): a day in the answer with
+/// readable groups is complete (a series absent from it had no usage); a day Cost Explorer calls
+/// final with no group at all is genuinely silent (zero); an estimated day with no group is "no
+/// data yet", not zero; a day absent from the answer says nothing. A group that cannot be read,
+/// or whose values are impossible, is refused with its reason and never used.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Normalized {
     pub points: Vec<CostPoint>,
     /// Every day the responses covered, and whether Cost Explorer still calls it estimated.
     pub days: BTreeMap<NaiveDate, bool>,
+    /// Readable groups per day (a day with none is silent, or not there yet).
+    pub groups: BTreeMap<NaiveDate, usize>,
     /// Account id → account name, from `DimensionValueAttributes`.
     pub account_names: BTreeMap<String, String>,
-    /// Groups that could not be read (and were skipped), in words.
+    /// Groups that could not be read or are impossible, and why (their days are not final).
+    pub refused: Vec<Refused>,
+    /// Everything skipped, in words: refused groups and unreadable results.
     pub problems: Vec<String>,
 }
 
-/// Turn response pages into cost points. Never fails: a group that cannot be read is named in
-/// `problems` and skipped; an unknown usage type is kept as family `other`.
+/// The most a day of one account's usage type can hold. S3 has no account-wide bandwidth cap,
+/// so the bound is physical, not contractual: 10 PB (10^7 GB) a day is about 1 Tbit/s for 24
+/// hours, beyond what any account's egress has reached; 10^13 requests a day is about 10^8 a
+/// second, four orders above S3's per-prefix rate across a thousand prefixes. $10^9 a day is
+/// beyond any S3 bill. A larger figure is a corrupt answer, not usage.
+pub const MAX_GB_PER_DAY: f64 = 1e7;
+pub const MAX_REQUESTS_PER_DAY: f64 = 1e13;
+pub const MAX_USD_PER_DAY: f64 = 1e9;
+
+/// Turn response pages into cost points. Never fails: a group that cannot be read is refused
+/// with its reason; an unknown usage type is kept as family `other`.
 pub fn normalize(pages: &[CeResponse]) -> Normalized {
     let mut out = Normalized::default();
     // (day, account, usage type) → point: a group repeated across pages is counted once.
@@ -152,20 +253,90 @@ pub fn normalize(pages: &[CeResponse]) -> Normalized {
             };
             let estimated = out.days.entry(day).or_insert(false);
             *estimated |= result.estimated;
+            out.groups.entry(day).or_insert(0);
             for group in &result.groups {
                 match group_to_point(group, day, result.estimated, account_idx, usage_idx) {
                     Ok(p) => {
+                        *out.groups.entry(day).or_insert(0) += 1;
                         points.insert((day, p.account.clone(), p.usage_type.clone()), p);
                     }
-                    Err(e) => out
-                        .problems
-                        .push(format!("{day}: group {:?} skipped: {e}", group.keys)),
+                    Err(e) => {
+                        let reason = format!("{e:#}");
+                        out.problems
+                            .push(format!("{day}: group {:?} skipped: {reason}", group.keys));
+                        out.refused.push(Refused {
+                            day,
+                            account: group.keys.get(account_idx).cloned().unwrap_or_default(),
+                            usage_type: group.keys.get(usage_idx).cloned().unwrap_or_default(),
+                            reason,
+                        });
+                    }
                 }
             }
         }
     }
+    // A group refused on one page and read on another is still refused: its day is not whole.
+    for r in &out.refused {
+        points.remove(&(r.day, r.account.clone(), r.usage_type.clone()));
+    }
     out.points = points.into_values().collect();
     out
+}
+
+/// What is wrong with a response's shape for egresswatch, if anything: the grouping (exactly
+/// LINKED_ACCOUNT and USAGE_TYPE) and the metrics (UsageQuantity and UnblendedCost).
+pub fn shape_problem(page: &CeResponse) -> Option<String> {
+    let keys: Vec<&str> = page
+        .group_definitions
+        .iter()
+        .filter_map(|d| d.key.as_deref())
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort_unstable();
+    if !page.group_definitions.is_empty() && sorted != ["LINKED_ACCOUNT", "USAGE_TYPE"] {
+        return Some(format!(
+            "grouped by {}; egresswatch needs the two groupings LINKED_ACCOUNT and USAGE_TYPE",
+            if keys.is_empty() {
+                "nothing".to_string()
+            } else {
+                keys.join(" and ")
+            }
+        ));
+    }
+    for result in &page.results_by_time {
+        for group in &result.groups {
+            if group.keys.len() != 2 {
+                return Some(format!(
+                    "a group has {} key(s) ({:?}); egresswatch needs LINKED_ACCOUNT and USAGE_TYPE",
+                    group.keys.len(),
+                    group.keys
+                ));
+            }
+            for metric in ["UsageQuantity", "UnblendedCost"] {
+                if !group.metrics.contains_key(metric) {
+                    return Some(format!(
+                        "its groups lack the metric {metric}; egresswatch needs UsageQuantity and UnblendedCost"
+                    ));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The command that saves a response egresswatch can import, page by page.
+pub fn save_command() -> String {
+    let filter = format!(
+        r#"{{"And": [{{"Dimensions": {{"Key": "SERVICE", "Values": ["{S3_SERVICE}"]}}}}, {{"Dimensions": {{"Key": "OPERATION", "Values": ["{OPERATION}"]}}}}]}}"#
+    );
+    format!(
+        "aws ce get-cost-and-usage --time-period Start=YYYY-MM-DD,End=YYYY-MM-DD --granularity DAILY \\\n    \
+         --filter '{filter}' \\\n    \
+         --group-by Type=DIMENSION,Key=LINKED_ACCOUNT Type=DIMENSION,Key=USAGE_TYPE \\\n    \
+         --metrics UsageQuantity UnblendedCost --output json > page-1.json\n\
+         While a page has a NextPageToken, save the next one with the same command plus \
+         --next-page-token TOKEN (page-2.json, ...), then: egresswatch import page-*.json"
+    )
 }
 
 fn key_positions(defs: &[CeGroupDefinition]) -> (usize, usize) {
@@ -201,7 +372,7 @@ fn group_to_point(
         .get("UnblendedCost")
         .ok_or_else(|| anyhow!("no UnblendedCost"))?;
     let info = classify(usage_type);
-    Ok(CostPoint {
+    let p = CostPoint {
         day,
         account: account.clone(),
         region: info.region,
@@ -211,7 +382,43 @@ fn group_to_point(
         unit: usage.unit.clone().unwrap_or_default(),
         cost_usd: amount(cost)?,
         estimated,
-    })
+    };
+    plausible(&p)?;
+    Ok(p)
+}
+
+/// Refuse what no bill can say: negative figures, a unit that does not fit the usage type,
+/// more than [`MAX_GB_PER_DAY`], [`MAX_REQUESTS_PER_DAY`] or [`MAX_USD_PER_DAY`].
+fn plausible(p: &CostPoint) -> anyhow::Result<()> {
+    if p.usage < 0.0 {
+        bail!("negative usage {} {}", p.usage, p.unit);
+    }
+    if p.cost_usd < 0.0 {
+        bail!("negative cost ${}", p.cost_usd);
+    }
+    let (unit, max) = match p.family {
+        Family::GetRequests => ("Requests", MAX_REQUESTS_PER_DAY),
+        Family::Other => ("", f64::INFINITY),
+        _ => ("GB", MAX_GB_PER_DAY),
+    };
+    if !unit.is_empty() && !p.unit.eq_ignore_ascii_case(unit) {
+        bail!(
+            "unit `{}` for {}: Cost Explorer counts this usage type in {unit}",
+            p.unit,
+            p.usage_type
+        );
+    }
+    if p.usage > max {
+        bail!(
+            "usage {} {} in a day is beyond any physical bound ({max:e})",
+            p.usage,
+            p.unit
+        );
+    }
+    if p.cost_usd > MAX_USD_PER_DAY {
+        bail!("cost ${} in a day is beyond any S3 bill", p.cost_usd);
+    }
+    Ok(())
 }
 
 fn amount(m: &CeMetric) -> anyhow::Result<f64> {
@@ -222,7 +429,7 @@ fn amount(m: &CeMetric) -> anyhow::Result<f64> {
     let v: f64 = s
         .trim()
         .parse()
-        .with_context(|| format!("Amount `{s}` is not a number"))?;
+        .map_err(|_| anyhow!("Amount `{s}` is not a number"))?;
     if !v.is_finite() {
         bail!("Amount `{s}` is not finite");
     }
@@ -231,11 +438,13 @@ fn amount(m: &CeMetric) -> anyhow::Result<f64> {
 
 /// Something that answers GetCostAndUsage for a day range, page by page.
 pub trait CostSource {
-    /// All pages for `[start, end)` (end exclusive, as in the API).
+    /// All pages for `[start, end)` (end exclusive, as in the API), each request counted in
+    /// `budget` before it is sent (a source that does not bill counts its pages).
     fn fetch(
         &self,
         start: NaiveDate,
         end: NaiveDate,
+        budget: &mut Budget,
     ) -> impl std::future::Future<Output = anyhow::Result<Vec<CeResponse>>>;
 }
 
@@ -282,7 +491,12 @@ fn filter() -> Expression {
 }
 
 impl CostSource for CostExplorer {
-    async fn fetch(&self, start: NaiveDate, end: NaiveDate) -> anyhow::Result<Vec<CeResponse>> {
+    async fn fetch(
+        &self,
+        start: NaiveDate,
+        end: NaiveDate,
+        budget: &mut Budget,
+    ) -> anyhow::Result<Vec<CeResponse>> {
         let period = DateInterval::builder()
             .start(start.format("%Y-%m-%d").to_string())
             .end(end.format("%Y-%m-%d").to_string())
@@ -290,7 +504,10 @@ impl CostSource for CostExplorer {
             .context("building the time period")?;
         let mut pages = Vec::new();
         let mut token: Option<String> = None;
+        // Every token of this walk: one seen before is a cycle (A→B→A), not only A→A.
+        let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
         loop {
+            budget.spend()?;
             let resp = self
                 .client
                 .get_cost_and_usage()
@@ -326,9 +543,13 @@ impl CostSource for CostExplorer {
             pages.push(page);
             match next {
                 None => break,
-                Some(t) if Some(&t) == token.as_ref() => {
-                    bail!("Cost Explorer returned the same NextPageToken twice; stopping")
-                }
+                Some(t) if !seen.insert(t.clone()) => bail!(
+                    "Cost Explorer returned a NextPageToken already seen in this walk of \
+                     {start}..{end} (page {}): a cycle, stopping after {} request(s) (${:.2}) this run",
+                    pages.len(),
+                    budget.used(),
+                    budget.usd()
+                ),
                 Some(_) if pages.len() >= MAX_PAGES => {
                     bail!("Cost Explorer returned more than {MAX_PAGES} pages for {start}..{end}")
                 }

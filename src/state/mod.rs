@@ -160,6 +160,17 @@ CREATE TABLE activity_findings (
     PRIMARY KEY (day, account, region, event, outcome, kind)
 ) WITHOUT ROWID;
 "#,
+    r#"
+-- Cost Explorer groups refused (unreadable or impossible values), per day: their series is not
+-- judged on that day, and the day stays not final until an answer without them replaces it.
+CREATE TABLE refused_groups (
+    day        TEXT NOT NULL,
+    account    TEXT NOT NULL,
+    usage_type TEXT NOT NULL,
+    reason     TEXT NOT NULL,
+    PRIMARY KEY (day, account, usage_type)
+) WITHOUT ROWID;
+"#,
 ];
 
 pub struct Store {

@@ -7,7 +7,7 @@ use chrono::{NaiveDate, Utc};
 use rusqlite::params;
 
 use super::{day_str, parse_day, parse_family, Store};
-use crate::model::{CostPoint, DayValue, Family, Series, SeriesKey, SeriesSet};
+use crate::model::{CostPoint, DayValue, Family, Refused, Series, SeriesKey, SeriesSet};
 
 impl Store {
     /// Days in `[from, to)` already fetched, with their finality.
@@ -25,19 +25,40 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Write one fetch: replace the points of every covered day, mark the days, log the request.
+    /// Write one fetch: replace the points of every covered day (or, with `merge`, add and
+    /// update them), mark the days, record refused groups, log the requests.
     pub fn apply_sync(&mut self, batch: &SyncBatch) -> anyhow::Result<()> {
         let now = Utc::now().to_rfc3339();
         let tx = self.conn.transaction()?;
         {
             let mut del = tx.prepare("DELETE FROM cost_points WHERE day = ?1")?;
+            let mut del_refused = tx.prepare("DELETE FROM refused_groups WHERE day = ?1")?;
             let mut mark = tx.prepare(
                 "INSERT INTO fetched_days (day, final, fetched_at) VALUES (?1, ?2, ?3)
                  ON CONFLICT(day) DO UPDATE SET final = excluded.final, fetched_at = excluded.fetched_at",
             )?;
             for (day, final_) in &batch.days {
-                del.execute([day_str(*day)])?;
+                if !batch.merge {
+                    del.execute([day_str(*day)])?;
+                    del_refused.execute([day_str(*day)])?;
+                }
                 mark.execute(params![day_str(*day), final_, now])?;
+            }
+            let mut refuse = tx.prepare(
+                "INSERT OR REPLACE INTO refused_groups (day, account, usage_type, reason)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            let mut unrefuse = tx.prepare(
+                "DELETE FROM refused_groups WHERE day = ?1 AND account = ?2 AND usage_type = ?3",
+            )?;
+            for r in &batch.refused {
+                refuse.execute(params![day_str(r.day), r.account, r.usage_type, r.reason])?;
+            }
+            if batch.merge {
+                // A readable group read later clears its refusal.
+                for p in &batch.points {
+                    unrefuse.execute(params![day_str(p.day), p.account, p.usage_type])?;
+                }
             }
             let mut ins = tx.prepare(
                 "INSERT OR REPLACE INTO cost_points
@@ -159,9 +180,33 @@ impl Store {
         for (day, _) in self.fetched_days(from, to + chrono::Days::new(1))? {
             known_days.insert(day);
         }
+        let mut first_days = BTreeMap::new();
+        let mut stmt = self.conn.prepare(
+            "SELECT account, MIN(day) FROM cost_points WHERE usage > 0 AND day <= ?1 GROUP BY account",
+        )?;
+        let rows = stmt.query_map([day_str(to)], |r| {
+            Ok((r.get::<_, String>(0)?, parse_day(&r.get::<_, String>(1)?)?))
+        })?;
+        for row in rows {
+            let (account, d) = row?;
+            first_days.insert(account, d);
+        }
+        let mut gaps: BTreeMap<SeriesKey, BTreeSet<NaiveDate>> = BTreeMap::new();
+        for (day, account, usage_type, _) in self.refused_groups(from, to)? {
+            let info = crate::model::usage_type::classify(&usage_type);
+            gaps.entry(SeriesKey {
+                account,
+                region: info.region,
+                family: info.family,
+            })
+            .or_default()
+            .insert(day);
+        }
         Ok(SeriesSet {
             series: by_key.into_values().collect(),
             known_days,
+            first_days,
+            gaps,
         })
     }
 
@@ -179,6 +224,50 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// Log requests made for `[start, end)` whose answer was not stored (a fetch that failed
+    /// part-way): what Cost Explorer billed is always in `ce_requests`.
+    pub fn log_requests(
+        &mut self,
+        start: NaiveDate,
+        end: NaiveDate,
+        pages: usize,
+    ) -> anyhow::Result<()> {
+        if pages == 0 {
+            return Ok(());
+        }
+        self.conn.execute(
+            "INSERT INTO ce_requests (at, start_day, end_day, pages) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                Utc::now().to_rfc3339(),
+                day_str(start),
+                day_str(end),
+                pages as i64
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Refused groups of `[from, to]`: (day, account, usage type, why).
+    pub fn refused_groups(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> anyhow::Result<Vec<(NaiveDate, String, String, String)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT day, account, usage_type, reason FROM refused_groups
+             WHERE day >= ?1 AND day <= ?2 ORDER BY day, account, usage_type",
+        )?;
+        let rows = stmt.query_map(params![day_str(from), day_str(to)], |r| {
+            Ok((
+                parse_day(&r.get::<_, String>(0)?)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     pub fn account_names(&self) -> anyhow::Result<HashMap<String, String>> {
         let mut stmt = self.conn.prepare("SELECT account, name FROM accounts")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -186,16 +275,24 @@ impl Store {
     }
 }
 
-/// What one ranged Cost Explorer fetch brought back, written in one transaction.
+/// What one ranged Cost Explorer fetch (or one imported file) brought back, written in one
+/// transaction.
 #[derive(Debug, Default)]
 pub struct SyncBatch {
     pub start: NaiveDate,
     pub end: NaiveDate,
+    /// Requests made for it (billed); 0 for an import.
     pub pages: usize,
-    /// Every day the fetch covered, and whether it is final (no longer estimated).
+    /// Every day the answer covered, and whether it is final (no longer estimated, nothing
+    /// refused). Without `merge`, these days' stored points are replaced by `points`.
     pub days: BTreeMap<NaiveDate, bool>,
     pub points: Vec<CostPoint>,
     pub account_names: BTreeMap<String, String>,
+    /// Groups refused, with why: their series are not judged on their days.
+    pub refused: Vec<Refused>,
+    /// Add and update points by identity (day, account, usage type), never delete: an import
+    /// of saved pages, each holding only some of a day's groups.
+    pub merge: bool,
 }
 
 /// Filters for reading points back.

@@ -221,6 +221,7 @@ fn batch(resp: &Value) -> SyncBatch {
         days: n.days.iter().map(|(d, e)| (*d, !e)).collect(),
         points: n.points,
         account_names: n.account_names,
+        ..Default::default()
     }
 }
 

@@ -176,7 +176,7 @@ pub fn digest(report: &Report) -> Value {
         lines.push("No S3 egress recorded in the last 7 days.".into());
     }
     let mut blocks = vec![
-        json!({"type": "header", "text": {"type": "plain_text", "text": format!(":white_check_mark: S3 egress: no incidents for {day}")}}),
+        json!({"type": "header", "text": {"type": "plain_text", "text": format!("{} {}", if report.quality.day_known { ":white_check_mark:" } else { ":hourglass:" }, report.all_clear_headline())}}),
     ];
     if !lines.is_empty() {
         blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(&lines.join("\n"), MAX_SECTION_CHARS)}}));
@@ -187,7 +187,12 @@ pub fn digest(report: &Report) -> Value {
     if let Some(q) = report.quality_line() {
         blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(&mrkdwn(&q), MAX_SECTION_CHARS)}]}));
     }
-    json!({"text": format!("egresswatch: no S3 egress incidents for {day}"), "blocks": blocks})
+    let text = if report.quality.day_known {
+        format!("egresswatch: no S3 egress incidents for {day}")
+    } else {
+        format!("egresswatch: no data yet for {day}")
+    };
+    json!({"text": text, "blocks": blocks})
 }
 
 /// The early-warning message (not yet in billing): `lines` are the warnings in words, `more`

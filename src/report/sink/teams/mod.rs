@@ -150,7 +150,7 @@ pub fn message(report: &Report, incidents: &[Incident]) -> Value {
 /// The daily all-clear card.
 pub fn digest(report: &Report) -> Value {
     let mut body = vec![text(
-        format!("S3 egress: no incidents for {}", report.evaluated_day),
+        report.all_clear_headline(),
         json!({"size": "Large", "weight": "Bolder"}),
     )];
     let facts: Vec<Value> = report
