@@ -163,6 +163,284 @@ pub async fn sync<S: CostSource>(
 mod tests {
     use super::*;
 
+    use crate::sources::cost_explorer::{
+        CeGroup, CeInterval, CeMetric, CeResponse, CeResultByTime,
+    };
+
+    /// A source that answers every fetch with the same pages, counting one request a page.
+    struct Canned(Vec<CeResponse>);
+
+    impl CostSource for Canned {
+        async fn fetch(
+            &self,
+            _start: NaiveDate,
+            _end: NaiveDate,
+            budget: &mut Budget,
+        ) -> anyhow::Result<Vec<CeResponse>> {
+            for _ in &self.0 {
+                budget.spend()?;
+            }
+            Ok(self.0.clone())
+        }
+    }
+
+    fn group(account: &str, usage_type: &str, amount: &str, unit: &str) -> CeGroup {
+        let metric = |a: &str, u: &str| CeMetric {
+            amount: Some(a.into()),
+            unit: Some(u.into()),
+        };
+        CeGroup {
+            keys: vec![account.into(), usage_type.into()],
+            metrics: [
+                ("UsageQuantity".to_string(), metric(amount, unit)),
+                ("UnblendedCost".to_string(), metric("1.0", "USD")),
+            ]
+            .into(),
+        }
+    }
+
+    fn day_result(day: &str, estimated: bool, groups: Vec<CeGroup>) -> CeResultByTime {
+        let start = d(day);
+        CeResultByTime {
+            time_period: CeInterval {
+                start: day.into(),
+                end: (start + Days::new(1)).format("%Y-%m-%d").to_string(),
+            },
+            total: Default::default(),
+            groups,
+            estimated,
+        }
+    }
+
+    fn page(results: Vec<CeResultByTime>) -> CeResponse {
+        CeResponse {
+            results_by_time: results,
+            ..Default::default()
+        }
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    fn usage_on(store: &Store, day: &str) -> Vec<(String, f64)> {
+        store
+            .points(&crate::state::PointFilter {
+                from: Some(d(day)),
+                to: Some(d(day)),
+                ..Default::default()
+            })
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.usage_type, p.usage))
+            .collect()
+    }
+
+    /// Day 1 final with two groups, day 2 estimated with one.
+    fn first_answer() -> Canned {
+        Canned(vec![page(vec![
+            day_result(
+                "2026-03-01",
+                false,
+                vec![
+                    group("1", "EU-DataTransfer-Out-Bytes", "10", "GB"),
+                    group("1", "USE1-DataTransfer-Out-Bytes", "5", "GB"),
+                ],
+            ),
+            day_result(
+                "2026-03-02",
+                true,
+                vec![group("1", "EU-DataTransfer-Out-Bytes", "7", "GB")],
+            ),
+        ])])
+    }
+
+    #[test]
+    fn an_estimated_day_answered_empty_or_not_at_all_keeps_what_the_store_held() {
+        let mut s = Store::open_in_memory().unwrap();
+        let today = d("2026-03-03");
+        let mut b = Budget::unlimited();
+        block_on(sync(
+            &first_answer(),
+            &mut s,
+            d("2026-03-01"),
+            d("2026-03-03"),
+            today,
+            &mut b,
+        ))
+        .unwrap();
+        assert_eq!(usage_on(&s, "2026-03-02").len(), 1);
+        // The refetch of the estimated day comes back with the day but no group...
+        let empty = Canned(vec![page(vec![day_result("2026-03-02", true, vec![])])]);
+        let out = block_on(sync(
+            &empty,
+            &mut s,
+            d("2026-03-01"),
+            d("2026-03-03"),
+            today,
+            &mut b,
+        ))
+        .unwrap();
+        assert_eq!(out.no_data_days, vec![d("2026-03-02")]);
+        assert_eq!(
+            usage_on(&s, "2026-03-02"),
+            vec![("EU-DataTransfer-Out-Bytes".to_string(), 7.0)],
+            "no data yet is not zero: the stored point stays"
+        );
+        assert!(!s.fetched_days(d("2026-03-02"), d("2026-03-03")).unwrap()[&d("2026-03-02")]);
+        // ...or without the day at all.
+        let absent = Canned(vec![page(vec![])]);
+        block_on(sync(
+            &absent,
+            &mut s,
+            d("2026-03-01"),
+            d("2026-03-03"),
+            today,
+            &mut b,
+        ))
+        .unwrap();
+        assert_eq!(usage_on(&s, "2026-03-02").len(), 1);
+        // A final day answered without groups is genuinely silent: zero.
+        let silent = Canned(vec![page(vec![day_result("2026-03-02", false, vec![])])]);
+        block_on(sync(
+            &silent,
+            &mut s,
+            d("2026-03-01"),
+            d("2026-03-03"),
+            today,
+            &mut b,
+        ))
+        .unwrap();
+        assert!(usage_on(&s, "2026-03-02").is_empty());
+        assert!(s.fetched_days(d("2026-03-02"), d("2026-03-03")).unwrap()[&d("2026-03-02")]);
+        // A day never answered is not known at all.
+        let cold = Store::open_in_memory().unwrap();
+        assert!(cold
+            .fetched_days(d("2026-03-01"), d("2026-03-03"))
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn a_refused_group_keeps_its_day_open_and_its_series_unjudged() {
+        let mut s = Store::open_in_memory().unwrap();
+        let today = d("2026-03-10");
+        let mut b = Budget::unlimited();
+        for (amount, unit) in [
+            ("NaN", "GB"),
+            ("abc", "GB"),
+            ("-3", "GB"),
+            ("1e308", "GB"),
+            ("4", "Bytes"),
+        ] {
+            let answer = Canned(vec![page(vec![day_result(
+                "2026-03-01",
+                false,
+                vec![
+                    group("1", "EU-DataTransfer-Out-Bytes", amount, unit),
+                    group("1", "USE1-DataTransfer-Out-Bytes", "5", "GB"),
+                ],
+            )])]);
+            let out = block_on(sync(
+                &answer,
+                &mut s,
+                d("2026-03-01"),
+                d("2026-03-02"),
+                today,
+                &mut b,
+            ))
+            .unwrap();
+            assert_eq!(out.problems.len(), 1, "{amount} {unit}: {:?}", out.problems);
+            assert_eq!(
+                usage_on(&s, "2026-03-01"),
+                vec![("USE1-DataTransfer-Out-Bytes".to_string(), 5.0)],
+                "{amount} {unit}: only the readable group is stored"
+            );
+            assert!(
+                !s.fetched_days(d("2026-03-01"), d("2026-03-02")).unwrap()[&d("2026-03-01")],
+                "{amount} {unit}: the day is fetched again next run"
+            );
+            let set = s.series(d("2026-03-01"), d("2026-03-01")).unwrap();
+            let gap = crate::model::SeriesKey {
+                account: "1".into(),
+                region: "eu-west-1".into(),
+                family: crate::model::Family::InternetOut,
+            };
+            assert!(set
+                .days_of(&gap, d("2026-03-01"), d("2026-03-01"))
+                .is_empty());
+            assert_eq!(
+                s.refused_groups(d("2026-03-01"), d("2026-03-01"))
+                    .unwrap()
+                    .len(),
+                1
+            );
+        }
+        // A later readable answer closes the day and clears the refusal.
+        block_on(sync(
+            &first_answer(),
+            &mut s,
+            d("2026-03-01"),
+            d("2026-03-02"),
+            today,
+            &mut b,
+        ))
+        .unwrap();
+        assert!(s
+            .refused_groups(d("2026-03-01"), d("2026-03-01"))
+            .unwrap()
+            .is_empty());
+        assert!(s.fetched_days(d("2026-03-01"), d("2026-03-02")).unwrap()[&d("2026-03-01")]);
+    }
+
+    #[test]
+    fn a_spent_budget_stops_the_run_and_its_requests_are_logged() {
+        let mut s = Store::open_in_memory().unwrap();
+        let pages = Canned(vec![page(vec![]), page(vec![]), page(vec![])]);
+        let mut b = Budget::new(2);
+        let e = block_on(sync(
+            &pages,
+            &mut s,
+            d("2026-03-01"),
+            d("2026-03-02"),
+            d("2026-03-05"),
+            &mut b,
+        ))
+        .unwrap_err();
+        let msg = format!("{e:#}");
+        assert!(
+            msg.contains("2 request(s)") && msg.contains("$0.02"),
+            "{msg}"
+        );
+        assert!(msg.contains("max_requests_per_run"), "{msg}");
+        let logged: i64 = s.request_log().unwrap().iter().map(|r| r.2).sum();
+        assert_eq!(
+            logged, 2,
+            "what was spent is logged although the run failed"
+        );
+    }
+
+    #[test]
+    fn sync_and_run_share_one_window() {
+        let today = d("2026-06-10");
+        let s = SyncSettings::default();
+        assert_eq!(
+            window_start(today, &s, 120),
+            d("2026-06-09") - Days::new(120)
+        );
+        let long = SyncSettings {
+            lookback_days: 200,
+            ..s
+        };
+        assert_eq!(
+            window_start(today, &long, 120),
+            d("2026-06-09") - Days::new(200)
+        );
+    }
+
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
     }
