@@ -22,3 +22,4 @@ mod ops;
 mod pushdown;
 mod pushdown_mocks;
 mod reference;
+mod truth;
