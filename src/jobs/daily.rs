@@ -69,16 +69,19 @@ pub async fn sync_for_run<S: CostSource>(
     date: NaiveDate,
     budget: &mut Budget,
 ) -> anyhow::Result<SyncOutcome> {
-    if cfg.sync.lookback_days < cfg.detect.history_days {
-        tracing::info!(
+    let from = window_start(date, &cfg.sync, cfg.detect.history_days);
+    let out = sync(source, store, from, date, date, budget).await?;
+    // Say why a cold run fetched more than sync.lookback_days.
+    let lookback_from = date - Days::new(1) - Days::new(u64::from(cfg.sync.lookback_days));
+    if out.ranges.iter().any(|(start, _)| *start < lookback_from) {
+        tracing::warn!(
             lookback_days = cfg.sync.lookback_days,
             history_days = cfg.detect.history_days,
-            "keeping detect.history_days of Cost Explorer data, not the shorter \
-             sync.lookback_days: the detector reads that much history"
+            "fetched detect.history_days of Cost Explorer data, more than sync.lookback_days: \
+             the detector reads that much history"
         );
     }
-    let from = window_start(date, &cfg.sync, cfg.detect.history_days);
-    sync(source, store, from, date, date, budget).await
+    Ok(out)
 }
 
 /// Evaluate the day before `date` with what the store holds.
@@ -131,6 +134,7 @@ pub fn evaluate(
             excess: *excess,
         })
         .collect();
+    let refused_today = store.refused_groups(eval_day, eval_day)?;
     let quality = DataQuality {
         series_checked: outcome.checked,
         young_series: outcome.young.len(),
@@ -140,10 +144,16 @@ pub fn evaluate(
         day_estimated: outcome.day_estimated,
         unknown_usage_types: store.unknown_usage_types(from, eval_day)?,
         // This run's refused groups, or those the store still holds for the day.
-        skipped_groups: synced
-            .problems
-            .len()
-            .max(store.refused_groups(eval_day, eval_day)?.len()),
+        skipped_groups: synced.problems.len().max(refused_today.len()),
+        skipped_group_names: if refused_today.is_empty() {
+            synced.problems.iter().take(3).cloned().collect()
+        } else {
+            refused_today
+                .iter()
+                .take(3)
+                .map(|(d, account, usage_type, why)| format!("{d} {account} {usage_type}: {why}"))
+                .collect()
+        },
         trail_files_read: 0,
         bad_trail_files: 0,
         bad_trail_records: 0,

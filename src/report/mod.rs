@@ -257,6 +257,9 @@ pub struct DataQuality {
     pub unknown_usage_types: Vec<String>,
     /// Response groups that could not be read and were skipped.
     pub skipped_groups: usize,
+    /// The first few of them, each `day account usage-type: why`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped_group_names: Vec<String>,
     /// Trail files read for the incidents' caller analysis.
     pub trail_files_read: u64,
     /// Trail files that could not be read (corrupt, truncated), over all incidents.
@@ -340,8 +343,13 @@ impl Report {
             ));
         }
         if q.skipped_groups > 0 {
+            let named = if q.skipped_group_names.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", q.skipped_group_names.join("; "))
+            };
             parts.push(format!(
-                "{} unreadable Cost Explorer group(s) skipped",
+                "{} unreadable Cost Explorer group(s) skipped, their days fetched again next run{named}",
                 q.skipped_groups
             ));
         }

@@ -594,6 +594,11 @@ fn a_refused_group_on_the_spike_day(what: &str, spoil: impl FnOnce(&mut Value)) 
         "{what}: the refused group is counted: {:#}",
         v["data_quality"]
     );
+    let named = v["data_quality"]["skipped_group_names"].to_string();
+    assert!(
+        named.contains(acc) && named.contains(bad_ut),
+        "{what}: the refused group is named: {named}"
+    );
     let found = incidents(&v);
     for i in &found {
         for k in ["observed", "expected", "excess_usage", "total_excess_usage"] {
