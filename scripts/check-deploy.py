@@ -89,6 +89,10 @@ check(docker.count("FROM ") >= 2, "Dockerfile: multi-stage")
 check(re.search(r"^USER (?!root|0\b)", docker, re.M) is not None, "Dockerfile: a non-root USER")
 cron = open(os.path.join(ROOT, "deploy/cron/egresswatch.cron")).read()
 check(re.search(r"^\S+ \S+ \S+ \S+ \S+ \S+ .*egresswatch run", cron, re.M) is not None, "cron: a daily line")
+for line in (l for l in cron.splitlines() if re.match(r"^[0-9*]", l)):
+    # A sourced env file exports nothing without `set -a`: the secrets would never reach the job.
+    check(". /etc/egresswatch/env" not in line or "set -a" in line, f"cron: `set -a` before sourcing the env file: {line}")
+    check("--quiet" in line, f"cron: --quiet, so that cron mails only failures: {line}")
 
 if problems:
     print("\n".join(problems))

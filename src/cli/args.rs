@@ -27,7 +27,8 @@ pub struct Cli {
     /// More log output on stderr (-v info, -vv debug). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
-    /// Only errors on stderr.
+    /// Print nothing unless something fails: no text report or summary on success, only errors
+    /// on stderr (for cron, which mails any output). `--format json` output is still printed.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
     /// Log lines on stderr as text or as JSON (one object per line, for log collectors).

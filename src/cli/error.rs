@@ -29,11 +29,18 @@ impl Error {
 }
 
 impl fmt::Display for Error {
+    /// What a person reads on a terminal: control and bidi characters from the input (a CSV
+    /// cell, an AWS message) replaced, one line per message.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::report::format::terminal;
         match self {
-            Error::Config(msgs) => write!(f, "{}", msgs.join("\n")),
+            Error::Config(msgs) => {
+                let lines: Vec<String> =
+                    msgs.iter().flat_map(|m| m.lines()).map(terminal).collect();
+                write!(f, "{}", lines.join("\n"))
+            }
             // `{:#}` prints the whole context chain on one line: "syncing: Cost Explorer: ..."
-            Error::Runtime(e) => write!(f, "{e:#}"),
+            Error::Runtime(e) => write!(f, "{}", terminal(&format!("{e:#}"))),
         }
     }
 }

@@ -29,6 +29,12 @@ use error::{Error, Result};
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
+    // A reader that goes away (`| head`) ends the process quietly, not with a panic.
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to its default before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -41,11 +47,30 @@ pub fn main() -> ExitCode {
     match dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            // A configured secret that cannot be read, found only when a run came to deliver:
+            // a configuration error (exit 2), said as one.
+            let e = match e {
+                Error::Runtime(r) => match r
+                    .chain()
+                    .find_map(|c| c.downcast_ref::<crate::settings::UnreadableSecret>())
+                {
+                    Some(u) => Error::Config(vec![format!(
+                        "{u}; nothing was sent, the messages stay queued (egresswatch check-config \
+                         lists every problem)"
+                    )]),
+                    None => Error::Runtime(r),
+                },
+                other => other,
+            };
             let code = e.exit_code();
             let _ = std::io::stdout().flush();
             match &e {
                 Error::Config(_) => eprintln!("{e}"),
-                Error::Runtime(_) => eprintln!("egresswatch: error: {e}"),
+                // One line: the cause chain, control characters out, never a debug dump.
+                Error::Runtime(_) => eprintln!(
+                    "egresswatch: error: {}",
+                    crate::settings::errors::one_line(&e.to_string(), 2000)
+                ),
             }
             ExitCode::from(code)
         }
@@ -62,14 +87,67 @@ fn init_logging(verbose: u8, quiet: bool, format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(format!("egresswatch={level},warn"))
     });
+    // Colour only for a person at a terminal, and never when NO_COLOR is set (no-color.org).
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(move || SafeStderr { colour })
+        .with_ansi(colour)
         .with_target(false);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+}
+
+/// Stderr for log lines, which carry strings from AWS and the trail: control and bidi characters
+/// in them are replaced, so no log line can move the cursor or hide its text. With colour on,
+/// only the formatter's own colour codes (`ESC [ digits ; m`) pass.
+struct SafeStderr {
+    colour: bool,
+}
+
+impl Write for SafeStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let mut out = String::with_capacity(text.len());
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '\u{1b}' && self.colour && chars.peek() == Some(&'[') {
+                // Keep an SGR sequence (colour) whole; anything else after ESC is dropped.
+                let mut seq = String::from("\u{1b}[");
+                chars.next();
+                while let Some(&d) = chars.peek() {
+                    if d.is_ascii_digit() || d == ';' {
+                        seq.push(d);
+                        chars.next();
+                    } else {
+                        break;
+                    }
+                }
+                if chars.peek() == Some(&'m') {
+                    chars.next();
+                    seq.push('m');
+                    out.push_str(&seq);
+                } else {
+                    out.push(' ');
+                }
+            } else if c == '\n' {
+                out.push(c);
+            } else if crate::report::format::is_unsafe(c) {
+                out.push(if c.is_control() { ' ' } else { '\u{fffd}' });
+            } else {
+                out.push(c);
+            }
+        }
+        std::io::stderr().write_all(out.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }
 
 fn load_config(arg: &ConfigArg) -> Result<Config> {
@@ -116,7 +194,7 @@ fn dispatch(cli: Cli) -> Result<()> {
     let (quiet, log_format) = (cli.quiet, cli.log_format);
     match cli.command {
         Command::Run(a) => cmd_run(a, quiet, log_format),
-        Command::Sync(a) => cmd_sync(a),
+        Command::Sync(a) => cmd_sync(a, quiet),
         Command::Series(a) => cmd_series(a),
         Command::CheckConfig(a) => cmd_check_config(a),
         Command::Detect(a) => cmd_detect(a),
@@ -124,7 +202,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Activity(a) => cmd_activity(a),
         Command::Outbox(a) => cmd_outbox(a),
         Command::Backfill(a) => cmd_backfill(a),
-        Command::Watch(a) => cmd_watch(a),
+        Command::Watch(a) => cmd_watch(a, quiet),
         Command::Init { path } => cmd_init(&path),
         Command::Completions { shell } => {
             clap_complete::generate(
@@ -137,7 +215,9 @@ fn dispatch(cli: Cli) -> Result<()> {
         }
         Command::Man => {
             let man = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command());
-            man.render(&mut std::io::stdout().lock())
+            let mut out = std::io::stdout().lock();
+            man.render(&mut out)
+                .and_then(|()| out.write_all(MAN_EXTRA.as_bytes()))
                 .map_err(|e| Error::Runtime(anyhow::Error::new(e).context("writing the man page")))
         }
         Command::Import(a) => cmd_import(a),
@@ -180,6 +260,7 @@ fn cmd_run(a: RunArgs, quiet: bool, log_format: LogFormat) -> Result<()> {
     })?;
     match a.format {
         RunFormat::Json => print_json(&outcome)?,
+        RunFormat::Text if quiet => {}
         RunFormat::Text => print!("{}", render::run_text(&outcome, a.dry_run)),
     }
     rt.block_on(state.save())?;
@@ -195,7 +276,7 @@ fn cmd_run(a: RunArgs, quiet: bool, log_format: LogFormat) -> Result<()> {
     }
 }
 
-fn cmd_sync(a: SyncArgs) -> Result<()> {
+fn cmd_sync(a: SyncArgs, quiet: bool) -> Result<()> {
     let cfg = load_config(&a.config)?;
     let today = today();
     let to = a.to.unwrap_or(today - Days::new(1));
@@ -218,6 +299,9 @@ fn cmd_sync(a: SyncArgs) -> Result<()> {
     }
     for p in &out.problems {
         eprintln!("egresswatch: warning: skipped: {p}");
+    }
+    if quiet {
+        return Ok(());
     }
     println!(
         "{} Cost Explorer request(s) (${:.2}); {} day(s) fetched in {} range(s), {} point(s) stored in {}",
@@ -271,6 +355,30 @@ fn cmd_check_config(a: CheckConfigArgs) -> Result<()> {
         .unwrap_or_else(|| PathBuf::from(config::DEFAULT_PATH));
     let cfg = config::load(Some(&shown), true)
         .map_err(|errs| Error::Config(errs.iter().map(|e| e.to_string()).collect()))?;
+    // Every configured secret must be readable and usable now: a run would otherwise fail (or,
+    // before, send unsigned). Each line names the key and where it looked, never a value.
+    let sinks = crate::report::sink::Sink::ALL;
+    let unusable = cfg.notify.unusable_secrets(&sinks);
+    if !unusable.is_empty() {
+        use crate::settings::{error_at, keys, locate::span_of};
+        let text = std::fs::read_to_string(&shown).unwrap_or_default();
+        let doc = toml_edit::Document::parse(text.clone()).ok();
+        let label = shown.display().to_string();
+        return Err(Error::Config(
+            unusable
+                .iter()
+                .map(|u| {
+                    // At the key, or (a default variable) at its table's header.
+                    let path = keys(&u.key.split('.').collect::<Vec<_>>());
+                    let span = doc.as_ref().and_then(|d| {
+                        span_of(d, &path).or_else(|| span_of(d, &path[..path.len() - 1]))
+                    });
+                    let message = format!("{}: {}", u.what, u.problem);
+                    error_at(&text, &label, span, u.key.clone(), message).to_string()
+                })
+                .collect(),
+        ));
+    }
     println!("{}: ok", shown.display());
     print!("{}", render::sinks(&cfg.notify));
     Ok(())
@@ -311,6 +419,44 @@ fn cmd_callers(a: CallersArgs) -> Result<()> {
     Ok(())
 }
 
+/// What the man page says beyond the arguments: exit codes, environment, files.
+const MAN_EXTRA: &str = r#".SH "EXIT STATUS"
+.TP
+\fB0\fR
+Success, with or without incidents.
+.TP
+\fB1\fR
+A runtime failure (network, AWS, disk, a delivery that failed): the next scheduled run may
+succeed; what was not delivered stays queued.
+.TP
+\fB2\fR
+A usage or configuration error: a person must fix the command line or the config file (every
+error names file, line and key).
+.SH ENVIRONMENT
+.TP
+\fBEGRESSWATCH_CONFIG\fR
+The config file when \fB\-\-config\fR is not given (default: egresswatch.toml).
+.TP
+\fBEGRESSWATCH_SLACK_WEBHOOK_URL\fR, \fBEGRESSWATCH_TEAMS_WEBHOOK_URL\fR, \fBEGRESSWATCH_WEBHOOK_URL\fR, \fBEGRESSWATCH_WEBHOOK_SECRET\fR
+The sinks' secrets, unless their tables name other variables or files.
+.TP
+\fBAWS_PROFILE\fR, \fBAWS_REGION\fR, \fBAWS_ENDPOINT_URL\fR, ...
+The AWS SDK's usual settings and credential chain.
+.TP
+\fBRUST_LOG\fR
+Log filter (overrides \-v and \-q).
+.TP
+\fBNO_COLOR\fR
+No colour in logs (logs are coloured only on a terminal anyway).
+.SH FILES
+.TP
+\fBegresswatch.toml\fR
+The config (\fBegresswatch init\fR writes a documented one).
+.TP
+\fBegresswatch.db\fR, \fBegresswatch.db.lock\fR
+The SQLite store (\fB[state] path\fR; may be s3://BUCKET/KEY) and its lock: two runs never share a store.
+"#;
+
 /// The starter config: the documented example, every key with its default.
 const STARTER: &str = include_str!("../../config.toml.example");
 
@@ -339,7 +485,7 @@ fn cmd_init(path: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-fn cmd_watch(a: WatchArgs) -> Result<()> {
+fn cmd_watch(a: WatchArgs, quiet: bool) -> Result<()> {
     use crate::sources::cloudwatch::CloudWatch;
     let cfg = load_config(&a.config)?;
     let Some(cw) = cfg.cloudwatch.clone() else {
@@ -364,6 +510,7 @@ fn cmd_watch(a: WatchArgs) -> Result<()> {
     rt.block_on(state.save())?;
     match a.format {
         RunFormat::Json => print_json(&report)?,
+        RunFormat::Text if quiet => {}
         RunFormat::Text => print!("{}", render::watch_text(&report)),
     }
     match report.delivery_error {

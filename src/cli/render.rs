@@ -89,12 +89,12 @@ pub fn points_table(out: &mut impl Write, points: &[CostPoint]) -> std::io::Resu
             out,
             "{:<10}  {:<12}  {:<14}  {:<16}  {:<28}  {:>14.3}  {:<8}  {:>10.2}  {}",
             p.day,
-            p.account,
-            p.region,
+            clean_line(&p.account),
+            clean_line(&p.region),
             p.family.as_str(),
-            p.usage_type,
+            clean_line(&p.usage_type),
             p.usage,
-            p.unit,
+            clean_line(&p.unit),
             p.cost_usd,
             if p.estimated { "yes" } else { "" }
         )?;
@@ -103,30 +103,25 @@ pub fn points_table(out: &mut impl Write, points: &[CostPoint]) -> std::io::Resu
 }
 
 /// `check-config`: the sinks, with their secrets masked: enough to see the wiring, never the
-/// credential.
+/// credential. A secret that cannot be read is not listed here: `check-config` fails on it.
 pub fn sinks(n: &NotifySettings) -> String {
     let mut out = String::new();
-    let mut secrets = vec![];
-    if let Some(s) = &n.slack {
-        secrets.push(("slack webhook URL", &s.webhook_url, true));
-    }
-    if let Some(s) = &n.teams {
-        secrets.push(("teams webhook URL", &s.webhook_url, true));
-    }
-    if let Some(w) = &n.webhook {
-        secrets.push(("webhook URL", &w.url, true));
-        if let Some(s) = &w.secret {
-            secrets.push(("webhook signing secret", s, false));
-        }
-    }
-    for (what, source, is_url) in secrets {
-        let line = match source.resolve() {
-            Ok(v) if is_url => format!("  {what}: {source}: {}", v.masked_url()),
-            Ok(_) => format!("  {what}: {source}: set (****)"),
-            Err(e) => format!("  {what}: {e:#} (needed when a run has something to deliver)"),
+    for need in n.secrets() {
+        let line = match need.read() {
+            Ok(v) if need.is_url => format!("  {}: {}: {}", need.what, need.source, v.masked_url()),
+            Ok(_) => format!("  {}: {}: set (****)", need.what, need.source),
+            Err(e) => format!("  {}: {e}", need.what),
         };
         out.push_str(&line);
         out.push('\n');
+    }
+    if let Some(w) = &n.webhook {
+        if w.signing_source().is_none() {
+            out.push_str(
+                "  the webhook's signing secret: none (messages go out unsigned; set \
+                 secret_env or secret_file to sign them)\n",
+            );
+        }
     }
     if let Some(p) = &n.file {
         out.push_str(&format!("  file sink: {}\n", p.display()));
@@ -167,10 +162,14 @@ pub fn outbox_table(msgs: &[OutboxMessage]) -> String {
         };
         out.push_str(&format!(
             "{:>5}  {:<8}  {}  {}  [{}]\n",
-            m.id, m.sink, m.created_at, m.summary, state
+            m.id,
+            m.sink,
+            m.created_at,
+            clean_line(&m.summary),
+            state
         ));
         if let (None, None, Some(e)) = (&m.sent_at, &m.dropped_at, &m.last_error) {
-            out.push_str(&format!("       last error: {e}\n"));
+            out.push_str(&format!("       last error: {}\n", clean_line(e)));
         }
     }
     out

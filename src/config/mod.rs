@@ -114,9 +114,8 @@ pub fn parse(text: &str, label: &str) -> Result<Config, Vec<ConfigError>> {
             )]);
         }
     };
-    let mut unknown: Vec<Vec<Seg>> = Vec::new();
-    let de = match toml::Deserializer::parse(text) {
-        Ok(d) => d,
+    let mut table: toml::Table = match toml::from_str(text) {
+        Ok(t) => t,
         Err(e) => {
             return Err(vec![err_at(
                 e.span(),
@@ -125,10 +124,45 @@ pub fn parse(text: &str, label: &str) -> Result<Config, Vec<ConfigError>> {
             )])
         }
     };
-    let raw: Result<RawConfig, _> = serde_path_to_error::deserialize(
-        serde_ignored::Deserializer::new(de, &mut |p: serde_ignored::Path| unknown.push(segs(&p))),
-    );
     let mut check = Check::new(text, label, &doc);
+    // Deserialize; on a value of the wrong type, note it where it is written, take the key out
+    // and go on, so that one check-config names every type error at once.
+    let mut unknown: Vec<Vec<Seg>> = Vec::new();
+    let mut raw = None;
+    for _ in 0..256 {
+        unknown.clear();
+        let attempt: Result<RawConfig, _> =
+            serde_path_to_error::deserialize(serde_ignored::Deserializer::new(
+                toml::Value::Table(table.clone()),
+                &mut |p: serde_ignored::Path| unknown.push(segs(&p)),
+            ));
+        match attempt {
+            Ok(r) => {
+                raw = Some(r);
+                break;
+            }
+            Err(e) => {
+                let path: Vec<Seg> = e
+                    .path()
+                    .iter()
+                    .filter_map(|s| match s {
+                        serde_path_to_error::Segment::Map { key } => Some(Seg::Key(key.clone())),
+                        serde_path_to_error::Segment::Seq { index } => Some(Seg::Index(*index)),
+                        _ => None,
+                    })
+                    .collect();
+                let inner = e.into_inner();
+                check.push(err_at(
+                    span_of(&doc, &path),
+                    display_path(&path),
+                    inner.to_string().trim().to_string(),
+                ));
+                if !remove(&mut table, &path) {
+                    break;
+                }
+            }
+        }
+    }
     for path in &unknown {
         check.push(err_at(
             span_of(&doc, path),
@@ -136,27 +170,8 @@ pub fn parse(text: &str, label: &str) -> Result<Config, Vec<ConfigError>> {
             unknown_key_message(path),
         ));
     }
-    let raw = match raw {
-        Ok(r) => r,
-        Err(e) => {
-            let path: Vec<Seg> = e
-                .path()
-                .iter()
-                .filter_map(|s| match s {
-                    serde_path_to_error::Segment::Map { key } => Some(Seg::Key(key.clone())),
-                    serde_path_to_error::Segment::Seq { index } => Some(Seg::Index(*index)),
-                    _ => None,
-                })
-                .collect();
-            let inner = e.into_inner();
-            let span = span_of(&doc, &path).or(inner.span());
-            check.push(err_at(
-                span,
-                display_path(&path),
-                inner.message().to_string(),
-            ));
-            return Err(check.into_errors());
-        }
+    let Some(raw) = raw else {
+        return Err(check.into_errors());
     };
     let cfg = compose(raw, &mut check);
     let errors = check.into_errors();
@@ -199,6 +214,42 @@ fn compose(raw: RawConfig, c: &mut Check<'_>) -> Config {
         cloudtrail,
         cloudwatch,
         activity,
+    }
+}
+
+/// Take the value at `path` out of `table` (an element of an inline array takes the whole
+/// array, so that later paths keep their indices). False when there is nothing to take.
+fn remove(table: &mut toml::Table, path: &[Seg]) -> bool {
+    let cut = match path.iter().rposition(|s| matches!(s, Seg::Key(_))) {
+        // `a.b[3]`: the array `a.b`; `a[2].k`: the key `k` of the table `a[2]`.
+        Some(k)
+            if k + 1 < path.len() && path[k + 1..].iter().all(|s| matches!(s, Seg::Index(_))) =>
+        {
+            &path[..=k]
+        }
+        Some(_) => path,
+        None => return false,
+    };
+    let mut v = toml::Value::Table(std::mem::take(table));
+    let removed = remove_in(&mut v, cut);
+    if let toml::Value::Table(t) = v {
+        *table = t;
+    }
+    removed
+}
+
+fn remove_in(v: &mut toml::Value, path: &[Seg]) -> bool {
+    match path {
+        [Seg::Key(k)] => v.as_table_mut().is_some_and(|t| t.remove(k).is_some()),
+        [Seg::Key(k), rest @ ..] => v
+            .as_table_mut()
+            .and_then(|t| t.get_mut(k))
+            .is_some_and(|n| remove_in(n, rest)),
+        [Seg::Index(i), rest @ ..] if !rest.is_empty() => v
+            .as_array_mut()
+            .and_then(|a| a.get_mut(*i))
+            .is_some_and(|n| remove_in(n, rest)),
+        _ => false,
     }
 }
 

@@ -18,6 +18,7 @@ pub mod controlplane;
 pub mod settings;
 pub mod sql;
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -56,22 +57,30 @@ pub struct AnalysisSpec {
 
 impl AnalysisSpec {
     /// The time of an S3 record this analysis reads (its account and region, if set), or
-    /// `None` for a record it skips.
+    /// `None` for a record it skips (or whose time cannot be read).
     pub fn admits(&self, r: &Record<'_>) -> Option<i64> {
-        if !r.is_s3() {
+        if !self.in_scope(r) {
             return None;
+        }
+        r.epoch_seconds()
+    }
+
+    /// Whether `r` is an S3 record of this analysis's account and region (if set).
+    pub fn in_scope(&self, r: &Record<'_>) -> bool {
+        if !r.is_s3() {
+            return false;
         }
         if let Some(a) = &self.account {
             if r.recipient_account_id.as_deref() != Some(a.as_str()) {
-                return None;
+                return false;
             }
         }
         if let Some(reg) = &self.region {
             if r.aws_region.as_deref() != Some(reg.as_str()) {
-                return None;
+                return false;
             }
         }
-        r.epoch_seconds()
+        true
     }
 
     /// The span of event times the scan must read.
@@ -195,19 +204,48 @@ impl EventReport {
     }
 }
 
+/// Why a record in scope was skipped by the analysis (beside the reader's reasons and the
+/// implausible byte counts of `record`).
+pub const BAD_EVENT_TIME: &str = "eventTime missing or not a timestamp";
+
 /// Counts of what was read.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct DataQuality {
+    /// Trail files read.
     pub files: u64,
+    /// Records read (a record the analysis then refuses is also a bad record).
     pub records: u64,
     pub bad_files: u64,
+    /// Records skipped: not readable as a record, or holding a value that cannot be true.
     pub bad_records: u64,
     /// The first few bad files, with why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub bad_file_names: Vec<String>,
+    /// Why records were skipped: reason → count (only when some were).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub bad_record_reasons: BTreeMap<String, u64>,
 }
 
 impl DataQuality {
+    /// Count one record skipped, and why.
+    pub fn bad_record(&mut self, reason: &str) {
+        self.bad_records += 1;
+        self.add_reason(reason, 1);
+    }
+
+    /// Add `n` to the count of `reason` (the records themselves are counted by the caller).
+    pub fn add_reason(&mut self, reason: &str, n: u64) {
+        if n == 0 {
+            return;
+        }
+        match self.bad_record_reasons.get_mut(reason) {
+            Some(c) => *c += n,
+            None => {
+                self.bad_record_reasons.insert(reason.to_string(), n);
+            }
+        }
+    }
+
     /// Count one file and its outcome (the first 20 bad files are named).
     pub fn file_done(&mut self, name: &str, records: u64, bad_records: u64, error: Option<String>) {
         self.files += 1;
@@ -231,6 +269,9 @@ impl DataQuality {
             if self.bad_file_names.len() < 20 {
                 self.bad_file_names.push(n);
             }
+        }
+        for (reason, n) in other.bad_record_reasons {
+            self.add_reason(&reason, n);
         }
     }
 }
@@ -281,16 +322,35 @@ fn rfc3339(epoch: i64) -> String {
 
 impl Partial {
     /// Feed one record.
+    /// A record of the scope whose time or byte count cannot be true is counted as a bad
+    /// record, with why, and contributes nothing.
     pub fn add(&mut self, r: &Record<'_>, spec: &AnalysisSpec) {
-        let Some(t) = spec.admits(r) else { return };
+        if !spec.in_scope(r) {
+            return;
+        }
+        let Some(t) = r.epoch_seconds() else {
+            self.quality.bad_record(BAD_EVENT_TIME);
+            return;
+        };
         let (from, to) = spec.window;
         let in_window = t >= from && t < to;
         let name = r.name();
         if name == "GetObject" {
+            let in_baseline = t >= spec.baseline.0 && t < spec.baseline.1;
+            if !in_window && !in_baseline {
+                return;
+            }
+            let bytes = match r.checked_bytes_out() {
+                Ok(b) => b,
+                Err(why) => {
+                    self.quality.bad_record(why);
+                    return;
+                }
+            };
             if in_window {
-                self.add_caller(r, t);
-            } else if t >= spec.baseline.0 && t < spec.baseline.1 {
-                self.add_baseline(r);
+                self.add_caller(r, t, bytes);
+            } else {
+                self.add_baseline(r, bytes);
             }
             return;
         }
@@ -476,7 +536,7 @@ impl Partial {
         acc.first = acc.first.min(g.first);
     }
 
-    fn add_caller(&mut self, r: &Record<'_>, t: i64) {
+    fn add_caller(&mut self, r: &Record<'_>, t: i64, bytes: u64) {
         let principal = r.principal();
         let obj = r.object();
         self.key.clear();
@@ -512,7 +572,7 @@ impl Partial {
             *acc.error_codes.entry(code.to_string()).or_insert(0) += 1;
         } else {
             // Saturating: byte counts come from the log, and a forged one must not panic.
-            acc.bytes_out = acc.bytes_out.saturating_add(r.bytes_out());
+            acc.bytes_out = acc.bytes_out.saturating_add(bytes);
         }
         if r.presigned() {
             acc.presigned += 1;
@@ -522,7 +582,7 @@ impl Partial {
         }
     }
 
-    fn add_baseline(&mut self, r: &Record<'_>) {
+    fn add_baseline(&mut self, r: &Record<'_>, bytes: u64) {
         let principal = r.principal();
         if !self.base_principals.contains(principal.as_ref()) {
             self.base_principals.insert(principal.to_string());
@@ -544,7 +604,7 @@ impl Partial {
                 .base_principal_bytes
                 .entry(principal.into_owned())
                 .or_insert(0);
-            *b = b.saturating_add(r.bytes_out());
+            *b = b.saturating_add(bytes);
         }
     }
 
@@ -621,6 +681,12 @@ impl Consumer for Partial {
         Partial::file_done(self, name, records, bad_records, error);
     }
 
+    fn bad_record_reasons(&mut self, reasons: &crate::sources::cloudtrail::reader::Reasons) {
+        for (reason, n) in reasons {
+            self.quality.add_reason(reason, *n);
+        }
+    }
+
     fn merge(self, other: Self) -> Self {
         Partial::merge(self, other)
     }
@@ -657,12 +723,31 @@ pub struct Window {
     pub to: String,
 }
 
+/// The callers an analysis does not list one by one (beyond `cloudtrail.max_callers_kept`),
+/// summed: with them, the callers' totals are the window's.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct OtherCallers {
+    /// Callers (principal, source IP, user agent, bucket) summed here.
+    pub groups: u64,
+    pub requests: u64,
+    pub bytes_out: u64,
+    /// The sum of each caller's distinct objects.
+    pub objects: u64,
+    pub errors: u64,
+    pub share_of_bytes: f64,
+    pub share_of_excess: f64,
+}
+
 /// The analysis of one window.
 #[derive(Debug, Clone, Serialize)]
 pub struct Analysis {
     pub window: Window,
     pub baseline: Window,
+    /// The top callers, at most `cloudtrail.max_callers_kept` of them, most excess first.
     pub callers: Vec<CallerReport>,
+    /// The callers beyond those, summed (absent when every caller is listed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub others: Option<OtherCallers>,
     pub events: Vec<EventReport>,
     pub data_quality: DataQuality,
     /// GetObject bytes in the window, and the part above each principal's baseline rate.
@@ -678,8 +763,19 @@ fn in_any(nets: &[IpNet], ip: &str) -> Option<bool> {
     Some(nets.iter().any(|n| n.contains(&addr)))
 }
 
-/// Turn the merged partial into the report: rank, mark what is new, flag.
+/// Callers an analysis keeps unless configured (`cloudtrail.max_callers_kept`).
+pub use settings::DEFAULT_MAX_CALLERS_KEPT;
+
+/// [`finalize_keeping`] with the default number of callers kept.
 pub fn finalize(p: Partial, spec: &AnalysisSpec) -> Analysis {
+    finalize_keeping(p, spec, DEFAULT_MAX_CALLERS_KEPT as usize)
+}
+
+/// Turn the merged partial into the report: rank, mark what is new, flag. The first
+/// `max_callers_kept` callers in rank order are reported one by one, the rest summed in
+/// [`Analysis::others`] (so that the report's size does not grow with the number of callers,
+/// and its totals stay exact).
+pub fn finalize_keeping(p: Partial, spec: &AnalysisSpec, max_callers_kept: usize) -> Analysis {
     let window_days = ((spec.window.1 - spec.window.0) as f64 / 86_400.0).max(1.0 / 24.0);
     let base_days = ((spec.baseline.1 - spec.baseline.0) as f64 / 86_400.0).max(0.0);
     let total_bytes: u64 = p
@@ -699,25 +795,86 @@ pub fn finalize(p: Partial, spec: &AnalysisSpec) -> Analysis {
         }
         p.base_principal_bytes.get(principal).copied().unwrap_or(0) as f64 / base_days * window_days
     };
-    let mut callers: Vec<CallerReport> = Vec::with_capacity(p.callers.len());
-    let mut excesses = Vec::with_capacity(p.callers.len());
+    // Every caller's excess first (cheap): the ranking needs them all, the report only the top.
+    struct Ranked<'p> {
+        parts: [&'p str; 4],
+        acc: &'p CallerAcc,
+        excess: f64,
+        share_of_excess: f64,
+    }
+    let mut ranked: Vec<Ranked<'_>> = Vec::with_capacity(p.callers.len());
     for (k, c) in &p.callers {
-        let mut parts = k.split(SEP);
-        let principal = parts.next().unwrap_or("").to_string();
-        let source_ip = parts.next().unwrap_or("").to_string();
-        let user_agent = parts.next().unwrap_or("").to_string();
-        let bucket = parts.next().unwrap_or("").to_string();
-        let pw = principal_window
-            .get(principal.as_str())
-            .copied()
-            .unwrap_or(0) as f64;
-        let pe = principal_expected(&principal);
+        let mut it = k.split(SEP);
+        let mut parts = [""; 4];
+        for part in &mut parts {
+            *part = it.next().unwrap_or("");
+        }
+        let pw = principal_window.get(parts[0]).copied().unwrap_or(0) as f64;
+        let pe = principal_expected(parts[0]);
         let excess = if pw > 0.0 {
             (pw - pe).max(0.0) * (c.bytes_out as f64 / pw)
         } else {
             0.0
         };
-        excesses.push(excess);
+        ranked.push(Ranked {
+            parts,
+            acc: c,
+            excess,
+            share_of_excess: 0.0,
+        });
+    }
+    // Summed in a fixed order: the map's order depends on how the trail was read (workers,
+    // files, a query engine's rows), and float sums depend on order.
+    let excess_total: f64 = {
+        let mut sorted: Vec<f64> = ranked.iter().map(|r| r.excess).collect();
+        sorted.sort_by(f64::total_cmp);
+        sorted.iter().sum()
+    };
+    for r in &mut ranked {
+        r.share_of_excess = if excess_total > 0.0 {
+            r.excess / excess_total
+        } else {
+            0.0
+        };
+    }
+    ranked.sort_by(|a, b| {
+        b.share_of_excess
+            .total_cmp(&a.share_of_excess)
+            .then(b.acc.bytes_out.cmp(&a.acc.bytes_out))
+            .then(a.parts.cmp(&b.parts))
+    });
+    let share_of_bytes = |bytes: u64| {
+        if total_bytes > 0 {
+            bytes as f64 / total_bytes as f64
+        } else {
+            0.0
+        }
+    };
+    let dropped = ranked.split_off(max_callers_kept.min(ranked.len()));
+    let others = (!dropped.is_empty()).then(|| {
+        let mut o = OtherCallers::default();
+        for r in &dropped {
+            let c = r.acc;
+            o.groups += 1;
+            o.requests += c.requests;
+            o.bytes_out = o.bytes_out.saturating_add(c.bytes_out);
+            o.objects += c.objects.len() as u64 + c.objects_counted;
+            o.errors += c.errors;
+        }
+        let mut shares: Vec<f64> = dropped.iter().map(|r| r.share_of_excess).collect();
+        shares.sort_by(f64::total_cmp);
+        o.share_of_excess = shares.iter().sum();
+        o.share_of_bytes = share_of_bytes(o.bytes_out);
+        o
+    });
+    let mut callers: Vec<CallerReport> = Vec::with_capacity(ranked.len());
+    for r in ranked {
+        let c = r.acc;
+        let [principal, source_ip, user_agent, bucket] = r.parts.map(str::to_string);
+        let pw = principal_window
+            .get(principal.as_str())
+            .copied()
+            .unwrap_or(0) as f64;
         let allowlisted = spec
             .allow_principals
             .iter()
@@ -794,38 +951,11 @@ pub fn finalize(p: Partial, spec: &AnalysisSpec) -> Analysis {
             last_seen: rfc3339(c.last),
             new,
             flags,
-            share_of_bytes: if total_bytes > 0 {
-                c.bytes_out as f64 / total_bytes as f64
-            } else {
-                0.0
-            },
-            share_of_excess: 0.0,
+            share_of_bytes: share_of_bytes(c.bytes_out),
+            share_of_excess: r.share_of_excess,
             allowlisted,
         });
     }
-    // Summed in a fixed order: the map's order depends on how the trail was read (workers,
-    // files, a query engine's rows), and float sums depend on order.
-    let excess_total: f64 = {
-        let mut sorted = excesses.clone();
-        sorted.sort_by(f64::total_cmp);
-        sorted.iter().sum()
-    };
-    for (c, e) in callers.iter_mut().zip(&excesses) {
-        c.share_of_excess = if excess_total > 0.0 {
-            e / excess_total
-        } else {
-            0.0
-        };
-    }
-    callers.sort_by(|a, b| {
-        b.share_of_excess
-            .total_cmp(&a.share_of_excess)
-            .then(b.bytes_out.cmp(&a.bytes_out))
-            .then(a.principal.cmp(&b.principal))
-            .then(a.source_ip.cmp(&b.source_ip))
-            .then(a.user_agent.cmp(&b.user_agent))
-            .then(a.bucket.cmp(&b.bucket))
-    });
 
     let mut events = p.events;
     // Reconnaissance: summarized per (principal, source, agent), reported when something about
@@ -926,6 +1056,7 @@ pub fn finalize(p: Partial, spec: &AnalysisSpec) -> Analysis {
             to: rfc3339(spec.baseline.1),
         },
         callers,
+        others,
         events,
         data_quality: p.quality,
         bytes_out: total_bytes,
@@ -994,13 +1125,16 @@ pub async fn analyse(
         }
         None => {
             let scope = scope_of(query, spec.span())?;
+            let limits = crate::sources::cloudtrail::ReadLimits {
+                max_file_bytes: settings.max_file_bytes,
+            };
             (
-                scan(source, &scope, spec.clone(), clients.s3.as_ref()).await?,
+                scan(source, &scope, spec.clone(), clients.s3.as_ref(), limits).await?,
                 None,
             )
         }
     };
-    let mut a = finalize(partial, &spec);
+    let mut a = finalize_keeping(partial, &spec, settings.max_callers_kept as usize);
     a.query = stats;
     Ok(a)
 }
@@ -1099,7 +1233,8 @@ pub fn reconcile(i: &crate::model::Incident, a: &Analysis) -> Reconciliation {
             a.excess_bytes as f64,
         )
     } else {
-        let requests: u64 = a.callers.iter().map(|c| c.requests).sum();
+        let requests: u64 = a.callers.iter().map(|c| c.requests).sum::<u64>()
+            + a.others.as_ref().map_or(0, |o| o.requests);
         ("requests", i.total_excess_usage, requests as f64)
     };
     let unattributed = (billed - attributed).max(0.0);
@@ -1169,7 +1304,10 @@ pub async fn scan_activity(
     }
     let spec = std::sync::Arc::new(spec);
     let scope = scope_of(query, query.window)?;
-    let counter: ActivityCounter = scan(source, &scope, spec, clients.s3.as_ref()).await?;
+    let limits = crate::sources::cloudtrail::ReadLimits {
+        max_file_bytes: settings.max_file_bytes,
+    };
+    let counter: ActivityCounter = scan(source, &scope, spec, clients.s3.as_ref(), limits).await?;
     Ok(counter.finish())
 }
 
@@ -1263,6 +1401,168 @@ mod tests {
             "a VPC endpoint is not the internet"
         );
         assert!(by("web").new.contains(&"new principal".to_string()));
+    }
+
+    /// A GetObject in the window by `who` from `ip`, claiming `bytes` (JSON text).
+    fn get_claiming(who: &str, ip: &str, time: &str, bytes: &str) -> String {
+        format!(
+            r#"{{"eventTime":"{time}","eventSource":"s3.amazonaws.com","eventName":"GetObject","sourceIPAddress":"{ip}","recipientAccountId":"1","userIdentity":{{"type":"IAMUser","arn":"{who}","accountId":"1"}},"requestParameters":{{"bucketName":"b","key":"k"}},"additionalEventData":{{"bytesTransferredOut":{bytes}}}}}"#
+        )
+    }
+
+    #[test]
+    fn implausible_records_are_bad_records_with_reasons_and_count_for_nothing() {
+        use crate::sources::cloudtrail::record::{
+            BYTES_ABOVE_MAX, BYTES_NEGATIVE, BYTES_NOT_A_NUMBER,
+        };
+        let t = "2026-06-15T10:00:00Z";
+        let base = "2026-06-10T10:00:00Z";
+        let real = "arn:aws:iam::1:user/real";
+        let forger = "arn:aws:iam::1:user/forger";
+        let mut lines = vec![
+            get_claiming(real, "10.0.0.1", t, "1000"),
+            get_claiming(real, "10.0.0.1", t, "2000.0"),
+            get_claiming(forger, "203.0.113.1", t, "1e308"),
+            get_claiming(forger, "203.0.113.1", t, &u64::MAX.to_string()),
+            get_claiming(forger, "203.0.113.1", t, "-5"),
+            get_claiming(forger, "203.0.113.1", t, r#""abc""#),
+            get_claiming(forger, "203.0.113.1", "yesterday", "10"),
+            // A forged baseline would make every real caller "expected".
+            get_claiming(real, "10.0.0.1", base, "5497558138881"),
+            // Out of scope (another service): not the analysis's to judge.
+            r#"{"eventTime":"nope","eventSource":"ec2.amazonaws.com","eventName":"RunInstances"}"#
+                .into(),
+        ];
+        let a = analyse(&lines, &spec());
+        let q = &a.data_quality;
+        assert_eq!(q.bad_records, 6, "{q:?}");
+        let reasons: Vec<(&str, u64)> = q
+            .bad_record_reasons
+            .iter()
+            .map(|(k, v)| (k.as_str(), *v))
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                (BYTES_ABOVE_MAX, 3),
+                (BYTES_NEGATIVE, 1),
+                (BYTES_NOT_A_NUMBER, 1),
+                (BAD_EVENT_TIME, 1)
+            ]
+        );
+        assert_eq!(a.callers.len(), 1, "{:?}", a.callers);
+        assert_eq!(
+            (a.callers[0].principal.as_str(), a.callers[0].bytes_out),
+            (real, 3000)
+        );
+        assert_eq!(
+            (a.callers[0].share_of_bytes, a.callers[0].share_of_excess),
+            (1.0, 1.0)
+        );
+        assert_eq!((a.bytes_out, a.excess_bytes), (3000, 3000));
+        // Exactly 5 TiB is a real object.
+        lines.push(get_claiming(real, "10.0.0.1", t, &(5u64 << 40).to_string()));
+        let a = analyse(&lines, &spec());
+        assert_eq!(a.bytes_out, 3000 + (5 << 40));
+        assert_eq!(a.data_quality.bad_records, 6);
+        // The reasons survive the merge of workers, and serialize only when there are some.
+        let mut p = Partial::default();
+        p.quality.bad_record("x");
+        let mut other = Partial::default();
+        other.quality.bad_record("x");
+        other.quality.add_reason("y", 2);
+        let merged = p.merge(other).quality;
+        assert_eq!(
+            merged.bad_record_reasons,
+            BTreeMap::from([("x".into(), 2), ("y".into(), 2)])
+        );
+        let empty = serde_json::to_value(DataQuality::default()).unwrap();
+        assert!(empty.get("bad_record_reasons").is_none(), "{empty}");
+    }
+
+    #[test]
+    fn callers_beyond_the_kept_ones_are_summed_exactly() {
+        let t = "2026-06-15T10:00:00Z";
+        // 250 callers: caller i sends (i + 1) KB in (i % 3 + 1) requests.
+        let mut lines = Vec::new();
+        let (mut bytes, mut requests) = (0u64, 0u64);
+        for i in 0..250u64 {
+            for r in 0..(i % 3 + 1) {
+                let b = if r == 0 { (i + 1) * 1000 } else { 0 };
+                let who = format!("arn:aws:iam::1:user/u{i}");
+                lines.push(get_claiming(&who, "10.0.0.1", t, &b.to_string()));
+                bytes += b;
+                requests += 1;
+            }
+        }
+        let mut denied: serde_json::Value =
+            serde_json::from_str(&get_claiming("arn:aws:iam::1:user/u0", "10.0.0.1", t, "0"))
+                .unwrap();
+        denied["errorCode"] = "AccessDenied".into();
+        lines.push(denied.to_string());
+        requests += 1;
+        let text = lines.join("\n");
+        let mut p = Partial::default();
+        for_each_record(text.as_bytes(), |r| p.add(&r, &spec()));
+        let a = finalize_keeping(p, &spec(), 40);
+        assert_eq!(a.callers.len(), 40);
+        let o = a.others.as_ref().expect("an others rollup");
+        assert_eq!(o.groups, 210);
+        let kept_bytes: u64 = a.callers.iter().map(|c| c.bytes_out).sum();
+        let kept_requests: u64 = a.callers.iter().map(|c| c.requests).sum();
+        let kept_objects: u64 = a.callers.iter().map(|c| c.objects).sum();
+        let kept_errors: u64 = a.callers.iter().map(|c| c.errors).sum();
+        assert_eq!(kept_bytes + o.bytes_out, bytes);
+        assert_eq!(a.bytes_out, bytes);
+        assert_eq!(kept_requests + o.requests, requests);
+        assert_eq!(kept_objects + o.objects, 250, "one object per caller");
+        assert_eq!(kept_errors + o.errors, 1);
+        assert_eq!(o.errors, 1, "the denied caller (u0) sends least");
+        // The kept callers are the top 40 (no baseline: excess is bytes), most first.
+        let names: Vec<&str> = a.callers.iter().map(|c| c.principal.as_str()).collect();
+        assert_eq!(names[0], "arn:aws:iam::1:user/u249");
+        assert_eq!(names[39], "arn:aws:iam::1:user/u210");
+        let shares: f64 =
+            a.callers.iter().map(|c| c.share_of_bytes).sum::<f64>() + o.share_of_bytes;
+        assert!((shares - 1.0).abs() < 1e-9, "{shares}");
+        let excess: f64 =
+            a.callers.iter().map(|c| c.share_of_excess).sum::<f64>() + o.share_of_excess;
+        assert!((excess - 1.0).abs() < 1e-9, "{excess}");
+        // The requests a reconciliation counts include the others'.
+        let day = NaiveDate::from_ymd_opt(2026, 6, 15).unwrap();
+        let i = crate::model::Incident {
+            account: "1".into(),
+            account_name: None,
+            region: "eu-west-1".into(),
+            family: crate::model::Family::GetRequests,
+            day,
+            start: day,
+            peak_day: day,
+            days: 1,
+            observed: 1000.0,
+            expected: 10.0,
+            lower: 5.0,
+            upper: 20.0,
+            unit: "Requests".into(),
+            excess_usage: 990.0,
+            excess_pct: None,
+            excess_cost_usd: 1.0,
+            observed_cost_usd: 1.0,
+            total_excess_usage: 990.0,
+            total_excess_cost_usd: 1.0,
+            score: 1.0,
+            robust_z: 10.0,
+            p_value: 0.0,
+            evidence: "spike".into(),
+            young: false,
+            estimated: false,
+            reason: String::new(),
+        };
+        assert_eq!(reconcile(&i, &a).attributed, requests as f64);
+        // Few callers: no rollup, and none in the JSON.
+        let a = analyse(&lines[..3], &spec());
+        assert!(a.others.is_none());
+        assert!(serde_json::to_value(&a).unwrap().get("others").is_none());
     }
 
     #[test]

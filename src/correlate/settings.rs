@@ -9,6 +9,13 @@ use crate::sources::cloudtrail::{TrailSource, ATHENA, LAKE};
 use crate::sources::sql::athena::{AthenaSettings, RawAthena};
 use crate::sources::sql::lake::{LakeSettings, RawLake};
 
+/// Callers an analysis keeps unless configured (`cloudtrail.max_callers_kept`).
+pub const DEFAULT_MAX_CALLERS_KEPT: u32 = 100;
+
+/// The range of `cloudtrail.max_file_bytes`: 1 MiB to 16 GiB.
+const MIN_FILE_BYTES: u64 = 1 << 20;
+const MAX_FILE_BYTES: u64 = 16 << 30;
+
 /// `[cloudtrail]`: naming the callers behind an incident.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CloudTrailSettings {
@@ -23,6 +30,10 @@ pub struct CloudTrailSettings {
     pub delete_burst: u32,
     /// Callers shown per incident in messages.
     pub max_callers: u32,
+    /// Callers kept per analysis (the top ones; the rest are summed as `others`).
+    pub max_callers_kept: u32,
+    /// A trail file's largest decompressed size; a larger one is a bad file.
+    pub max_file_bytes: u64,
     /// `[cloudtrail.athena]`, `[cloudtrail.lake]`: the SQL sources, when configured (the
     /// `source` names which one is used).
     pub athena: Option<AthenaSettings>,
@@ -86,6 +97,8 @@ impl Default for CloudTrailSettings {
             allow_cidrs: Vec::new(),
             delete_burst: 100,
             max_callers: 5,
+            max_callers_kept: DEFAULT_MAX_CALLERS_KEPT,
+            max_file_bytes: crate::sources::cloudtrail::reader::DEFAULT_MAX_FILE_BYTES,
             athena: None,
             lake: None,
         }
@@ -102,6 +115,8 @@ pub struct RawCloudTrail {
     pub allow_cidrs: Option<Vec<String>>,
     pub delete_burst: Option<i64>,
     pub max_callers: Option<i64>,
+    pub max_callers_kept: Option<i64>,
+    pub max_file_bytes: Option<i64>,
     pub athena: Option<RawAthena>,
     pub lake: Option<RawLake>,
 }
@@ -155,11 +170,66 @@ impl CloudTrailSettings {
             1,
             50,
         );
+        s.max_callers_kept = c.int(
+            &with(&base, "max_callers_kept"),
+            r.max_callers_kept,
+            s.max_callers_kept,
+            1,
+            10_000,
+        );
+        if let Some(v) = r.max_file_bytes {
+            match u64::try_from(v) {
+                Ok(v) if (MIN_FILE_BYTES..=MAX_FILE_BYTES).contains(&v) => s.max_file_bytes = v,
+                _ => c.fail(
+                    &with(&base, "max_file_bytes"),
+                    format!(
+                        "{v} is out of range ({MIN_FILE_BYTES} (1 MiB) to {MAX_FILE_BYTES} (16 GiB))"
+                    ),
+                ),
+            }
+        }
         s.known_cidrs = c.cidrs(&base, "known_cidrs", r.known_cidrs);
         s.allow_cidrs = c.cidrs(&base, "allow_cidrs", r.allow_cidrs);
         s.allow_principals = r.allow_principals.unwrap_or_default();
         s.athena = athena;
         s.lake = lake;
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    fn parse(table: &str) -> Result<super::CloudTrailSettings, Vec<String>> {
+        crate::config::parse(&format!("[cloudtrail]\nsource = \"/t\"\n{table}"), "t.toml")
+            .map(|c| c.cloudtrail.unwrap())
+            .map_err(|e| e.iter().map(|e| e.to_string()).collect())
+    }
+
+    #[test]
+    fn bounds_have_defaults_and_ranges() {
+        let d = parse("").unwrap();
+        assert_eq!((d.max_callers, d.max_callers_kept), (5, 100));
+        assert_eq!(d.max_file_bytes, 1 << 30);
+        let s = parse("max_callers = 2\nmax_callers_kept = 10000\nmax_file_bytes = 17179869184\n")
+            .unwrap();
+        assert_eq!((s.max_callers, s.max_callers_kept), (2, 10_000));
+        assert_eq!(s.max_file_bytes, 16 << 30);
+        assert_eq!(
+            parse("max_file_bytes = 1048576\n").unwrap().max_file_bytes,
+            1 << 20
+        );
+        for (bad, key) in [
+            ("max_callers_kept = 0", "max_callers_kept"),
+            ("max_callers_kept = 10001", "max_callers_kept"),
+            ("max_file_bytes = 1048575", "max_file_bytes"),
+            ("max_file_bytes = 17179869185", "max_file_bytes"),
+            ("max_file_bytes = -1", "max_file_bytes"),
+        ] {
+            let e = parse(&format!("{bad}\n")).unwrap_err();
+            assert!(
+                e.len() == 1 && e[0].contains("t.toml:3") && e[0].contains(key),
+                "{bad}: {e:?}"
+            );
+        }
     }
 }

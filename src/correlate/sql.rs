@@ -473,6 +473,9 @@ impl<'a> Row<'a> {
     }
 }
 
+/// Why a row of the answer was skipped (in the data quality's reasons).
+pub const UNREADABLE_ROW: &str = "a row of the query's answer that cannot be read";
+
 /// The columns a row must have.
 const REQUIRED: &[&str] = &["section", "principal", "whole", "n", "first_t"];
 
@@ -496,6 +499,7 @@ pub fn fold(rows: &Rows, spec: &AnalysisSpec, nested_as_text: bool) -> anyhow::R
     }
     p.quality.records = rows.rows.len() as u64;
     p.quality.bad_records = bad;
+    p.quality.add_reason(UNREADABLE_ROW, bad);
     Ok(p)
 }
 
@@ -785,6 +789,7 @@ mod tests {
         };
         let p = fold(&rows, &spec(), false).unwrap();
         assert_eq!((p.quality.records, p.quality.bad_records), (2, 1));
+        assert_eq!(p.quality.bad_record_reasons[UNREADABLE_ROW], 1);
         let a = super::super::finalize(p, &spec());
         assert_eq!(a.callers.len(), 1);
         assert_eq!((a.callers[0].requests, a.callers[0].bytes_out), (3, 300));

@@ -247,6 +247,9 @@ pub async fn run<S: CostSource>(
         },
         cfg.report.runbook_url.clone(),
     );
+    if let Some(ct) = &cfg.cloudtrail {
+        report.max_callers = ct.max_callers as usize;
+    }
     if with_callers {
         super::daily::attach_callers(cfg, &mut report).await;
     }

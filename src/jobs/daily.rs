@@ -169,6 +169,9 @@ pub fn evaluate(
     );
     report.digest = digest;
     report.verdicts = verdicts;
+    if let Some(ct) = &cfg.cloudtrail {
+        report.max_callers = ct.max_callers as usize;
+    }
     Ok(report)
 }
 

@@ -5,18 +5,10 @@
 
 use crate::model::{CostPoint, Incident};
 
-/// Quote a CSV field when needed (RFC 4180), and defuse spreadsheet formulas.
+/// Quote a CSV field when needed (RFC 4180), and defuse spreadsheet formulas (see
+/// `format::csv`).
 pub fn field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
+    super::format::csv(s)
 }
 
 /// `incidents.csv`: one row per incident, with its header.

@@ -135,6 +135,9 @@ pub struct Report {
     /// How many of them no earlier run had announced.
     #[serde(skip)]
     pub activity_new: usize,
+    /// Callers listed per incident in messages (`cloudtrail.max_callers`).
+    #[serde(skip)]
+    pub max_callers: usize,
 }
 
 impl Report {
@@ -157,9 +160,13 @@ impl Report {
             verdicts: Vec::new(),
             activity: Vec::new(),
             activity_new: 0,
+            max_callers: DEFAULT_MAX_CALLERS,
         }
     }
 }
+
+/// Callers listed per incident when the config does not say (`cloudtrail.max_callers`).
+pub const DEFAULT_MAX_CALLERS: usize = 5;
 
 /// The daily digest finance asked for: the last 7 days of S3 egress per region.
 #[derive(Debug, Clone, Serialize)]
@@ -359,9 +366,14 @@ impl Report {
 
 /// "Prod data (111111111111)" or just the id.
 pub fn account_label(i: &Incident) -> String {
+    use format::display;
     match &i.account_name {
-        Some(n) if !n.is_empty() => format!("{n} ({})", i.account),
-        _ => i.account.clone(),
+        Some(n) if !n.is_empty() => format!(
+            "{} ({})",
+            display(n, bounds::ACCOUNT),
+            display(&i.account, bounds::ACCOUNT)
+        ),
+        _ => display(&i.account, bounds::ACCOUNT),
     }
 }
 
@@ -387,23 +399,90 @@ pub fn bucket_lines(ri: &ReportIncident, max: usize) -> Vec<String> {
     out
 }
 
-/// What the renderers show of an incident's CloudTrail context, as plain (unescaped) lines:
-/// each renderer escapes them for its target.
-pub fn context_lines(ctx: &crate::correlate::IncidentContext, max_callers: usize) -> Vec<String> {
+/// Display bounds for strings an attacker chooses (the trail's principals, user agents, buckets,
+/// the account names of an organisation): cut before layout, so that every incident keeps its
+/// place in a message whatever the input. The JSON documents carry them whole.
+pub mod bounds {
+    pub const PRINCIPAL: usize = 160;
+    pub const SOURCE_IP: usize = 45;
+    pub const USER_AGENT: usize = 100;
+    pub const BUCKET: usize = 70;
+    pub const EVENT: usize = 60;
+    pub const WHY: usize = 200;
+    pub const ACCOUNT: usize = 80;
+    pub const REGION: usize = 30;
+    pub const ERROR: usize = 300;
+    /// High-severity changes listed per incident (every one, up to this many).
+    pub const HIGH_CHANGES: usize = 20;
+    /// Medium-severity changes listed per incident.
+    pub const OTHER_CHANGES: usize = 5;
+}
+
+/// An incident's CloudTrail context, in the order every renderer shows it: what was read,
+/// how much of the bill it explains, the high-severity changes, the top callers, the other
+/// changes, what stays unattributed. Every attacker-chosen string is cut ([`bounds`]) and
+/// cleaned; renderers escape for their target, and may drop the optional parts to fit.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContextLines {
+    /// "Correlation unavailable: …" (then nothing else).
+    pub error: Option<String>,
+    pub query: Option<String>,
+    pub reconciliation: Option<String>,
+    /// High (and critical) severity changes: never dropped by a renderer.
+    pub high_changes: Vec<String>,
+    pub more_high_changes: usize,
+    /// The top callers by bytes, `max_callers` of them at most: never dropped.
+    pub callers: Vec<String>,
+    /// Callers not listed.
+    pub more_callers: usize,
+    /// Medium-severity changes.
+    pub other_changes: Vec<String>,
+    pub unattributed: Option<String>,
+}
+
+impl ContextLines {
+    /// Every line, in order.
+    pub fn all(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        out.extend(self.error.clone());
+        out.extend(self.query.clone());
+        out.extend(self.reconciliation.clone());
+        out.extend(self.high_changes.iter().cloned());
+        if self.more_high_changes > 0 {
+            out.push(format!(
+                "…and {} more high-severity changes",
+                self.more_high_changes
+            ));
+        }
+        out.extend(self.callers.iter().cloned());
+        if self.more_callers > 0 {
+            out.push(format!("…and {} more callers", self.more_callers));
+        }
+        out.extend(self.other_changes.iter().cloned());
+        out.extend(self.unattributed.clone());
+        out
+    }
+}
+
+/// The lines of an incident's CloudTrail context, every string bounded.
+pub fn context(ctx: &crate::correlate::IncidentContext, max_callers: usize) -> ContextLines {
+    use crate::correlate::controlplane::Severity;
+    use format::display;
     use text::bytes;
-    let mut out = Vec::new();
+    let mut out = ContextLines::default();
     if let Some(e) = &ctx.error {
-        out.push(format!(
-            "Correlation unavailable: CloudTrail could not be read: {e}"
+        out.error = Some(format!(
+            "Correlation unavailable: CloudTrail could not be read: {}",
+            display(e, bounds::ERROR)
         ));
         return out;
     }
     let Some(a) = &ctx.analysis else { return out };
     if let Some(q) = &a.query {
-        out.push(format!(
+        out.query = Some(format!(
             "CloudTrail queried in {} ({}): {} scanned, ${:.4}",
             q.engine,
-            q.query_id,
+            display(&q.query_id, bounds::EVENT),
             bytes(q.bytes_scanned),
             q.cost_usd
         ));
@@ -421,74 +500,96 @@ pub fn context_lines(ctx: &crate::correlate::IncidentContext, max_callers: usize
         } else {
             0.0
         };
-        out.push(format!(
+        out.reconciliation = Some(format!(
             "CloudTrail attributes {} of the {} billed excess ({:.0}%)",
             fmt(r.attributed),
             fmt(r.billed_excess),
             pct
         ));
     }
-    for c in a.callers.iter().take(max_callers) {
-        let mut line = format!(
-            "{:.0}%  {}  {} from {} ({}) → {}",
-            c.share_of_excess * 100.0,
-            bytes(c.bytes_out),
-            c.principal,
-            if c.source_ip.is_empty() {
-                "?"
-            } else {
-                &c.source_ip
-            },
-            if c.user_agent.is_empty() {
-                "no user agent"
-            } else {
-                &c.user_agent
-            },
-            if c.bucket.is_empty() { "?" } else { &c.bucket },
-        );
-        let notes: Vec<&str> = c.new.iter().chain(&c.flags).map(String::as_str).collect();
-        if !notes.is_empty() {
-            line.push_str(&format!(" [{}]", notes.join("; ")));
-        }
-        out.push(line);
-    }
-    if a.callers.len() > max_callers {
-        out.push(format!(
-            "…and {} more callers",
-            a.callers.len() - max_callers
-        ));
-    }
-    for e in a
-        .events
-        .iter()
-        .filter(|e| e.severity >= crate::correlate::controlplane::Severity::Medium)
-        .take(5)
-    {
+    let change = |e: &crate::correlate::EventReport| {
         let on = if e.bucket.is_empty() {
             String::new()
         } else {
-            format!(" {}", e.bucket)
+            format!(" {}", display(&e.bucket, bounds::BUCKET))
         };
-        out.push(format!(
+        format!(
             "{} {} {}{on}: {} (by {}{})",
             e.severity.as_str(),
-            e.time,
-            e.event_name,
-            e.why,
-            e.principal,
+            display(&e.time, bounds::EVENT),
+            display(&e.event_name, bounds::EVENT),
+            display(&e.why, bounds::WHY),
+            display(&e.principal, bounds::PRINCIPAL),
             if e.before_window {
                 ", before the spike"
             } else {
                 ""
             }
-        ));
+        )
+    };
+    let high: Vec<&crate::correlate::EventReport> = a
+        .events
+        .iter()
+        .filter(|e| e.severity >= Severity::High)
+        .collect();
+    out.high_changes = high
+        .iter()
+        .take(bounds::HIGH_CHANGES)
+        .map(|e| change(e))
+        .collect();
+    out.more_high_changes = high.len().saturating_sub(bounds::HIGH_CHANGES);
+    for c in a.callers.iter().take(max_callers) {
+        let mut line = format!(
+            "{:.0}%  {}  {} from {} ({}) → {}",
+            c.share_of_excess * 100.0,
+            bytes(c.bytes_out),
+            display(&c.principal, bounds::PRINCIPAL),
+            if c.source_ip.is_empty() {
+                "?".to_string()
+            } else {
+                display(&c.source_ip, bounds::SOURCE_IP)
+            },
+            if c.user_agent.is_empty() {
+                "no user agent".to_string()
+            } else {
+                display(&c.user_agent, bounds::USER_AGENT)
+            },
+            if c.bucket.is_empty() {
+                "?".to_string()
+            } else {
+                display(&c.bucket, bounds::BUCKET)
+            },
+        );
+        let notes: Vec<&str> = c.new.iter().chain(&c.flags).map(String::as_str).collect();
+        if !notes.is_empty() {
+            line.push_str(&format!(" [{}]", display(&notes.join("; "), bounds::WHY)));
+        }
+        out.callers.push(line);
     }
+    // Beyond the callers kept (`cloudtrail.max_callers_kept`), the rest are summed in `others`.
+    out.more_callers = a.callers.len().saturating_sub(max_callers)
+        + a.others.as_ref().map_or(0, |o| o.groups as usize);
+    out.other_changes = a
+        .events
+        .iter()
+        .filter(|e| e.severity == Severity::Medium)
+        .take(bounds::OTHER_CHANGES)
+        .map(change)
+        .collect();
     if let Some(r) = &ctx.reconciliation {
         if r.unattributed > 0.0 && !r.reasons.is_empty() {
-            out.push(format!("Unattributed: {}", r.reasons.join("; ")));
+            out.unattributed = Some(format!(
+                "Unattributed: {}",
+                display(&r.reasons.join("; "), bounds::ERROR)
+            ));
         }
     }
     out
+}
+
+/// [`context`]'s lines, in order.
+pub fn context_lines(ctx: &crate::correlate::IncidentContext, max_callers: usize) -> Vec<String> {
+    context(ctx, max_callers).all()
 }
 
 /// A report with many incidents and callers, hostile strings included, for the renderers'
@@ -588,6 +689,7 @@ pub(crate) mod fixture {
                     window: Window { from: "2026-06-14T00:00:00Z".into(), to: "2026-06-15T00:00:00Z".into() },
                     baseline: Window { from: "2026-05-31T00:00:00Z".into(), to: "2026-06-14T00:00:00Z".into() },
                     callers: callers(n),
+                    others: None,
                     events: vec![EventReport::for_test(
                         "2026-06-12T08:00:00Z",
                         "PutBucketPolicy",
@@ -781,5 +883,141 @@ mod snapshots {
         );
         assert_eq!(hook["activity"][0]["count"], 304);
         assert_eq!(hook["kind"], "digest");
+    }
+}
+
+/// Whatever the input, every incident a message shows keeps its headline, its dollars, its top
+/// caller and every high-severity change (or says how many more there are), and the message
+/// stays inside its receiver's limits: strings of up to 8 KB, up to 60 callers and 30 changes.
+#[cfg(test)]
+mod layout_props {
+    use super::fixture::{incidents, report};
+    use super::sink::{slack, teams};
+    use super::*;
+    use crate::correlate::controlplane::Severity;
+    use crate::correlate::{CallerReport, EventReport};
+    use format::usd;
+    use proptest::prelude::*;
+
+    /// The fixture's report, made hostile: long strings everywhere an attacker writes.
+    fn hostile(
+        n_incidents: usize,
+        len: usize,
+        n_callers: usize,
+        n_high: usize,
+        max_callers: usize,
+    ) -> Report {
+        let mut r = report(n_incidents);
+        r.max_callers = max_callers;
+        for (n, ri) in r.incidents.iter_mut().enumerate() {
+            ri.incident.account_name = Some(format!("team-{n}"));
+        }
+        let long = |tag: &str| format!("{tag}{}", "\u{202e}<!here>&*x".repeat(len / 10 + 1));
+        for (n, ri) in r.incidents.iter_mut().enumerate() {
+            let a = ri
+                .cloudtrail
+                .as_mut()
+                .and_then(|c| c.analysis.as_mut())
+                .expect("the fixture has an analysis");
+            let template = a.callers[0].clone();
+            a.callers = (0..n_callers)
+                .map(|c| CallerReport {
+                    principal: format!("caller{c}-inc{n}-{}", long("p")),
+                    user_agent: long("ua"),
+                    bucket: long("b"),
+                    source_ip: long("ip"),
+                    bytes_out: 1_000_000_000 - c as u64,
+                    ..template.clone()
+                })
+                .collect();
+            a.events = (0..n_high)
+                .map(|e| {
+                    EventReport::for_test(
+                        "2026-06-12T08:00:00Z",
+                        &format!("PutBucketPolicy{e}x{n}"),
+                        &long("bucket"),
+                        Severity::High,
+                        &long("why"),
+                    )
+                })
+                .collect();
+        }
+        r
+    }
+
+    /// Whether the message (all its text, joined) shows incident `n`, by its account's name.
+    fn shows(all: &str, n: usize) -> bool {
+        all.contains(&format!("team-{n} ("))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        #[test]
+        fn slack_keeps_what_matters_inside_its_limits(
+            n_incidents in 2usize..6,
+            len in 0usize..8192,
+            n_callers in 0usize..60,
+            n_high in 0usize..30,
+            max_callers in 1usize..50,
+        ) {
+            let r = hostile(n_incidents, len, n_callers, n_high, max_callers);
+            let incs = incidents(&r);
+            let m = slack::message(&r, &incs);
+            let blocks = m["blocks"].as_array().unwrap();
+            prop_assert!(blocks.len() <= 50);
+            prop_assert!(m.to_string().chars().count() <= 13_000, "{}", m.to_string().len());
+            let mut texts = Vec::new();
+            for b in blocks {
+                if let Some(t) = b["text"]["text"].as_str() {
+                    prop_assert!(t.chars().count() <= 3000);
+                    texts.push(t.to_string());
+                }
+            }
+            let all = texts.join("\n");
+            prop_assert!(shows(&all, 0), "the first incident is always there");
+            for (n, i) in incs.iter().enumerate() {
+                if !shows(&all, n) {
+                    continue;
+                }
+                prop_assert!(all.contains(&format!("*{}* in *{}*", i.family, i.region)), "headline of {n}");
+                prop_assert!(all.contains(&usd(i.excess_cost_usd)), "dollars of {n}");
+                if n_callers > 0 {
+                    prop_assert!(all.contains(&format!("caller0-inc{n}-")), "top caller of {n}");
+                }
+                let listed = (0..n_high).filter(|e| all.contains(&format!("PutBucketPolicy{e}x{n}"))).count();
+                prop_assert!(listed == n_high || all.contains("more high-severity changes"), "high changes of {n}: {listed}/{n_high}");
+            }
+        }
+
+        #[test]
+        fn teams_keeps_what_matters_inside_its_limits(
+            n_incidents in 2usize..6,
+            len in 0usize..8192,
+            n_callers in 0usize..60,
+            n_high in 0usize..30,
+            max_callers in 1usize..50,
+        ) {
+            let r = hostile(n_incidents, len, n_callers, n_high, max_callers);
+            let incs = incidents(&r);
+            let card = teams::message(&r, &incs);
+            prop_assert!(card.to_string().len() <= 28_000, "{}", card.to_string().len());
+            let body = card["attachments"][0]["content"]["body"].as_array().unwrap();
+            // Teams escapes punctuation with a backslash: read the card without them.
+            let texts: Vec<String> = body.iter().map(|b| b.to_string().replace("\\\\", "")).collect();
+            let all = texts.join("\n");
+            prop_assert!(shows(&all, 0), "the first incident is always there");
+            for (n, i) in incs.iter().enumerate() {
+                if !shows(&all, n) {
+                    continue;
+                }
+                prop_assert!(all.contains(&usd(i.excess_cost_usd)), "dollars of {n}");
+                if n_callers > 0 {
+                    prop_assert!(all.contains(&format!("caller0-inc{n}-")), "top caller of {n}");
+                }
+                let listed = (0..n_high).filter(|e| all.contains(&format!("PutBucketPolicy{e}x{n}"))).count();
+                prop_assert!(listed == n_high || all.contains("more high-severity changes"), "high changes of {n}: {listed}/{n_high}");
+            }
+        }
     }
 }

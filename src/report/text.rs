@@ -1,22 +1,20 @@
 //! The plain-text report: what a terminal, a log file or `demo` shows.
 //!
-//! Strings from AWS are printed with control characters replaced, so a hostile account name
-//! cannot move the cursor or rewrite the terminal.
+//! Strings from AWS are printed through `format::terminal` (control and bidi characters
+//! replaced), so a hostile account name cannot move the cursor or rewrite the terminal.
 
 use std::fmt::Write;
 
 use super::format::{num, pct, usage, usd};
 use super::{account_label, Report};
 
-/// Control characters out, for any line printed to a terminal.
+/// Control and bidirectional characters out, for any line printed to a terminal.
 pub fn clean_line(s: &str) -> String {
-    clean(s)
+    super::format::terminal(s)
 }
 
 fn clean(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    super::format::terminal(s)
 }
 
 pub fn render(r: &Report) -> String {
@@ -98,7 +96,7 @@ pub fn render(r: &Report) -> String {
             let _ = writeln!(out, "    | {}", clean(&line));
         }
         if let Some(ctx) = &ri.cloudtrail {
-            for line in super::context_lines(ctx, 5) {
+            for line in super::context_lines(ctx, r.max_callers) {
                 let _ = writeln!(out, "    | {}", clean(&line));
             }
         }
@@ -182,8 +180,19 @@ pub fn render_analysis(a: &crate::correlate::Analysis, max: usize) -> String {
     if a.callers.len() > max {
         let _ = writeln!(
             out,
-            "  … and {} more callers (--format json lists all)",
+            "  … and {} more callers (--format json lists them)",
             a.callers.len() - max
+        );
+    }
+    if let Some(o) = &a.others {
+        let _ = writeln!(
+            out,
+            "  {:>5.1}%  {:>10}  {:>8}  {:>7}  {} more callers, summed (cloudtrail.max_callers_kept)",
+            o.share_of_excess * 100.0,
+            bytes(o.bytes_out),
+            o.requests,
+            o.objects,
+            o.groups
         );
     }
     if !a.events.is_empty() {
@@ -230,6 +239,9 @@ pub fn render_analysis(a: &crate::correlate::Analysis, max: usize) -> String {
     }
     for n in &q.bad_file_names {
         let _ = writeln!(out, "    {}", clean(n));
+    }
+    for (why, n) in &q.bad_record_reasons {
+        let _ = writeln!(out, "    {n} bad record(s): {}", clean(why));
     }
     out
 }

@@ -10,6 +10,7 @@
 //!
 //! This is a leaf: it imports nothing of the crate but the model.
 
+pub mod errors;
 pub mod locate;
 pub mod secret;
 
@@ -22,7 +23,7 @@ use toml_edit::Document;
 use crate::model::Family;
 pub use locate::Seg;
 use locate::{display_path, line_col, span_of};
-pub use secret::{Secret, SecretSource};
+pub use secret::{Secret, SecretError, SecretSource, UnreadableSecret};
 
 /// One problem in a config file, with its place.
 #[derive(Debug, Clone, PartialEq)]
@@ -188,6 +189,10 @@ impl<'a> Check<'a> {
 
     /// A secret named by an environment variable (`env_key`) or a file (`file_key`), not both;
     /// `default_env` when neither is given.
+    ///
+    /// These keys name where a secret is, never the secret: a value with the shape of one (a
+    /// URL, `whsec_…`, a Slack host, a long random token; see [`secret::looks_like_secret`]) is
+    /// refused with a message that names the key and never repeats the value.
     pub fn secret(
         &mut self,
         base: &[Seg],
@@ -195,6 +200,27 @@ impl<'a> Check<'a> {
         (file_key, file): (&str, Option<String>),
         default_env: Option<&str>,
     ) -> Option<SecretSource> {
+        let mut pasted = false;
+        if env.as_deref().is_some_and(secret::looks_like_secret) {
+            self.fail(
+                &with(base, env_key),
+                "a secret seems to have been pasted here (the value is not shown): this key takes \
+                 the name of an environment variable (letters, digits, _), not the URL itself nor \
+                 any other secret; put the secret in that variable",
+            );
+            pasted = true;
+        }
+        if file.as_deref().is_some_and(secret::looks_like_secret) {
+            self.fail(
+                &with(base, file_key),
+                "a secret seems to have been pasted here (the value is not shown): this key takes \
+                 the path of a file that holds the secret, not the secret itself",
+            );
+            pasted = true;
+        }
+        if pasted {
+            return None;
+        }
         match (env, file) {
             (Some(_), Some(_)) => {
                 self.fail(
@@ -212,7 +238,7 @@ impl<'a> Check<'a> {
                 } else {
                     self.fail(
                         &with(base, env_key),
-                        "must be the name of an environment variable (letters, digits, _), not the URL itself",
+                        "must be the name of an environment variable (letters, digits, _), not the URL itself (the value is not shown)",
                     );
                     None
                 }

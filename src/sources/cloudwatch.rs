@@ -119,7 +119,7 @@ macro_rules! with_retry {
                     break Err(anyhow!(
                         "{}: {}",
                         $what,
-                        aws_sdk_cloudwatch::error::DisplayErrorContext(e)
+                        crate::settings::errors::human_error(&e)
                     ))
                 }
             }

@@ -535,7 +535,7 @@ impl CostSource for CostExplorer {
                     anyhow!(
                         "Cost Explorer GetCostAndUsage {start}..{end} (page {}): {}",
                         pages.len() + 1,
-                        aws_sdk_costexplorer::error::DisplayErrorContext(e)
+                        crate::settings::errors::human_error(&e)
                     )
                 })?;
             let page = from_sdk(&resp);

@@ -122,7 +122,12 @@ pub async fn open(path: &Path, s3: Option<aws_sdk_s3::Client>) -> anyhow::Result
                         .body
                         .collect()
                         .await
-                        .context("downloading the state")?
+                        .map_err(|e| {
+                            anyhow!(
+                                "downloading the state: {}",
+                                crate::settings::errors::human_error(&e)
+                            )
+                        })?
                         .into_bytes();
                     std::fs::write(remote.file(), &bytes).context("writing the state locally")?;
                 }
@@ -132,7 +137,7 @@ pub async fn open(path: &Path, s3: Option<aws_sdk_s3::Client>) -> anyhow::Result
                         "fetching the state s3://{}/{}: {}",
                         remote.bucket,
                         remote.key,
-                        aws_sdk_s3::error::DisplayErrorContext(e)
+                        crate::settings::errors::human_error(&e)
                     ))
                 }
             }
@@ -181,7 +186,7 @@ impl State {
                 "saving the state s3://{}/{}: {}",
                 r.bucket,
                 r.key,
-                aws_sdk_s3::error::DisplayErrorContext(e)
+                crate::settings::errors::human_error(&e)
             )),
         }
     }

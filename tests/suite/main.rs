@@ -16,6 +16,8 @@ mod daily_run;
 mod delivery;
 mod detect_cli;
 mod fuzz_reader;
+mod hostile_delivery;
+mod hostile_trail;
 mod iam_policy;
 mod layers;
 mod ops;

@@ -8,7 +8,10 @@
 //! that deduplicates sees one message however often it is re-sent.
 //!
 //! URLs are credentials: they are checked (https, or http to loopback only), never logged, and
-//! stripped from reqwest's errors.
+//! stripped from reqwest's errors. Redirects are never followed: a 3xx is a failed attempt (the
+//! body and the `webhook-signature` never go to a host nobody configured, and the `Location`,
+//! which may embed a secret, is never printed). What the receiver answers on a failure is read
+//! up to [`MAX_ERROR_BODY`] bytes and kept as one short line.
 
 use std::time::Duration;
 
@@ -18,6 +21,8 @@ use hmac::{Hmac, Mac};
 use rand::Rng;
 use sha2::Sha256;
 
+use crate::settings::errors::{human_error, one_line, MAX_ERROR_CHARS};
+use crate::settings::secret::{looks_like_secret, NOT_SHOWN};
 use crate::settings::Secret;
 use crate::state::OutboxMessage;
 
@@ -86,6 +91,34 @@ pub fn sign(secret: &Secret, id: &str, timestamp: i64, body: &str) -> anyhow::Re
     Ok(format!("v1,{}", b64.encode(mac.finalize().into_bytes())))
 }
 
+/// The most of a receiver's error body that is read (the rest is never downloaded).
+pub const MAX_ERROR_BODY: usize = 4096;
+
+/// The most of it that is kept, in characters.
+const KEPT_ERROR_BODY: usize = 200;
+
+/// The start of a receiver's error body as one short line: at most [`MAX_ERROR_BODY`] bytes
+/// read, control characters out, anything shaped like a secret (a URL, a token) masked.
+async fn error_body(resp: &mut reqwest::Response) -> String {
+    let mut buf: Vec<u8> = Vec::new();
+    while buf.len() < MAX_ERROR_BODY {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = MAX_ERROR_BODY - buf.len();
+                buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    let text = String::from_utf8_lossy(&buf);
+    let line = one_line(&text, MAX_ERROR_BODY);
+    let masked: Vec<&str> = line
+        .split(' ')
+        .map(|w| if looks_like_secret(w) { NOT_SHOWN } else { w })
+        .collect::<Vec<_>>();
+    one_line(&masked.join(" "), KEPT_ERROR_BODY)
+}
+
 /// One attempt's failure: whether it is worth another attempt, and after how long at least.
 struct Failure {
     retry: bool,
@@ -105,8 +138,12 @@ async fn attempt(
     };
     let (url, timeout) = match target {
         Target::File(path) => {
-            return super::file::append(path, &msg.payload)
-                .map_err(|e| fail(true, format!("writing {}: {e}", path.display())));
+            return super::file::append(path, &msg.payload).map_err(|e| {
+                fail(
+                    true,
+                    one_line(&format!("writing {}: {e}", path.display()), MAX_ERROR_CHARS),
+                )
+            });
         }
         Target::Hook { url, timeout } | Target::Signed { url, timeout, .. } => (url, *timeout),
     };
@@ -128,15 +165,30 @@ async fn attempt(
             req = req.header("webhook-signature", sig);
         }
     }
-    let resp = req.send().await.map_err(|e| {
+    let mut resp = req.send().await.map_err(|e| {
         fail(
             true,
-            format!("could not reach the receiver: {}", e.without_url()),
+            format!(
+                "could not reach the receiver: {}",
+                human_error(&e.without_url())
+            ),
         )
     })?;
     let status = resp.status();
     if status.is_success() {
         return Ok(());
+    }
+    if status.is_redirection() {
+        // Never followed, never retried within the run: the message stays queued until the
+        // configured URL is the receiver's real one. The Location is not shown (secrets).
+        return Err(fail(
+            false,
+            format!(
+                "the receiver answered {} and redirected to another location; egresswatch does \
+                 not follow redirects (configure the final URL)",
+                status.as_u16()
+            ),
+        ));
     }
     let retry_after = resp
         .headers()
@@ -144,14 +196,12 @@ async fn attempt(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(|s| Duration::from_secs(s.min(60)));
-    let body: String = resp
-        .text()
-        .await
-        .unwrap_or_default()
-        .chars()
-        .take(200)
-        .collect();
-    let message = format!("the receiver answered {status}: {}", body.trim());
+    let body = error_body(&mut resp).await;
+    drop(resp);
+    let message = one_line(
+        &format!("the receiver answered HTTP status {status}: {body}"),
+        MAX_ERROR_CHARS,
+    );
     Err(match status.as_u16() {
         429 => Failure {
             retry: true,
@@ -216,6 +266,9 @@ pub async fn deliver(
 pub fn client() -> anyhow::Result<reqwest::Client> {
     reqwest::Client::builder()
         .user_agent(concat!("egresswatch/", env!("CARGO_PKG_VERSION")))
+        // A redirect would carry the body and the signature to a host nobody configured (and
+        // may downgrade https to http): none is followed, a 3xx is a failed attempt.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .context("building the HTTP client")
 }

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::settings::{keys, Check, SecretSource};
+use crate::settings::{keys, Check, Secret, SecretSource, UnreadableSecret};
 use deliver::DeliverySettings;
 use webhook::{RawWebhook, WebhookSettings};
 
@@ -115,6 +115,40 @@ pub struct NotifySettings {
     pub delivery: DeliverySettings,
 }
 
+/// One secret a configured sink needs: what it is, the key naming its source, the source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecretNeed {
+    pub sink: Sink,
+    /// For people: "the Slack webhook URL", "the webhook's signing secret".
+    pub what: &'static str,
+    /// The key that names (or would name) the source, e.g. `notify.webhook.secret_file`.
+    pub key: String,
+    pub source: SecretSource,
+    /// A URL (checked: https, or http to loopback) rather than a signing secret.
+    pub is_url: bool,
+}
+
+impl SecretNeed {
+    /// Read the secret now and check it can be used (a URL egresswatch will send to, a signing
+    /// secret of the right form). The error names the key and the place, never the value.
+    pub fn read(&self) -> Result<Secret, UnreadableSecret> {
+        let problem = |problem: String| UnreadableSecret {
+            key: self.key.clone(),
+            what: self.what.to_string(),
+            problem,
+        };
+        let secret = self.source.resolve().map_err(|e| problem(e.to_string()))?;
+        if self.is_url {
+            deliver::check_url(&secret)
+                .map_err(|e| problem(format!("the {}: {e}", self.source)))?;
+        } else {
+            deliver::sign(&secret, "check", 0, "")
+                .map_err(|e| problem(format!("the {}: {e}", self.source)))?;
+        }
+        Ok(secret)
+    }
+}
+
 /// `[notify]` as written.
 #[derive(Debug, Default, Deserialize)]
 pub struct RawNotify {
@@ -137,6 +171,67 @@ impl NotifySettings {
                 Sink::Webhook => self.webhook.is_some(),
                 Sink::File => self.file.is_some(),
             })
+            .collect()
+    }
+
+    /// Every secret the configured sinks need, in sink order: each incoming webhook's URL, the
+    /// generic webhook's URL and, when signing is asked for, its signing secret.
+    pub fn secrets(&self) -> Vec<SecretNeed> {
+        let source_key = |sink: &str, source: &SecretSource, env: &str, file: &str| {
+            let key = match source {
+                SecretSource::Env(_) => env,
+                SecretSource::File(_) => file,
+            };
+            format!("notify.{sink}.{key}")
+        };
+        let mut out = Vec::new();
+        for (sink, hook, what) in [
+            (Sink::Slack, &self.slack, "the Slack webhook URL"),
+            (Sink::Teams, &self.teams, "the Teams webhook URL"),
+        ] {
+            if let Some(h) = hook {
+                out.push(SecretNeed {
+                    sink,
+                    what,
+                    key: source_key(
+                        sink.as_str(),
+                        &h.webhook_url,
+                        "webhook_url_env",
+                        "webhook_url_file",
+                    ),
+                    source: h.webhook_url.clone(),
+                    is_url: true,
+                });
+            }
+        }
+        if let Some(w) = &self.webhook {
+            out.push(SecretNeed {
+                sink: Sink::Webhook,
+                what: "the webhook URL",
+                key: w.url_key().to_string(),
+                source: w.url.clone(),
+                is_url: true,
+            });
+            if let Some(source) = w.signing_source() {
+                out.push(SecretNeed {
+                    sink: Sink::Webhook,
+                    what: "the webhook's signing secret",
+                    key: w.signing_key().to_string(),
+                    source,
+                    is_url: false,
+                });
+            }
+        }
+        out
+    }
+
+    /// The secrets of `sinks` that cannot be read or used now (a configuration error: nothing
+    /// is sent until they are fixed).
+    pub fn unusable_secrets(&self, sinks: &[Sink]) -> Vec<UnreadableSecret> {
+        self.secrets()
+            .into_iter()
+            .filter(|n| sinks.contains(&n.sink))
+            .filter_map(|n| n.read().err())
             .collect()
     }
 

@@ -90,11 +90,24 @@ pub fn build_keyed(
         .collect()
 }
 
-/// Where a queued message goes, with its secrets read now (never stored).
+/// Where a queued message goes, with its secrets read now (never stored). The webhook is signed
+/// whenever signing is asked for ([`super::webhook::WebhookSettings`]); a secret that cannot
+/// be read is an error, never an unsigned message.
 fn target(cfg: &NotifySettings, name: &str) -> anyhow::Result<Target> {
     let sink: Sink = name.parse().map_err(anyhow::Error::msg)?;
     let missing = || {
         anyhow::anyhow!("no [notify.{sink}] in the config: configure it, or drop the message (egresswatch outbox drop ID)")
+    };
+    let needs: Vec<_> = cfg
+        .secrets()
+        .into_iter()
+        .filter(|n| n.sink == sink)
+        .collect();
+    let read = |is_url: bool| -> anyhow::Result<Option<crate::settings::Secret>> {
+        match needs.iter().find(|n| n.is_url == is_url) {
+            Some(n) => Ok(Some(n.read()?)),
+            None => Ok(None),
+        }
     };
     Ok(match sink {
         Sink::Slack | Sink::Teams => {
@@ -105,19 +118,15 @@ fn target(cfg: &NotifySettings, name: &str) -> anyhow::Result<Target> {
             };
             let s = s.as_ref().ok_or_else(missing)?;
             Target::Hook {
-                url: s.webhook_url.resolve()?,
+                url: read(true)?.ok_or_else(missing)?,
                 timeout: s.timeout,
             }
         }
         Sink::Webhook => {
             let w = cfg.webhook.as_ref().ok_or_else(missing)?;
-            let secret = match &w.secret {
-                Some(s) => s.resolve().ok(),
-                None => None,
-            };
             Target::Signed {
-                url: w.url.resolve()?,
-                secret,
+                url: read(true)?.ok_or_else(missing)?,
+                secret: read(false)?,
                 timeout: w.timeout,
             }
         }
@@ -155,6 +164,23 @@ pub async fn deliver_messages(
     let mut out = Delivered::default();
     if queued.is_empty() {
         return Ok(out);
+    }
+    // A configured secret that cannot be read is a configuration error: send nothing (never
+    // the webhook unsigned), keep every message queued, and say which key to fix.
+    let mut sinks: Vec<Sink> = queued.iter().filter_map(|m| m.sink.parse().ok()).collect();
+    sinks.sort();
+    sinks.dedup();
+    let unusable = cfg.unusable_secrets(&sinks);
+    if let Some(first) = unusable.first() {
+        for msg in &queued {
+            if let Some(p) = unusable
+                .iter()
+                .find(|p| p.key.starts_with(&format!("notify.{}.", msg.sink)))
+            {
+                store.record_attempt(msg.id, Some(&format!("not sent: {p}")))?;
+            }
+        }
+        return Err(anyhow::Error::new(first.clone()));
     }
     let client = deliver::client()?;
     for msg in queued {

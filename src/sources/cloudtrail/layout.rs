@@ -237,7 +237,7 @@ impl S3Lister<'_> {
                 anyhow::anyhow!(
                     "listing s3://{}/{prefix}: {}",
                     self.bucket,
-                    aws_sdk_s3::error::DisplayErrorContext(e)
+                    crate::settings::errors::human_error(&e)
                 )
             })?);
         }
@@ -308,13 +308,11 @@ pub async fn get_s3(
         .key(key)
         .send()
         .await
-        .map_err(|e| {
-            std::io::Error::other(aws_sdk_s3::error::DisplayErrorContext(e).to_string())
-        })?;
+        .map_err(|e| std::io::Error::other(crate::settings::errors::human_error(&e)))?;
     let body = resp
         .body
         .collect()
         .await
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
+        .map_err(|e| std::io::Error::other(crate::settings::errors::human_error(&e)))?;
     Ok(body.into_bytes().to_vec())
 }

@@ -37,6 +37,9 @@ pub trait Consumer: Default + Send + 'static {
     fn add(&mut self, r: &record::Record<'_>, spec: &Self::Spec);
     /// Count one file read, and what was wrong with it.
     fn file_done(&mut self, name: &str, records: u64, bad_records: u64, error: Option<String>);
+    /// Why the file's bad records (counted by `file_done`) were bad: reason → count. Ignored
+    /// unless the consumer keeps reasons.
+    fn bad_record_reasons(&mut self, _reasons: &reader::Reasons) {}
     /// Add another worker's share.
     fn merge(self, other: Self) -> Self;
 }
@@ -167,21 +170,52 @@ pub struct TrailFile {
     pub size: u64,
 }
 
+/// How much of one file a scan holds: `cloudtrail.max_file_bytes`, the bound on a file's
+/// decompressed size (a larger file is a bad file, and the scan goes on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadLimits {
+    pub max_file_bytes: u64,
+}
+
+impl Default for ReadLimits {
+    fn default() -> Self {
+        ReadLimits {
+            max_file_bytes: reader::DEFAULT_MAX_FILE_BYTES,
+        }
+    }
+}
+
+/// Why a file's bytes were not read: the file is larger than the bound itself.
+enum Unread {
+    Io(std::io::Error),
+    TooLarge,
+}
+
 /// Read one file's bytes into the partial analysis.
 fn analyse_bytes<C: Consumer>(
     p: &mut C,
     name: &str,
-    bytes: std::io::Result<Vec<u8>>,
+    bytes: Result<Vec<u8>, Unread>,
     spec: &C::Spec,
+    limits: ReadLimits,
 ) {
     let bytes = match bytes {
         Ok(b) => b,
-        Err(e) => {
+        Err(Unread::Io(e)) => {
             p.file_done(name, 0, 0, Some(format!("cannot read: {e}")));
             return;
         }
+        Err(Unread::TooLarge) => {
+            p.file_done(
+                name,
+                0,
+                0,
+                Some(reader::too_large(limits.max_file_bytes, false)),
+            );
+            return;
+        }
     };
-    let data = match reader::decode(bytes) {
+    let data = match reader::decode_bounded(bytes, limits.max_file_bytes) {
         Ok(d) => d,
         Err(e) => {
             p.file_done(name, 0, 0, Some(e));
@@ -189,7 +223,27 @@ fn analyse_bytes<C: Consumer>(
         }
     };
     let outcome = reader::for_each_record(&data, |r| p.add(&r, spec));
+    p.bad_record_reasons(&outcome.bad_reasons);
     p.file_done(name, outcome.records, outcome.bad_records, outcome.error);
+}
+
+/// A local file's bytes, at most `max` of them (a larger file is not read at all).
+fn read_local(path: &Path, max: u64) -> Result<Vec<u8>, Unread> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).map_err(Unread::Io)?;
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    if len > max {
+        return Err(Unread::TooLarge);
+    }
+    let mut out = Vec::with_capacity(len as usize);
+    // The file may grow while it is read: never past the bound.
+    f.take(max.saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(Unread::Io)?;
+    if out.len() as u64 > max {
+        return Err(Unread::TooLarge);
+    }
+    Ok(out)
 }
 
 /// List the files of a local source for `scope`.
@@ -213,13 +267,19 @@ pub fn list_local(root: &Path, scope: &Scope) -> anyhow::Result<Vec<TrailFile>> 
 }
 
 /// Scan a local source on all cores.
-pub fn scan_local<C: Consumer>(root: &Path, scope: &Scope, spec: &C::Spec) -> anyhow::Result<C> {
+pub fn scan_local<C: Consumer>(
+    root: &Path,
+    scope: &Scope,
+    spec: &C::Spec,
+    limits: ReadLimits,
+) -> anyhow::Result<C> {
     let files = list_local(root, scope)?;
     tracing::info!(files = files.len(), source = %root.display(), "reading CloudTrail files");
     Ok(files
         .par_iter()
         .fold(C::default, |mut p, f| {
-            analyse_bytes(&mut p, &f.name, std::fs::read(&f.name), spec);
+            let bytes = read_local(Path::new(&f.name), limits.max_file_bytes);
+            analyse_bytes(&mut p, &f.name, bytes, spec, limits);
             p
         })
         .reduce(C::default, C::merge))
@@ -235,6 +295,7 @@ pub async fn scan_s3<C: Consumer>(
     prefix: &str,
     scope: &Scope,
     spec: Arc<C::Spec>,
+    limits: ReadLimits,
 ) -> anyhow::Result<C> {
     let lister = layout::S3Lister { client, bucket };
     let files = layout::list_s3(&lister, prefix, scope).await?;
@@ -247,13 +308,21 @@ pub async fn scan_s3<C: Consumer>(
     let mut total = C::default();
     for batch in files.chunks(S3_BATCH) {
         let mut set = tokio::task::JoinSet::new();
+        let mut got: Vec<(usize, Result<Vec<u8>, Unread>)> = Vec::with_capacity(batch.len());
         for (i, f) in batch.iter().enumerate() {
+            // An object larger than the bound is not fetched: it could only be refused.
+            if f.size > limits.max_file_bytes {
+                got.push((i, Err(Unread::TooLarge)));
+                continue;
+            }
             let client = client.clone();
             let bucket = bucket.to_string();
             let key = f.name.clone();
-            set.spawn(async move { (i, layout::get_s3(&client, &bucket, &key).await) });
+            set.spawn(async move {
+                let bytes = layout::get_s3(&client, &bucket, &key).await;
+                (i, bytes.map_err(Unread::Io))
+            });
         }
-        let mut got: Vec<(usize, std::io::Result<Vec<u8>>)> = Vec::with_capacity(batch.len());
         while let Some(r) = set.join_next().await {
             got.push(r.context("a download task failed")?);
         }
@@ -266,7 +335,7 @@ pub async fn scan_s3<C: Consumer>(
         let part = tokio::task::spawn_blocking(move || {
             got.into_par_iter()
                 .fold(C::default, |mut p, (i, bytes)| {
-                    analyse_bytes(&mut p, &names[i], bytes, &spec);
+                    analyse_bytes(&mut p, &names[i], bytes, &spec, limits);
                     p
                 })
                 .reduce(C::default, C::merge)
@@ -278,23 +347,24 @@ pub async fn scan_s3<C: Consumer>(
     Ok(total)
 }
 
-/// Scan any source.
+/// Scan any source, holding at most `limits` of each file.
 pub async fn scan<C: Consumer>(
     source: &TrailSource,
     scope: &Scope,
     spec: Arc<C::Spec>,
     s3: Option<&aws_sdk_s3::Client>,
+    limits: ReadLimits,
 ) -> anyhow::Result<C> {
     match source {
         TrailSource::Local(root) => {
             let (root, scope) = (root.clone(), scope.clone());
-            tokio::task::spawn_blocking(move || scan_local::<C>(&root, &scope, &spec))
+            tokio::task::spawn_blocking(move || scan_local::<C>(&root, &scope, &spec, limits))
                 .await
                 .context("the scan task failed")?
         }
         TrailSource::S3 { bucket, prefix } => {
             let client = s3.context("an S3 client is needed for an s3:// source")?;
-            scan_s3(client, bucket, prefix, scope, spec).await
+            scan_s3(client, bucket, prefix, scope, spec, limits).await
         }
         TrailSource::Athena(_) | TrailSource::Lake(_) => {
             bail!("{source} runs the analysis as SQL: it has no files to scan")

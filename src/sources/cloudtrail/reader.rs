@@ -6,12 +6,21 @@
 //! file keeps the records read before the damage and is reported as bad. Nothing here panics on
 //! any input (the fuzz tests feed it arbitrary bytes).
 
+use std::collections::BTreeMap;
 use std::io::Read;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::record::Record;
+
+/// Why records were skipped, and how many: reason → count.
+pub type Reasons = BTreeMap<&'static str, u64>;
+
+/// Why a record was skipped by the reader (the analysis adds its own: see `correlate`).
+pub const NOT_AN_OBJECT: &str = "not a JSON object";
+pub const NOT_A_RECORD: &str = "not a CloudTrail record (a field of the wrong type)";
+pub const NOT_JSON: &str = "a line that is not JSON";
 
 /// What reading one file gave.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -20,21 +29,57 @@ pub struct FileOutcome {
     pub records: u64,
     /// Records that were JSON but not a readable CloudTrail record.
     pub bad_records: u64,
+    /// Why they were bad: the counts add up to `bad_records`.
+    pub bad_reasons: Reasons,
     /// Why the file (or its tail) could not be read.
     pub error: Option<String>,
+}
+
+impl FileOutcome {
+    fn bad(&mut self, reason: &'static str) {
+        self.bad_records += 1;
+        *self.bad_reasons.entry(reason).or_insert(0) += 1;
+    }
+}
+
+/// The decompressed size a trail file may have unless configured otherwise
+/// (`cloudtrail.max_file_bytes`): 1 GiB.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 1 << 30;
+
+/// Why a file was refused for its size: it says which bound and where it is set.
+pub fn too_large(max: u64, gzip: bool) -> String {
+    if gzip {
+        format!("inflates past {max} bytes (cloudtrail.max_file_bytes)")
+    } else {
+        format!("is larger than {max} bytes (cloudtrail.max_file_bytes)")
+    }
+}
+
+/// [`decode_bounded`] with the default bound ([`DEFAULT_MAX_FILE_BYTES`]).
+pub fn decode(bytes: Vec<u8>) -> Result<Vec<u8>, String> {
+    decode_bounded(bytes, DEFAULT_MAX_FILE_BYTES)
 }
 
 /// Gunzip `bytes` when they start with the gzip magic; otherwise return them as they are.
 /// Several gzip members in a row are read as one stream.
 ///
+/// The output never exceeds `max` bytes: a file that inflates (or, plain, is) larger is an error
+/// ([`too_large`]), found as soon as the output passes `max`, with at most `max` bytes held,
+/// whatever size the gzip trailer claims (a 3 MB gzip can claim, and hold, gigabytes).
+///
 /// A CloudTrail file is one gzip member whose trailer states its size, so it is inflated in one
-/// call by libdeflate (about twice zlib's speed: inflating is half the cost of a scan); anything
-/// else (several members, a size that does not match) goes through flate2's streaming decoder.
-pub fn decode(bytes: Vec<u8>) -> Result<Vec<u8>, String> {
+/// call by libdeflate (about twice zlib's speed: inflating is half the cost of a scan) into a
+/// buffer of that size when it is within `max`; anything else (several members, a size that
+/// does not match, one above `max`) goes through flate2's streaming decoder, capped at `max`.
+pub fn decode_bounded(bytes: Vec<u8>, max: u64) -> Result<Vec<u8>, String> {
+    let max_len = usize::try_from(max).unwrap_or(usize::MAX);
     if bytes.len() < 2 || bytes[0] != 0x1f || bytes[1] != 0x8b {
+        if bytes.len() > max_len {
+            return Err(too_large(max, false));
+        }
         return Ok(bytes);
     }
-    if let Some(out) = inflate_single_member(&bytes) {
+    if let Some(out) = inflate_single_member(&bytes, max_len) {
         return Ok(out);
     }
     // The trailer's ISIZE (size mod 4 GiB) is a good capacity hint when it is plausible.
@@ -43,20 +88,60 @@ pub fn decode(bytes: Vec<u8>) -> Result<Vec<u8>, String> {
         .checked_sub(4)
         .map(|i| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]) as usize)
         .filter(|n| *n <= bytes.len().saturating_mul(64))
-        .unwrap_or(bytes.len() * 8);
-    let mut out = Vec::with_capacity(hint.min(1 << 30));
-    flate2::read::MultiGzDecoder::new(&bytes[..])
-        .read_to_end(&mut out)
-        .map_err(|e| format!("corrupt gzip stream: {e}"))?;
-    Ok(out)
+        .unwrap_or(bytes.len().saturating_mul(8));
+    let mut out = Vec::with_capacity(hint.min(max_len).min(1 << 30));
+    match read_capped(
+        flate2::read::MultiGzDecoder::new(&bytes[..]),
+        max_len,
+        &mut out,
+    ) {
+        Ok(()) => Ok(out),
+        Err(Capped::Past) => Err(too_large(max, true)),
+        Err(Capped::Io(e)) => Err(format!("corrupt gzip stream: {e}")),
+    }
 }
 
-/// One-shot inflate of a single-member gzip file of plausible stated size; `None` to fall back.
-fn inflate_single_member(bytes: &[u8]) -> Option<Vec<u8>> {
+/// Why [`read_capped`] stopped.
+#[derive(Debug)]
+enum Capped {
+    /// The output would pass the cap.
+    Past,
+    Io(std::io::Error),
+}
+
+/// Read `r` to its end into `out`, failing as soon as the output would pass `max` bytes.
+/// `out` never holds more than `max` bytes, and its buffer never grows past `max` (or its
+/// starting capacity).
+fn read_capped(mut r: impl Read, max: usize, out: &mut Vec<u8>) -> Result<(), Capped> {
+    let mut chunk = vec![0u8; 64 << 10];
+    loop {
+        let n = match r.read(&mut chunk) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Capped::Io(e)),
+        };
+        if n > max.saturating_sub(out.len()) {
+            return Err(Capped::Past);
+        }
+        // Grow by doubling, but never past `max`: the buffer is bounded as the output is.
+        if out.capacity() - out.len() < n {
+            let want = out.capacity().saturating_mul(2).max(out.len() + n);
+            out.reserve_exact(want.min(max) - out.len());
+        }
+        out.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// One-shot inflate of a single-member gzip file of plausible stated size, at most `max`
+/// bytes; `None` to fall back.
+fn inflate_single_member(bytes: &[u8], max: usize) -> Option<Vec<u8>> {
     let n = bytes.len();
     let isize = u32::from_le_bytes(bytes.get(n.checked_sub(4)?..)?.try_into().ok()?) as usize;
-    // Cap at 1 GiB per file and 1,032x the compressed size (deflate's maximum ratio).
-    if isize == 0 || isize > (1 << 30) || isize > n.saturating_mul(1032) {
+    // At most the bound, and 1,032x the compressed size (deflate's maximum ratio). The buffer
+    // is the stated size: libdeflate never writes past it (a file that lies about its size
+    // fails here and is read by the capped stream).
+    if isize == 0 || isize > max || isize > n.saturating_mul(1032) {
         return None;
     }
     // libdeflate inflates only the first member and ignores what follows it: `cat a.gz a.gz`
@@ -95,7 +180,7 @@ pub fn for_each_record<'a>(data: &'a [u8], mut f: impl FnMut(Record<'a>)) -> Fil
             out.records += 1;
             f(r);
         }
-        Err(_) => out.bad_records += 1,
+        Err(_) => out.bad(NOT_A_RECORD),
     };
     let body = &data[start..];
     if body[0] == b'{' && (looks_like_records_object(body) || first_object_has_records(body)) {
@@ -134,7 +219,8 @@ pub fn for_each_record<'a>(data: &'a [u8], mut f: impl FnMut(Record<'a>)) -> Fil
             lines += 1;
             match serde_json::from_slice::<&'a RawValue>(line) {
                 Ok(raw) if raw.get().starts_with('{') => handle(raw, &mut out),
-                _ => out.bad_records += 1,
+                Ok(_) => out.bad(NOT_AN_OBJECT),
+                Err(_) => out.bad(NOT_JSON),
             }
         }
         if lines > 0 && out.records == 0 {
@@ -262,7 +348,7 @@ impl<'de: 'a, 'a> Visitor<'de> for RecordsArray<'_, '_, 'a> {
             if raw.get().starts_with('{') {
                 (self.f)(raw, self.out);
             } else {
-                self.out.bad_records += 1;
+                self.out.bad(NOT_AN_OBJECT);
             }
         }
         Ok(())
@@ -312,6 +398,7 @@ mod tests {
             FileOutcome {
                 records: 2,
                 bad_records: 0,
+                bad_reasons: Reasons::new(),
                 error: None
             }
         );
@@ -414,6 +501,95 @@ mod tests {
             "a truncated gzip is an error"
         );
         assert_eq!(decode(b"plain".to_vec()).unwrap(), b"plain");
+    }
+
+    fn gzip_of(chunks: impl Iterator<Item = Vec<u8>>) -> Vec<u8> {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        for c in chunks {
+            e.write_all(&c).unwrap();
+        }
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn a_gzip_bomb_stops_at_the_bound_whatever_its_trailer_claims() {
+        const MIB: u64 = 1 << 20;
+        // 64 MiB of zeros: about 64 KB compressed.
+        let bomb = gzip_of((0..64).map(|_| vec![0u8; 1 << 20]));
+        assert!(bomb.len() < 1 << 20, "{}", bomb.len());
+        let want = too_large(8 * MIB, true);
+        assert_eq!(decode_bounded(bomb.clone(), 8 * MIB).unwrap_err(), want);
+        // A trailer that understates the size (libdeflate's buffer is then too small) or states
+        // exactly the bound: the capped stream stops it all the same.
+        for claim in [1000u32, 8 << 20] {
+            let mut lying = bomb.clone();
+            let n = lying.len();
+            lying[n - 4..].copy_from_slice(&claim.to_le_bytes());
+            assert_eq!(decode_bounded(lying, 8 * MIB).unwrap_err(), want);
+        }
+        // Several members, each within the bound, together past it.
+        let member = gzip_of(std::iter::once(vec![b' '; 3 << 20]));
+        let three = [&member[..], &member, &member].concat();
+        assert_eq!(decode_bounded(three.clone(), 8 * MIB).unwrap_err(), want);
+        assert_eq!(decode_bounded(three, 9 * MIB).unwrap().len(), 9 << 20);
+        // The default bound reads it whole.
+        assert_eq!(decode(bomb).unwrap().len(), 64 << 20);
+    }
+
+    #[test]
+    fn the_bound_is_inclusive_and_applies_to_plain_files() {
+        let exact = gzip_of(std::iter::once(vec![b' '; 1 << 20]));
+        assert_eq!(
+            decode_bounded(exact.clone(), 1 << 20).unwrap().len(),
+            1 << 20
+        );
+        assert_eq!(
+            decode_bounded(exact, (1 << 20) - 1).unwrap_err(),
+            too_large((1 << 20) - 1, true)
+        );
+        assert_eq!(decode_bounded(vec![b' '; 10], 10).unwrap().len(), 10);
+        assert_eq!(
+            decode_bounded(vec![b' '; 11], 10).unwrap_err(),
+            "is larger than 10 bytes (cloudtrail.max_file_bytes)"
+        );
+    }
+
+    #[test]
+    fn the_capped_reader_never_holds_more_than_the_bound() {
+        // An endless stream of zeros: the reader stops at the bound, and its buffer (the
+        // memory it holds) never grew past it.
+        for (max, start) in [(5 << 20, 0), (5 << 20, 1 << 20), (3_000_001, 4096)] {
+            let mut out = Vec::with_capacity(start);
+            let r = read_capped(std::io::repeat(0), max, &mut out);
+            assert!(matches!(r, Err(Capped::Past)), "{r:?}");
+            assert!(
+                out.len() <= max && out.capacity() <= max,
+                "{max}: {} / {}",
+                out.len(),
+                out.capacity()
+            );
+            assert!(out.len() + (64 << 10) > max, "it reads up to the bound");
+        }
+        let mut out = Vec::new();
+        read_capped(&[7u8; 1000][..], 1000, &mut out).unwrap();
+        assert_eq!(out.len(), 1000);
+    }
+
+    #[test]
+    fn every_bad_record_has_a_reason() {
+        let (_, o) = names(br#"{"Records":[{"eventName":"A"},{"eventName":5},7,[1]]}"#);
+        assert_eq!(o.bad_records, 3);
+        assert_eq!(
+            o.bad_reasons,
+            Reasons::from([(NOT_A_RECORD, 1), (NOT_AN_OBJECT, 2)])
+        );
+        let (_, o) = names(b"{\"eventName\":\"A\"}\nnot json\n[1]\n{\"eventName\":[]}\n");
+        assert_eq!(
+            o.bad_reasons,
+            Reasons::from([(NOT_JSON, 1), (NOT_AN_OBJECT, 1), (NOT_A_RECORD, 1)])
+        );
+        assert_eq!(o.bad_records, o.bad_reasons.values().sum::<u64>());
     }
 
     #[test]

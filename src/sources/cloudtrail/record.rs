@@ -81,7 +81,7 @@ pub struct AdditionalEventData<'a> {
         default,
         deserialize_with = "lenient_bytes"
     )]
-    pub bytes_out: Option<u64>,
+    pub bytes_out: Option<ByteCount>,
     #[serde(rename = "AuthenticationMethod", borrow, default)]
     pub authentication_method: Option<Cow<'a, str>>,
 }
@@ -95,28 +95,92 @@ pub struct ObjectParams<'a> {
     pub key: Option<Cow<'a, str>>,
 }
 
+/// S3's largest object: 5 TiB. One GetObject cannot send more (a ranged GET sends less).
+pub const MAX_OBJECT_BYTES: u64 = 5 * 1024 * 1024 * 1024 * 1024;
+
+/// Why a `bytesTransferredOut` is not a byte count one GetObject can have sent.
+pub const BYTES_ABOVE_MAX: &str = "bytesTransferredOut above S3's largest object (5 TiB)";
+pub const BYTES_NEGATIVE: &str = "bytesTransferredOut negative";
+pub const BYTES_NOT_A_NUMBER: &str = "bytesTransferredOut not a number";
+
+/// `bytesTransferredOut` as written: a plausible count, or why it is not one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByteCount {
+    /// At most [`MAX_OBJECT_BYTES`].
+    Plausible(u64),
+    /// Read leniently anyway (negative and unreadable as 0, huge values saturated), with why
+    /// it cannot be believed; the analysis counts such a record as bad.
+    Implausible { lenient: u64, why: &'static str },
+}
+
+impl ByteCount {
+    fn of_u64(v: u64) -> Self {
+        if v > MAX_OBJECT_BYTES {
+            ByteCount::Implausible {
+                lenient: v,
+                why: BYTES_ABOVE_MAX,
+            }
+        } else {
+            ByteCount::Plausible(v)
+        }
+    }
+
+    fn of_f64(v: f64) -> Self {
+        if v.is_nan() {
+            ByteCount::Implausible {
+                lenient: 0,
+                why: BYTES_NOT_A_NUMBER,
+            }
+        } else if v < 0.0 {
+            ByteCount::Implausible {
+                lenient: 0,
+                why: BYTES_NEGATIVE,
+            }
+        } else {
+            // `as` saturates: 1e308 and infinity read as u64::MAX, then fail the bound.
+            Self::of_u64(v.round() as u64)
+        }
+    }
+
+    /// The count, however implausible (0 for what is not a count).
+    pub fn lenient(self) -> u64 {
+        match self {
+            ByteCount::Plausible(v) | ByteCount::Implausible { lenient: v, .. } => v,
+        }
+    }
+}
+
 /// `bytesTransferredOut` as an integer, a float (`1234.0`), a numeric string or null.
-fn lenient_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+fn lenient_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ByteCount>, D::Error> {
     struct V;
     impl<'de> Visitor<'de> for V {
-        type Value = Option<u64>;
+        type Value = Option<ByteCount>;
         fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
             f.write_str("a byte count")
         }
         fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-            Ok(Some(v))
+            Ok(Some(ByteCount::of_u64(v)))
         }
         fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-            Ok(Some(v.max(0) as u64))
+            Ok(Some(match u64::try_from(v) {
+                Ok(v) => ByteCount::of_u64(v),
+                Err(_) => ByteCount::Implausible {
+                    lenient: 0,
+                    why: BYTES_NEGATIVE,
+                },
+            }))
         }
         fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-            Ok((v.is_finite() && v >= 0.0).then(|| v.round() as u64))
+            Ok(Some(ByteCount::of_f64(v)))
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            Ok(v.trim()
-                .parse::<f64>()
-                .ok()
-                .and_then(|f| self.visit_f64::<E>(f).ok().flatten()))
+            Ok(Some(match v.trim().parse::<f64>() {
+                Ok(f) => ByteCount::of_f64(f),
+                Err(_) => ByteCount::Implausible {
+                    lenient: 0,
+                    why: BYTES_NOT_A_NUMBER,
+                },
+            }))
         }
         fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
             Ok(None)
@@ -176,11 +240,23 @@ impl<'a> Record<'a> {
         parse_event_time(self.event_time.as_deref()?)
     }
 
+    /// `bytesTransferredOut`, read leniently (0 when absent or not a number, saturated when
+    /// huge): see [`Record::checked_bytes_out`] for whether it can be believed.
     pub fn bytes_out(&self) -> u64 {
         self.additional
             .as_ref()
             .and_then(|a| a.bytes_out)
-            .unwrap_or(0)
+            .map_or(0, ByteCount::lenient)
+    }
+
+    /// `bytesTransferredOut` when it is a count one GetObject can have sent (0 when absent),
+    /// or why not: negative, not a number, or above S3's largest object.
+    pub fn checked_bytes_out(&self) -> Result<u64, &'static str> {
+        match self.additional.as_ref().and_then(|a| a.bytes_out) {
+            None => Ok(0),
+            Some(ByteCount::Plausible(v)) => Ok(v),
+            Some(ByteCount::Implausible { why, .. }) => Err(why),
+        }
     }
 
     /// A presigned URL (`AuthenticationMethod: QueryString`).
@@ -304,6 +380,36 @@ mod tests {
     }
 
     #[test]
+    fn implausible_byte_counts_say_why() {
+        let read = |v: &str| {
+            let text = format!(r#"{{"additionalEventData":{{"bytesTransferredOut":{v}}}}}"#);
+            let r: Record = serde_json::from_str(&text).unwrap();
+            (r.bytes_out(), r.checked_bytes_out())
+        };
+        let five_tib = MAX_OBJECT_BYTES;
+        assert_eq!(read(&five_tib.to_string()), (five_tib, Ok(five_tib)));
+        assert_eq!(read("1234.0"), (1234, Ok(1234)));
+        assert_eq!(read(r#"" 77 ""#), (77, Ok(77)));
+        assert_eq!(read("null"), (0, Ok(0)));
+        for (v, lenient, why) in [
+            ((five_tib + 1).to_string(), five_tib + 1, BYTES_ABOVE_MAX),
+            ("1e308".into(), u64::MAX, BYTES_ABOVE_MAX),
+            (u64::MAX.to_string(), u64::MAX, BYTES_ABOVE_MAX),
+            (r#""Infinity""#.into(), u64::MAX, BYTES_ABOVE_MAX),
+            ("-5".into(), 0, BYTES_NEGATIVE),
+            ("-0.5".into(), 0, BYTES_NEGATIVE),
+            (r#""-5""#.into(), 0, BYTES_NEGATIVE),
+            (r#""abc""#.into(), 0, BYTES_NOT_A_NUMBER),
+            (r#""NaN""#.into(), 0, BYTES_NOT_A_NUMBER),
+            (r#""""#.into(), 0, BYTES_NOT_A_NUMBER),
+        ] {
+            assert_eq!(read(&v), (lenient, Err(why)), "{v}");
+        }
+        let none: Record = serde_json::from_str("{}").unwrap();
+        assert_eq!(none.checked_bytes_out(), Ok(0));
+    }
+
+    #[test]
     fn quirks_parse() {
         let r: Record = serde_json::from_str(
             r#"{"eventTime":"2023-07-10T11:42:36Z","eventSource":"s3.amazonaws.com","eventName":"GetObject",
@@ -322,6 +428,7 @@ mod tests {
         .unwrap();
         assert_eq!(anon.principal(), "anonymous");
         assert_eq!(anon.bytes_out(), 77);
+        assert_eq!(anon.checked_bytes_out(), Ok(77));
         assert_eq!(anon.cross_account(), None);
         let role: Record = serde_json::from_str(
             r#"{"userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::2:assumed-role/R/s","accountId":"2",

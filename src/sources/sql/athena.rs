@@ -172,7 +172,7 @@ impl Athena {
         let started = start.send().await.map_err(|e| {
             anyhow::anyhow!(
                 "Athena StartQueryExecution failed: {}",
-                aws_sdk_athena::error::DisplayErrorContext(e)
+                crate::settings::errors::human_error(&e)
             )
         })?;
         let id = started
@@ -196,7 +196,7 @@ impl Athena {
                     .map_err(|e| {
                         anyhow::anyhow!(
                             "Athena GetQueryExecution {id} failed: {}",
-                            aws_sdk_athena::error::DisplayErrorContext(e)
+                            crate::settings::errors::human_error(&e)
                         )
                     })?;
                 let exec = got.query_execution();
@@ -255,7 +255,7 @@ impl Athena {
                 .map_err(|e| {
                     anyhow::anyhow!(
                         "Athena GetQueryResults {id} failed: {}",
-                        aws_sdk_athena::error::DisplayErrorContext(e)
+                        crate::settings::errors::human_error(&e)
                     )
                 })?;
             let Some(set) = page.result_set() else { break };

@@ -45,7 +45,7 @@ const LAKE: Engine = Engine {
 fn sdk_error<E: std::error::Error + 'static>(what: &str, e: E) -> anyhow::Error {
     anyhow::anyhow!(
         "CloudTrail Lake {what} failed: {}",
-        aws_sdk_cloudtrail::error::DisplayErrorContext(e)
+        crate::settings::errors::human_error(&e)
     )
 }
 

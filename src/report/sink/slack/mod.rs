@@ -38,17 +38,23 @@ pub fn message(report: &Report, incidents: &[Incident]) -> Value {
             usd(total))}}),
     ];
     let mut used: usize = blocks.iter().map(|b| b.to_string().len()).sum();
+    // Room kept for what follows the incidents: "and N more", activity, the context line.
+    let tail = 400 + activity_block(report).map_or(0, |b| b.to_string().len());
     let mut shown = 0;
     for i in incidents {
-        let ctx = report.full(i);
-        let block =
-            json!({"type": "section", "text": {"type": "mrkdwn", "text": incident_text(i, ctx)}});
-        let size = block.to_string().len();
-        if blocks.len() + FIXED_BLOCKS > MAX_BLOCKS || used + size > MAX_MESSAGE_CHARS {
+        let sections: Vec<Value> = incident_sections(i, report.full(i), report.max_callers)
+            .into_iter()
+            .map(|s| json!({"type": "section", "text": {"type": "mrkdwn", "text": s}}))
+            .collect();
+        let size: usize = sections.iter().map(|b| b.to_string().len()).sum();
+        let fits = blocks.len() + sections.len() + FIXED_BLOCKS <= MAX_BLOCKS
+            && used + size + tail <= MAX_MESSAGE_CHARS;
+        // The first incident always goes in: each of its sections fits Slack's limits.
+        if !fits && shown > 0 {
             break;
         }
         used += size;
-        blocks.push(block);
+        blocks.extend(sections);
         shown += 1;
     }
     if shown < n {
@@ -77,12 +83,22 @@ pub fn message(report: &Report, incidents: &[Incident]) -> Value {
     json!({"text": text, "blocks": blocks})
 }
 
-fn incident_text(i: &Incident, full: Option<&ReportIncident>) -> String {
-    let ctx = full.and_then(|r| r.cloudtrail.as_ref());
-    let mut s = format!(
+/// One incident as one or two mrkdwn sections, each within Slack's 3,000 characters whatever
+/// the input: the headline and dollars, then every high-severity change, then the top callers
+/// are kept (as many as fit, the rest counted: the JSON documents carry them all); the reason,
+/// links, finance figures, buckets and the rest of the CloudTrail context are added while they
+/// fit, in that order of importance.
+fn incident_sections(
+    i: &Incident,
+    full: Option<&ReportIncident>,
+    max_callers: usize,
+) -> Vec<String> {
+    use crate::report::bounds;
+    use crate::report::format::display;
+    let mut head = format!(
         "*{}* in *{}*, account *{}* on {}{}\nObserved *{}* vs expected {}: *+{} ({})*, *{}* over baseline",
         i.family,
-        mrkdwn(&i.region),
+        mrkdwn(&display(&i.region, bounds::REGION)),
         mrkdwn(&account_label(i)),
         i.day,
         if i.estimated { " (estimated)" } else { "" },
@@ -93,7 +109,7 @@ fn incident_text(i: &Incident, full: Option<&ReportIncident>) -> String {
         usd(i.excess_cost_usd),
     );
     if i.days > 1 {
-        s.push_str(&format!(
+        head.push_str(&format!(
             "\nSince {} ({} days, peak {}): *+{}*, *{}* over baseline in all",
             i.start,
             i.days,
@@ -102,32 +118,139 @@ fn incident_text(i: &Incident, full: Option<&ReportIncident>) -> String {
             usd(i.total_excess_cost_usd)
         ));
     }
-    s.push_str(&format!("\n_{}_", mrkdwn(&i.reason)));
+    let ctx = full
+        .and_then(|r| r.cloudtrail.as_ref())
+        .map(|c| crate::report::context(c, max_callers))
+        .unwrap_or_default();
+    let bullet = |l: &str| format!("\n• {}", mrkdwn(l));
+    // Optional parts, most important first; each goes where it reads best.
+    let reason = format!("\n_{}_", mrkdwn(&i.reason));
     let links: Vec<String> = crate::report::links(i, None)
         .into_iter()
         .map(|(title, url)| format!("<{url}|{title}>"))
         .collect();
-    s.push_str(&format!("\n{}", links.join(" · ")));
-    if let Some(r) = full {
-        if let (Some(m), Some(p)) = (r.month_to_date_usd, r.projected_month_excess_usd) {
-            s.push_str(&format!(
+    let links = format!("\n{}", links.join(" · "));
+    let finance = full
+        .and_then(|r| r.month_to_date_usd.zip(r.projected_month_excess_usd))
+        .map(|(m, p)| {
+            format!(
                 "\nMonth to date {} S3 egress cost; projected excess this month {}",
                 usd(m),
                 usd(p)
-            ));
+            )
+        })
+        .unwrap_or_default();
+    let buckets: String = full
+        .map(|r| crate::report::bucket_lines(r, 5))
+        .unwrap_or_default()
+        .iter()
+        .map(|l| bullet(l))
+        .collect();
+    let before: String = [&ctx.error, &ctx.query, &ctx.reconciliation]
+        .into_iter()
+        .flatten()
+        .map(|l| bullet(l))
+        .collect();
+    let after: String = ctx
+        .other_changes
+        .iter()
+        .chain(&ctx.unattributed)
+        .map(|l| bullet(l))
+        .collect();
+    let len = |s: &str| s.chars().count();
+    // Room in a section, less what an "and N more" line takes.
+    let budget = MAX_SECTION_CHARS - 100;
+    // Required: the headline, then as many high-severity changes as fit, then the callers, in
+    // the same section when they all fit there, or in a second one.
+    let mut high = String::new();
+    let mut n_high = 0;
+    for c in &ctx.high_changes {
+        let l = bullet(c);
+        if len(&head) + len(&high) + len(&l) > budget {
+            break;
         }
+        high.push_str(&l);
+        n_high += 1;
     }
-    if let Some(r) = full {
-        for line in crate::report::bucket_lines(r, 5) {
-            s.push_str(&format!("\n• {}", mrkdwn(&line)));
+    let more_high = ctx.high_changes.len() - n_high + ctx.more_high_changes;
+    if more_high > 0 {
+        high.push_str(&format!(
+            "\n• …and {more_high} more high-severity changes (all of them in the JSON report)"
+        ));
+    }
+    let all_callers: String = ctx.callers.iter().map(|l| bullet(l)).collect();
+    let split = len(&head) + len(&high) + len(&all_callers) > budget;
+    let caller_room = if split {
+        budget
+    } else {
+        budget - len(&head) - len(&high)
+    };
+    let mut callers = String::new();
+    let mut n_callers = 0;
+    for c in &ctx.callers {
+        let l = bullet(c);
+        if len(&callers) + len(&l) > caller_room {
+            break;
         }
+        callers.push_str(&l);
+        n_callers += 1;
     }
-    if let Some(ctx) = ctx {
-        for line in crate::report::context_lines(ctx, 5) {
-            s.push_str(&format!("\n• {}", mrkdwn(&line)));
+    let more_callers = ctx.callers.len() - n_callers + ctx.more_callers;
+    if more_callers > 0 {
+        callers.push_str(&format!(
+            "\n• …and {more_callers} more callers (all of them in the JSON report)"
+        ));
+    }
+    // Optional parts, in order of importance, each where it reads best while its section has
+    // room: finance, reason, the trail read, buckets and links before the changes; the other
+    // changes and what stays unattributed after the callers.
+    let mut free_first = budget.saturating_sub(len(&head) + len(&high));
+    let mut free_callers = if split {
+        budget.saturating_sub(len(&callers))
+    } else {
+        0
+    };
+    if !split {
+        free_first = free_first.saturating_sub(len(&callers));
+    }
+    let mut take = |part: &str, after_callers: bool| -> bool {
+        let free = if after_callers && split {
+            &mut free_callers
+        } else {
+            &mut free_first
+        };
+        if part.is_empty() || len(part) > *free {
+            return false;
         }
+        *free -= len(part);
+        true
+    };
+    let keep_finance = take(&finance, false);
+    let keep_reason = take(&reason, false);
+    let keep_before = take(&before, false);
+    let keep_buckets = take(&buckets, false);
+    let keep_links = take(&links, false);
+    let keep_after = take(&after, true);
+    let when = |keep: bool, s: &str| if keep { s.to_string() } else { String::new() };
+    let mut first = head;
+    first.push_str(&when(keep_reason, &reason));
+    first.push_str(&when(keep_links, &links));
+    first.push_str(&when(keep_finance, &finance));
+    first.push_str(&when(keep_buckets, &buckets));
+    first.push_str(&when(keep_before, &before));
+    first.push_str(&high);
+    let after = when(keep_after, &after);
+    if split {
+        let second = format!("{}{after}", callers.trim_start_matches('\n'));
+        vec![
+            truncate(&first, MAX_SECTION_CHARS),
+            truncate(&second, MAX_SECTION_CHARS),
+        ]
+    } else {
+        first.push_str(&callers);
+        first.push_str(&after);
+        vec![truncate(&first, MAX_SECTION_CHARS)]
     }
-    truncate(&s, MAX_SECTION_CHARS)
 }
 
 /// The "S3 activity" section, when the day has findings.

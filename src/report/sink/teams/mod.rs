@@ -9,25 +9,14 @@ use serde_json::{json, Value};
 
 use crate::model::Incident;
 use crate::report::format::{pct, usage, usd};
-use crate::report::{account_label, context_lines, links, Report};
+use crate::report::{account_label, links, Report};
 
 /// Stay well under the ~28 KB limit.
 const MAX_CARD_BYTES: usize = 24_000;
 
-/// Escape text for Teams Markdown.
+/// Escape text for Teams Markdown (see `format::teams`).
 pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if c.is_ascii_punctuation() {
-            out.push('\\');
-            out.push(c);
-        } else if c.is_control() {
-            out.push(' ');
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    crate::report::format::teams(s)
 }
 
 fn text(t: String, extra: Value) -> Value {
@@ -49,60 +38,21 @@ pub fn message(report: &Report, incidents: &[Incident]) -> Value {
         ),
         json!({"size": "Large", "weight": "Bolder"}),
     )];
+    // Room kept for what follows the incidents: "and N more", activity, data quality, actions.
+    let tail: usize = 600
+        + activity_items(report)
+            .iter()
+            .map(|b| b.to_string().len())
+            .sum::<usize>()
+        + report.quality_line().map_or(0, |q| q.len() * 2 + 100);
+    let mut used: usize = body.iter().map(|b| b.to_string().len()).sum();
     let mut shown = 0;
     for i in incidents {
-        let ctx = report.full(i);
-        let mut blocks = vec![
-            text(
-                format!(
-                    "{} in {}, account {}",
-                    escape(i.family.as_str()),
-                    escape(&i.region),
-                    escape(&account_label(i))
-                ),
-                json!({"weight": "Bolder", "spacing": "Medium"}),
-            ),
-            json!({"type": "FactSet", "facts": [
-                {"title": "Days", "value": escape(&format!("{} to {} ({} flagged)", i.start, i.day, i.days))},
-                {"title": "Observed", "value": escape(&format!("{} vs {} expected", usage(i.observed, &i.unit), usage(i.expected, &i.unit)))},
-                {"title": "Excess", "value": escape(&format!("{} ({}), {} today; {} in all", usage(i.excess_usage, &i.unit), pct(i.excess_pct), usd(i.excess_cost_usd), usd(i.total_excess_cost_usd)))},
-                {"title": "Why", "value": escape(&i.reason)},
-            ]}),
-        ];
-        if let Some(r) = ctx {
-            if let (Some(m), Some(p)) = (r.month_to_date_usd, r.projected_month_excess_usd) {
-                blocks.push(text(
-                    escape(&format!(
-                        "Month to date: {} S3 egress cost; projected excess this month: {}",
-                        usd(m),
-                        usd(p)
-                    )),
-                    json!({"isSubtle": true}),
-                ));
-            }
-            for line in crate::report::bucket_lines(r, 5) {
-                blocks.push(text(
-                    escape(&line),
-                    json!({"isSubtle": true, "spacing": "None"}),
-                ));
-            }
-            if let Some(c) = &r.cloudtrail {
-                for line in context_lines(c, 5) {
-                    blocks.push(text(
-                        escape(&line),
-                        json!({"isSubtle": true, "spacing": "None"}),
-                    ));
-                }
-            }
-        }
-        let size: usize = body
-            .iter()
-            .chain(&blocks)
-            .map(|b| b.to_string().len())
-            .sum();
-        if size > MAX_CARD_BYTES {
-            break;
-        }
+        let Some(blocks) = incident_blocks(i, report, MAX_CARD_BYTES.saturating_sub(used + tail))
+        else {
+            break; // not even its headline, dollars and top caller fit: "and N more"
+        };
+        used += blocks.iter().map(|b| b.to_string().len()).sum::<usize>();
         body.extend(blocks);
         shown += 1;
     }
@@ -145,6 +95,140 @@ pub fn message(report: &Report, incidents: &[Incident]) -> Value {
             }
         }]
     })
+}
+
+/// One incident's blocks within `room` bytes, whatever the input: the title and the facts
+/// (days, observed, excess and dollars, why), every high-severity change and the top callers
+/// come first (as many as fit, the rest counted: the JSON documents carry them all); the month's
+/// figures, buckets and the rest of the CloudTrail context are added while they fit. `None` when
+/// not even the title, the facts, the top caller and the first high-severity change fit (the
+/// first incident always has the whole card, where they always fit).
+fn incident_blocks(i: &Incident, report: &Report, room: usize) -> Option<Vec<Value>> {
+    use crate::report::bounds;
+    use crate::report::format::display;
+    let size = |v: &[Value]| v.iter().map(|b| b.to_string().len()).sum::<usize>();
+    let line = |l: &str| text(escape(l), json!({"isSubtle": true, "spacing": "None"}));
+    let full = report.full(i);
+    let mut required = vec![
+        text(
+            format!(
+                "{} in {}, account {}",
+                escape(i.family.as_str()),
+                escape(&display(&i.region, bounds::REGION)),
+                escape(&account_label(i))
+            ),
+            json!({"weight": "Bolder", "spacing": "Medium"}),
+        ),
+        json!({"type": "FactSet", "facts": [
+            {"title": "Days", "value": escape(&format!("{} to {} ({} flagged)", i.start, i.day, i.days))},
+            {"title": "Observed", "value": escape(&format!("{} vs {} expected", usage(i.observed, &i.unit), usage(i.expected, &i.unit)))},
+            {"title": "Excess", "value": escape(&format!("{} ({}), {} today; {} in all", usage(i.excess_usage, &i.unit), pct(i.excess_pct), usd(i.excess_cost_usd), usd(i.total_excess_cost_usd)))},
+            {"title": "Why", "value": escape(&i.reason)},
+        ]}),
+    ];
+    let ctx = full
+        .and_then(|r| r.cloudtrail.as_ref())
+        .map(|c| crate::report::context(c, report.max_callers))
+        .unwrap_or_default();
+    // What must be there, in order; counted when it does not fit.
+    let reserve = 300; // the "and N more" lines
+    let fixed = size(&required);
+    if fixed + reserve > room {
+        return None;
+    }
+    // The top caller is kept whatever else there is: its room is held while changes are added.
+    let top_caller = ctx.callers.first().map_or(0, |c| line(c).to_string().len());
+    let first_high = ctx
+        .high_changes
+        .first()
+        .map_or(0, |c| line(c).to_string().len());
+    if fixed + top_caller + first_high + reserve > room {
+        return None; // not even the essentials fit: the card says "and N more"
+    }
+    let mut high = Vec::new();
+    for c in &ctx.high_changes {
+        let b = line(c);
+        if fixed + size(&high) + b.to_string().len() + top_caller + reserve > room {
+            break;
+        }
+        high.push(b);
+    }
+    let more_high = ctx.high_changes.len() - high.len() + ctx.more_high_changes;
+    if more_high > 0 {
+        high.push(line(&format!(
+            "…and {more_high} more high-severity changes (all of them in the JSON report)"
+        )));
+    }
+    let mut callers = Vec::new();
+    for c in &ctx.callers {
+        let b = line(c);
+        // The top caller's room was held above: it always goes in.
+        if !callers.is_empty()
+            && fixed + size(&high) + size(&callers) + b.to_string().len() + reserve > room
+        {
+            break;
+        }
+        callers.push(b);
+    }
+    let more_callers = ctx.callers.len() - callers.len() + ctx.more_callers;
+    if more_callers > 0 {
+        callers.push(line(&format!(
+            "…and {more_callers} more callers (all of them in the JSON report)"
+        )));
+    }
+    // Optional parts, most important first, while they fit.
+    let mut free = room.saturating_sub(fixed + size(&high) + size(&callers));
+    let mut take = |blocks: Vec<Value>| -> Vec<Value> {
+        let s = size(&blocks);
+        if s <= free {
+            free -= s;
+            blocks
+        } else {
+            Vec::new()
+        }
+    };
+    let finance = take(
+        full.and_then(|r| r.month_to_date_usd.zip(r.projected_month_excess_usd))
+            .map(|(m, p)| {
+                vec![text(
+                    escape(&format!(
+                        "Month to date: {} S3 egress cost; projected excess this month: {}",
+                        usd(m),
+                        usd(p)
+                    )),
+                    json!({"isSubtle": true}),
+                )]
+            })
+            .unwrap_or_default(),
+    );
+    let before = take(
+        [&ctx.error, &ctx.query, &ctx.reconciliation]
+            .into_iter()
+            .flatten()
+            .map(|l| line(l))
+            .collect(),
+    );
+    let buckets = take(
+        full.map(|r| crate::report::bucket_lines(r, 5))
+            .unwrap_or_default()
+            .iter()
+            .map(|l| line(&display(l, bounds::WHY * 2)))
+            .collect(),
+    );
+    let after = take(
+        ctx.other_changes
+            .iter()
+            .chain(&ctx.unattributed)
+            .map(|l| line(l))
+            .collect(),
+    );
+    required.extend(finance);
+    required.extend(buckets);
+    required.extend(before);
+    required.extend(high);
+    required.extend(callers);
+    required.extend(after);
+    Some(required)
 }
 
 /// The daily all-clear card.

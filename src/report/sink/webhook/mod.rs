@@ -61,9 +61,16 @@ pub const DEFAULT_WEBHOOK_ENV: &str = "EGRESSWATCH_WEBHOOK_URL";
 pub const DEFAULT_WEBHOOK_SECRET_ENV: &str = "EGRESSWATCH_WEBHOOK_SECRET";
 
 /// The generic webhook: URL and signing secret (`whsec_...`), both from env or file.
+///
+/// Signing is on when the table names a source (`secret_env` or `secret_file`), or, naming none,
+/// when `EGRESSWATCH_WEBHOOK_SECRET` is set. A named source that cannot be read (or a default
+/// variable set to nothing) is a configuration error: the message is never sent unsigned in its
+/// place. Only when nothing asks for signing does the webhook go out unsigned.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WebhookSettings {
     pub url: SecretSource,
+    /// The signing secret's source as written in the table (`None`: the default variable, read
+    /// only if set).
     pub secret: Option<SecretSource>,
     pub timeout: Duration,
 }
@@ -92,7 +99,7 @@ impl WebhookSettings {
             &base,
             ("secret_env", w.secret_env),
             ("secret_file", w.secret_file),
-            Some(DEFAULT_WEBHOOK_SECRET_ENV),
+            None,
         );
         let timeout = c.timeout(&base, w.timeout_seconds);
         url.map(|url| WebhookSettings {
@@ -100,5 +107,33 @@ impl WebhookSettings {
             secret,
             timeout,
         })
+    }
+
+    /// Where the signing secret is read from, and whether signing was asked for: a source
+    /// written in the table always; the default variable only when it is set.
+    pub fn signing_source(&self) -> Option<SecretSource> {
+        match &self.secret {
+            Some(s) => Some(s.clone()),
+            None if std::env::var_os(DEFAULT_WEBHOOK_SECRET_ENV).is_some() => {
+                Some(SecretSource::Env(DEFAULT_WEBHOOK_SECRET_ENV.into()))
+            }
+            None => None,
+        }
+    }
+
+    /// The key that names the signing secret's source (for errors).
+    pub fn signing_key(&self) -> &'static str {
+        match &self.secret {
+            Some(SecretSource::File(_)) => "notify.webhook.secret_file",
+            _ => "notify.webhook.secret_env",
+        }
+    }
+
+    /// The key that names the URL's source (for errors).
+    pub fn url_key(&self) -> &'static str {
+        match &self.url {
+            SecretSource::File(_) => "notify.webhook.url_file",
+            SecretSource::Env(_) => "notify.webhook.url_env",
+        }
     }
 }
