@@ -84,9 +84,13 @@ fn init_logging(verbose: u8, quiet: bool, format: LogFormat) {
         (_, 1) => "info",
         _ => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(format!("egresswatch={level},warn"))
-    });
+    // RUST_LOG refines -v; --quiet always wins (cron must stay silent on success).
+    let fallback = || tracing_subscriber::EnvFilter::new(format!("egresswatch={level},warn"));
+    let filter = if quiet {
+        fallback()
+    } else {
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| fallback())
+    };
     // Colour only for a person at a terminal, and never when NO_COLOR is set (no-color.org).
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
@@ -298,7 +302,7 @@ fn cmd_sync(a: SyncArgs, quiet: bool) -> Result<()> {
         eprintln!("egresswatch: note: Cost Explorer keeps daily data from {c} on; started there");
     }
     for p in &out.problems {
-        eprintln!("egresswatch: warning: skipped: {p}");
+        eprintln!("egresswatch: warning: skipped: {}", text::clean_line(p));
     }
     if quiet {
         return Ok(());
@@ -444,7 +448,7 @@ The sinks' secrets, unless their tables name other variables or files.
 The AWS SDK's usual settings and credential chain.
 .TP
 \fBRUST_LOG\fR
-Log filter (overrides \-v and \-q).
+Log filter (refines \-v; \-q always wins).
 .TP
 \fBNO_COLOR\fR
 No colour in logs (logs are coloured only on a terminal anyway).
@@ -600,7 +604,7 @@ fn cmd_import(a: ImportArgs) -> Result<()> {
     let cfg = load_config(&a.config)?;
     let (rt, mut state) = open_state(&cfg)?;
     let out = jobs::import::run(&mut state.store, &a.files, |w| {
-        eprintln!("egresswatch: warning: {w}")
+        eprintln!("egresswatch: warning: {}", text::clean_line(&w))
     })?;
     rt.block_on(state.save())?;
     println!(

@@ -112,9 +112,17 @@ pub fn human_error(e: &(dyn Error + 'static)) -> String {
         {
             found(Kind::Dns);
         }
-        if ["certificate", "tls", "handshake", "ssl"]
-            .iter()
-            .any(|p| lower.contains(p))
+        if [
+            "certificate",
+            "tls",
+            "handshake",
+            "ssl",
+            "corrupt message",
+            "fatal alert",
+        ]
+        .iter()
+        .chain(&["peer is incompatible", "peer misbehaved", "unknownissuer"])
+        .any(|p| lower.contains(p))
         {
             found(Kind::Tls);
         }

@@ -3,7 +3,9 @@
 //! Webhook URLs (Slack, Teams, the signed webhook) and signing secrets are bearer credentials:
 //! whoever has one can post to the channel. They come from the environment or a file (named by
 //! a [`SecretSource`]) and live only inside [`Secret`], whose `Debug` and `Display` print a
-//! placeholder.
+//! placeholder. A secret pasted where its variable's name or file's path belongs is recognised
+//! by its shape ([`looks_like_secret`]): the config refuses it, and every message that names a
+//! source ([`SecretSource`]'s `Display`, [`SecretError`]) shows [`NOT_SHOWN`] in its place.
 
 use std::fmt;
 use std::path::PathBuf;

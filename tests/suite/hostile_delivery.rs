@@ -503,3 +503,71 @@ fn cost_explorer_at_a_closed_port_is_one_human_line() {
     }
     assert!(stderr.chars().count() < 600, "{stderr}");
 }
+
+#[test]
+fn a_receiver_that_times_out_cannot_be_resolved_or_speaks_no_tls_says_so() {
+    let moto = moto_with_spike();
+    // Accepts connections (the kernel's backlog) and never answers.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    // Plain HTTP where https is expected: answers the ClientHello with an HTTP line at once and
+    // keeps the connection open (the client, not the server, ends it).
+    let plain = TcpListener::bind("127.0.0.1:0").unwrap();
+    let plain_port = plain.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::Write;
+        let mut open = Vec::new();
+        for mut conn in plain.incoming().flatten() {
+            let _ = conn.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+            open.push(conn);
+        }
+    });
+    let mut bin = Bin::new(&moto.url);
+    bin.extra_env = vec![("RUST_LOG".into(), "off".into())];
+    bin.webhook = Some(format!(
+        "http://127.0.0.1:{silent_port}/services/T/B/secret-token"
+    ));
+    let cfg =
+        bin.write_config("[notify]\nmax_attempts = 1\n\n[notify.slack]\ntimeout_seconds = 1\n");
+    let cfg = cfg.to_str().unwrap();
+    let out = bin.run(&["run", "--config", cfg, "--date", DATE, "--format", "json"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("could not reach the receiver: timed out"),
+        "{stderr}"
+    );
+
+    let cases = [
+        (
+            "https://egresswatch-test.invalid/services/T/B/secret-token".to_string(),
+            "cannot resolve host",
+        ),
+        (
+            format!("https://127.0.0.1:{plain_port}/services/T/B/secret-token"),
+            "TLS error",
+        ),
+    ];
+    for (url, kind) in cases {
+        bin.webhook = Some(url);
+        let retry = bin.run(&["outbox", "retry", "--config", cfg]);
+        let stderr = text(&retry.stderr);
+        assert_eq!(
+            retry.status.code(),
+            Some(1),
+            "{kind} {:?} {stderr}",
+            retry.status
+        );
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(kind), "{kind}: {stderr}");
+        for bad in [
+            "error sending request",
+            "secret-token",
+            "{ ",
+            "ConnectorError",
+        ] {
+            assert!(!stderr.contains(bad), "{bad} in {stderr}");
+        }
+    }
+    drop(silent);
+}

@@ -508,3 +508,72 @@ fn max_callers_sets_how_many_callers_a_message_shows() {
     }
     assert!(msg.contains("3 more callers"), "1 kept and 2 summed: {msg}");
 }
+
+#[test]
+fn from_s3_a_bomb_and_an_oversized_object_are_bad_files_too() {
+    let moto = Moto::start();
+    let http = reqwest::blocking::Client::new();
+    let put = |path: &str, body: Vec<u8>| {
+        let r = http
+            .put(format!("{}/{path}", moto.url))
+            .body(body)
+            .send()
+            .unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+    };
+    put("trail-bucket", Vec::new());
+    let alice = user("alice");
+    let honest: Vec<Value> = (0..3)
+        .map(|i| {
+            get(
+                &alice,
+                &t(1, i),
+                "198.51.100.1",
+                &format!("a{i}"),
+                json!(1_000),
+            )
+        })
+        .collect();
+    let prefix = format!("trail-bucket/org/{}", dir(DAY));
+    put(
+        &format!("{prefix}{}", file_name(OWNER, REGION, DAY, 1)),
+        gz(&records_file(&honest)),
+    );
+    // 16 MiB of zeros behind a trailer claiming 1,000 bytes.
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    for _ in 0..16 {
+        e.write_all(&vec![0u8; 1 << 20]).unwrap();
+    }
+    let mut bomb = e.finish().unwrap();
+    let n = bomb.len();
+    bomb[n - 4..].copy_from_slice(&1000u32.to_le_bytes());
+    put(
+        &format!("{prefix}{}", file_name(OWNER, REGION, DAY, 2)),
+        bomb,
+    );
+    // An object larger than the bound (it is not even fetched).
+    put(
+        &format!("{prefix}{}", file_name(OWNER, REGION, DAY, 3)),
+        vec![b' '; (1 << 20) + 1],
+    );
+
+    let bin = Bin::new(&moto.url);
+    let cfg = bin.write_config(
+        "[cloudtrail]\nsource = \"s3://trail-bucket/org\"\nbaseline_days = 0\nmax_file_bytes = 1048576\n",
+    );
+    let v = callers_json(&bin, cfg.to_str().unwrap());
+    let q = &v["data_quality"];
+    assert_eq!(
+        (q["files"].as_u64(), q["bad_files"].as_u64()),
+        (Some(3), Some(2)),
+        "{q}"
+    );
+    let names = q["bad_file_names"].to_string();
+    assert!(
+        names.contains("inflates past 1048576 bytes (cloudtrail.max_file_bytes)")
+            && names.contains("is larger than 1048576 bytes (cloudtrail.max_file_bytes)"),
+        "{names}"
+    );
+    assert_eq!(v["callers"][0]["principal"], alice.as_str());
+    assert_eq!(v["bytes_out"], 3_000);
+}

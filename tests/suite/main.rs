@@ -8,6 +8,7 @@
 mod common;
 
 mod activity;
+mod alerts;
 mod backfill;
 mod cli;
 mod cloudtrail;

@@ -185,7 +185,7 @@ impl Default for ReadLimits {
     }
 }
 
-/// Why a file's bytes were not read: the file is larger than the bound itself.
+/// Why a file's bytes were not read: an I/O error, or the file itself is larger than the bound.
 enum Unread {
     Io(std::io::Error),
     TooLarge,
