@@ -29,12 +29,21 @@ use error::{Error, Result};
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    // A reader that goes away (`| head`) ends the process quietly, not with a panic.
-    #[cfg(unix)]
-    // SAFETY: setting a signal's disposition to its default before any thread is started.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
+    // A reader that goes away (`| head`) ends the process quietly, not with a panic. (Not by
+    // restoring SIGPIPE: that would also kill a run whose webhook receiver hangs up mid-write.)
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.contains("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default_hook(info);
+    }));
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -62,6 +71,16 @@ pub fn main() -> ExitCode {
                 },
                 other => other,
             };
+            // The reader of our output went away (`| head`): nothing to say, nothing failed.
+            if let Error::Runtime(r) = &e {
+                let closed_pipe = r.chain().any(|c| {
+                    c.downcast_ref::<std::io::Error>()
+                        .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+                });
+                if closed_pipe {
+                    return ExitCode::SUCCESS;
+                }
+            }
             let code = e.exit_code();
             let _ = std::io::stdout().flush();
             match &e {
@@ -194,6 +213,18 @@ fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
     Ok(())
 }
 
+/// Every secret the configured sinks need can be read: a run (not a dry run) that could not
+/// deliver stops before it does anything, as check-config would (exit 2).
+fn secrets_readable(cfg: &Config) -> Result<()> {
+    let unusable = cfg.notify.unusable_secrets(&cfg.notify.sinks());
+    if unusable.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Config(
+        unusable.iter().map(|u| u.to_string()).collect(),
+    ))
+}
+
 fn dispatch(cli: Cli) -> Result<()> {
     let (quiet, log_format) = (cli.quiet, cli.log_format);
     match cli.command {
@@ -234,6 +265,9 @@ fn cmd_run(a: RunArgs, quiet: bool, log_format: LogFormat) -> Result<()> {
     let date = a.date.unwrap_or_else(today);
     if date > today() + Days::new(1) {
         return Err(Error::config(format!("--date {date} is in the future")));
+    }
+    if !a.dry_run {
+        secrets_readable(&cfg)?;
     }
     let (rt, mut state) = open_state(&cfg)?;
     let store = &mut state.store;
@@ -497,6 +531,7 @@ fn cmd_watch(a: WatchArgs, quiet: bool) -> Result<()> {
             "watch needs a [cloudwatch] table in the config",
         ));
     };
+    secrets_readable(&cfg)?;
     let (rt, mut state) = open_state(&cfg)?;
     let store = &mut state.store;
     let report = rt.block_on(async {

@@ -316,9 +316,8 @@ pub fn evaluate_day(set: &SeriesSet, day: NaiveDate, settings: &DetectSettings) 
         }
         out.incidents.push(incident(j, settings));
     }
-    // Biggest money first: that is the order people read in.
-    out.incidents
-        .sort_by(|a, b| b.total_excess_cost_usd.total_cmp(&a.total_excess_cost_usd));
+    // Biggest money first (request floods by requests, after): the order people read in.
+    out.incidents.sort_by(crate::model::incident::reading_order);
     out
 }
 

@@ -196,7 +196,7 @@ pub async fn backfill<S: CostSource>(
 
 impl Backfill {
     /// The page's view of this replay.
-    pub fn replay_view(&self) -> html::Replay<'_> {
+    pub fn replay_view<'a>(&'a self, report: &'a Report) -> html::Replay<'a> {
         html::Replay {
             from: self.from,
             to: self.to,
@@ -204,6 +204,8 @@ impl Backfill {
             days_evaluated: self.days_evaluated,
             requests: self.synced.requests,
             set: &self.set,
+            full: &report.incidents,
+            max_callers: report.max_callers,
         }
     }
 }
@@ -260,12 +262,18 @@ pub async fn run<S: CostSource>(
         Ok(p)
     };
     let files = vec![
-        write("report.html", html::render(&b.replay_view(), &cfg.detect))?,
+        write(
+            "report.html",
+            html::render(&b.replay_view(&report), &cfg.detect),
+        )?,
         write(
             "incidents.json",
             serde_json::to_string_pretty(&report.incidents)?,
         )?,
-        write("incidents.csv", crate::report::csv::incidents(&b.incidents))?,
+        write(
+            "incidents.csv",
+            crate::report::csv::incidents(&report.incidents, report.max_callers),
+        )?,
     ];
     Ok(BackfillOutcome {
         backfill: b,

@@ -416,17 +416,20 @@ pub async fn run<S: CostSource, M: MetricSource>(
         .iter()
         .map(|r| r.incident.clone())
         .collect();
-    let (ids, to_announce): (Vec<i64>, Vec<Incident>) = if opts.dry_run {
+    let mut pending: Vec<(i64, Incident)> = if opts.dry_run {
         report
             .incidents
             .iter()
             .filter(|r| !r.already_notified)
             .map(|r| (0, r.incident.clone()))
-            .unzip()
+            .collect()
     } else {
         store.record_incidents(&todays)?;
-        store.pending_incidents()?.into_iter().unzip()
+        store.pending_incidents()?
     };
+    // Every sink reads them in one order: by dollars (request floods by requests).
+    pending.sort_by(|a, b| crate::model::incident::reading_order(&a.1, &b.1));
+    let (ids, to_announce): (Vec<i64>, Vec<Incident>) = pending.into_iter().unzip();
     let digest_due = cfg.report.mode == ReportMode::Daily && to_announce.is_empty()
         || (to_announce.is_empty() && report.activity_new > 0);
     let messages = outbox::build(&cfg.notify, &report, &ids, &to_announce, digest_due);

@@ -57,3 +57,19 @@ impl Incident {
         }
     }
 }
+
+/// The one order incidents are read in, in every sink: egress incidents by dollars over
+/// baseline, most first; then request incidents (a GET flood costs little) by excess requests.
+pub fn reading_order(a: &Incident, b: &Incident) -> std::cmp::Ordering {
+    let requests = |i: &Incident| !i.family.is_bytes();
+    requests(a)
+        .cmp(&requests(b))
+        .then_with(|| {
+            if requests(a) {
+                b.total_excess_usage.total_cmp(&a.total_excess_usage)
+            } else {
+                b.total_excess_cost_usd.total_cmp(&a.total_excess_cost_usd)
+            }
+        })
+        .then_with(|| a.key().cmp(&b.key()))
+}

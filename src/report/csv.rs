@@ -3,7 +3,8 @@
 //! Fields are quoted as RFC 4180 says, and a field a spreadsheet would run as a formula is
 //! defused with a leading `'`.
 
-use crate::model::{CostPoint, Incident};
+use crate::model::CostPoint;
+use crate::report::ReportIncident;
 
 /// Quote a CSV field when needed (RFC 4180), and defuse spreadsheet formulas (see
 /// `format::csv`).
@@ -11,14 +12,21 @@ pub fn field(s: &str) -> String {
     super::format::csv(s)
 }
 
-/// `incidents.csv`: one row per incident, with its header.
-pub fn incidents(incidents: &[Incident]) -> String {
+/// `incidents.csv`: one row per incident, with its header. `top_callers` holds the top
+/// `max_callers` callers (`;`-separated) when CloudTrail was read, empty otherwise.
+pub fn incidents(incidents: &[ReportIncident], max_callers: usize) -> String {
     let mut csv = String::from(
-        "account,account_name,region,family,start,end,peak_day,days,unit,total_excess_usage,total_excess_cost_usd,observed,expected,score,robust_z,evidence,young,reason\n",
+        "account,account_name,region,family,start,end,peak_day,days,unit,total_excess_usage,total_excess_cost_usd,observed,expected,score,robust_z,evidence,young,reason,top_callers\n",
     );
-    for i in incidents {
+    for ri in incidents {
+        let i = &ri.incident;
+        let callers = ri
+            .cloudtrail
+            .as_ref()
+            .map(|c| super::context(c, max_callers).callers.join("; "))
+            .unwrap_or_default();
         csv.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{:.3},{:.2},{:.3},{:.3},{:.4},{:.2},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{},{:.3},{:.2},{:.3},{:.3},{:.4},{:.2},{},{},{},{}\n",
             field(&i.account),
             field(i.account_name.as_deref().unwrap_or("")),
             field(&i.region),
@@ -36,7 +44,8 @@ pub fn incidents(incidents: &[Incident]) -> String {
             i.robust_z,
             i.evidence,
             i.young,
-            field(&i.reason)
+            field(&i.reason),
+            field(&callers)
         ));
     }
     csv

@@ -26,6 +26,10 @@ pub struct Replay<'a> {
     pub requests: usize,
     /// The series behind the range (history included), for charts.
     pub set: &'a SeriesSet,
+    /// The incidents with their CloudTrail context, when `--with-callers` read it.
+    pub full: &'a [super::ReportIncident],
+    /// Callers listed per incident.
+    pub max_callers: usize,
 }
 
 /// Escape text for HTML content and attribute values (see `format::html`).
@@ -61,7 +65,7 @@ fn chart(
     if shown.len() < 2 {
         return String::new();
     }
-    let (w, h, pad_l, pad_b) = (1000.0, 260.0, 70.0, 30.0);
+    let (w, h, pad_l, pad_b) = (1000.0, 260.0, 120.0, 30.0);
     let max = shown
         .iter()
         .map(|i| values[*i].max(outs[*i].upper.min(values[*i].max(outs[*i].expected) * 3.0)))
@@ -134,27 +138,55 @@ fn chart(
         r##"<line x1="{pad_l}" y1="{0}" x2="{w}" y2="{0}" stroke="#8c959f"/>"##,
         h - pad_b
     );
-    for frac in [0.0, 0.5, 1.0] {
+    // Five levels with light grid lines, labelled with the unit.
+    for frac in [0.0, 0.25, 0.5, 0.75, 1.0] {
         let v = max * frac;
+        if frac > 0.0 {
+            let _ = write!(
+                svg,
+                r##"<line x1="{pad_l}" y1="{0:.1}" x2="{w}" y2="{0:.1}" stroke="#d0d7de" stroke-dasharray="2 3"/>"##,
+                y(v)
+            );
+        }
         let _ = write!(
             svg,
-            r##"<text x="{:.1}" y="{:.1}" font-size="11" text-anchor="end" fill="#57606a">{}</text>"##,
+            r##"<text x="{:.1}" y="{:.1}" font-size="12" text-anchor="end" fill="#57606a">{}</text>"##,
             pad_l - 6.0,
             y(v) + 4.0,
             esc(&usage(v, &series.unit))
         );
     }
-    for (k, anchor) in [
-        (0, "start"),
-        (shown.len() / 2, "middle"),
-        (shown.len() - 1, "end"),
-    ] {
+    // Days: the first of every month in the range (a tick and its month), or the ends of a
+    // range within one month.
+    let mut ticks: Vec<(usize, String)> = shown
+        .iter()
+        .enumerate()
+        .filter(|(k, i)| *k > 0 && days[**i].day() == 1)
+        .map(|(k, i)| (k, days[*i].format("%b %Y").to_string()))
+        .collect();
+    if ticks.len() < 2 {
+        ticks = vec![
+            (0, days[shown[0]].to_string()),
+            (shown.len() - 1, days[shown[shown.len() - 1]].to_string()),
+        ];
+    }
+    let every = ticks.len().div_ceil(12);
+    for (_, (k, label)) in ticks.iter().enumerate().filter(|(n, _)| n % every == 0) {
+        let anchor = if *k == 0 {
+            "start"
+        } else if *k == shown.len() - 1 {
+            "end"
+        } else {
+            "middle"
+        };
         let _ = write!(
             svg,
-            r##"<text x="{:.1}" y="{:.1}" font-size="11" text-anchor="{anchor}" fill="#57606a">{}</text>"##,
-            x(k),
+            r##"<line x1="{0:.1}" y1="{1:.1}" x2="{0:.1}" y2="{2:.1}" stroke="#8c959f"/><text x="{0:.1}" y="{3:.1}" font-size="12" text-anchor="{anchor}" fill="#57606a">{4}</text>"##,
+            x(*k),
+            h - pad_b,
+            h - pad_b + 4.0,
             h - 8.0,
-            days[shown[k]]
+            esc(label)
         );
     }
     svg.push_str("</svg>");
@@ -195,6 +227,14 @@ pub fn render(b: &Replay<'_>, detect: &DetectSettings) -> String {
         }
     }
     regions.sort();
+    // Every month of the range, quiet ones too: a month without incidents is news as well.
+    let mut m = NaiveDate::from_ymd_opt(b.from.year(), b.from.month(), 1).expect("day 1 exists");
+    while m <= b.to {
+        by_month
+            .entry(format!("{:04}-{:02}", m.year(), m.month()))
+            .or_insert((0, 0.0));
+        m = m + chrono::Months::new(1);
+    }
     out.push_str(
         "<h2>By month</h2><table><tr><th class=\"l\">month</th><th>incidents</th><th>excess $</th>",
     );
@@ -221,23 +261,43 @@ pub fn render(b: &Replay<'_>, detect: &DetectSettings) -> String {
         }
         out.push_str("</tr>");
     }
-    if by_month.is_empty() {
+    if b.incidents.is_empty() {
         out.push_str("<tr><td class=\"l\" colspan=\"3\">no incidents in this range</td></tr>");
     }
     out.push_str("</table>");
     // Incidents.
-    out.push_str("<h2>Incidents</h2><table><tr><th class=\"l\">series</th><th class=\"l\">days</th><th>peak</th><th>excess</th><th>excess $</th><th class=\"l\">why</th></tr>");
+    out.push_str("<h2>Incidents</h2><table><tr><th class=\"l\">series</th><th class=\"l\">days</th><th>peak</th><th>excess</th><th>excess $</th><th class=\"l\">why</th><th class=\"l\">who (CloudTrail)</th></tr>");
     for i in b.incidents {
+        // The incident's CloudTrail context, when the replay read it (`--with-callers`).
+        let who: Vec<String> = b
+            .full
+            .iter()
+            .find(|r| r.incident.key() == i.key() && r.incident.start == i.start)
+            .and_then(|r| r.cloudtrail.as_ref())
+            .map(|c| {
+                let ctx = super::context(c, b.max_callers);
+                ctx.error
+                    .into_iter()
+                    .chain(ctx.high_changes)
+                    .chain(ctx.callers)
+                    .collect()
+            })
+            .unwrap_or_default();
         let _ = write!(
             out,
-            "<tr><td class=\"l\">{}</td><td class=\"l\">{} to {}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td></tr>",
+            "<tr><td class=\"l\">{}</td><td class=\"l\">{} to {}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>",
             esc(&format!("{} / {} / {}", super::account_label(i), i.region, i.family)),
             i.start,
             i.day,
             i.peak_day,
             esc(&usage(i.total_excess_usage, &i.unit)),
             esc(&usd(i.total_excess_cost_usd)),
-            esc(&i.reason)
+            esc(&i.reason),
+            if who.is_empty() {
+                "<span class=\"muted\">not read (backfill --with-callers)</span>".to_string()
+            } else {
+                who.iter().map(|l| esc(l)).collect::<Vec<_>>().join("<br>")
+            }
         );
     }
     out.push_str("</table>");

@@ -540,7 +540,7 @@ pub fn context(ctx: &crate::correlate::IncidentContext, max_callers: usize) -> C
     out.more_high_changes = high.len().saturating_sub(bounds::HIGH_CHANGES);
     for c in a.callers.iter().take(max_callers) {
         let mut line = format!(
-            "{:.0}%  {}  {} from {} ({}) → {}",
+            "{:.0}% of the excess, {}: {} from {} ({}) → {}",
             c.share_of_excess * 100.0,
             bytes(c.bytes_out),
             display(&c.principal, bounds::PRINCIPAL),

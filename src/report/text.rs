@@ -127,8 +127,10 @@ pub fn render(r: &Report) -> String {
 }
 
 /// Bytes for people: `1.5 GB` (powers of 1024, as AWS bills data transfer).
+/// Bytes for people, in binary units and said so (KiB, MiB, GiB, TiB, PiB: powers of 1,024;
+/// Cost Explorer's "GB" is the same GiB).
 pub fn bytes(b: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
     let mut v = b as f64;
     let mut u = 0;
     while v >= 1024.0 && u < UNITS.len() - 1 {

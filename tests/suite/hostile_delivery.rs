@@ -236,12 +236,13 @@ fn a_signing_secret_that_cannot_be_read_is_a_config_error_and_nothing_goes_out_u
         receiver.bodies.lock().unwrap().is_empty(),
         "nothing was sent unsigned"
     );
+    // The run stopped before it did anything: nothing announced, nothing lost (the next run
+    // with a readable secret judges the same day).
     let list = outbox(&bin, cfg);
-    assert!(list[0]["sent_at"].is_null(), "kept queued: {list:#}");
-    assert!(list[0]["last_error"]
-        .as_str()
-        .unwrap()
-        .contains("notify.webhook.secret_file"));
+    assert!(
+        list.as_array().is_some_and(|l| l.is_empty()),
+        "nothing queued: {list:#}"
+    );
 
     // A named variable that is not set.
     let cfg = bin.write_config("[notify.webhook]\nsecret_env = \"MY_UNSET_SIGNING_SECRET\"\n");
