@@ -213,6 +213,18 @@ fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
     Ok(())
 }
 
+/// A command's JSON document, with its schema name first (README, "JSON outputs"): fields are
+/// only ever added within a version; a rename or removal makes the next version.
+fn print_versioned<T: serde::Serialize>(schema: &str, v: &T) -> Result<()> {
+    let mut doc = serde_json::Map::new();
+    doc.insert("schema".into(), schema.into());
+    match serde_json::to_value(v).map_err(anyhow::Error::from)? {
+        serde_json::Value::Object(fields) => doc.extend(fields),
+        other => return print_json(&other),
+    }
+    print_json(&doc)
+}
+
 /// Every secret the configured sinks need can be read: a run (not a dry run) that could not
 /// deliver stops before it does anything, as check-config would (exit 2).
 fn secrets_readable(cfg: &Config) -> Result<()> {
@@ -297,7 +309,7 @@ fn cmd_run(a: RunArgs, quiet: bool, log_format: LogFormat) -> Result<()> {
         .await
     })?;
     match a.format {
-        RunFormat::Json => print_json(&outcome)?,
+        RunFormat::Json => print_versioned("egresswatch.run/v1", &outcome)?,
         RunFormat::Text if quiet => {}
         RunFormat::Text => print!("{}", render::run_text(&outcome, a.dry_run)),
     }
@@ -451,7 +463,7 @@ fn cmd_callers(a: CallersArgs) -> Result<()> {
         analyse(&source, &query, &settings, &clients).await
     })?;
     match a.format {
-        CallersFormat::Json => print_json(&analysis)?,
+        CallersFormat::Json => print_versioned("egresswatch.callers/v1", &analysis)?,
         CallersFormat::Table => print!("{}", text::render_analysis(&analysis, 50)),
     }
     Ok(())
@@ -548,7 +560,7 @@ fn cmd_watch(a: WatchArgs, quiet: bool) -> Result<()> {
     })?;
     rt.block_on(state.save())?;
     match a.format {
-        RunFormat::Json => print_json(&report)?,
+        RunFormat::Json => print_versioned("egresswatch.watch/v1", &report)?,
         RunFormat::Text if quiet => {}
         RunFormat::Text => print!("{}", render::watch_text(&report)),
     }
@@ -736,7 +748,9 @@ fn cmd_activity(a: ActivityArgs) -> Result<()> {
     })?;
     rt.block_on(state.save())?;
     match a.format {
-        CallersFormat::Json => print_json(&render::activity_json(&out))?,
+        CallersFormat::Json => {
+            print_versioned("egresswatch.activity/v1", &render::activity_json(&out))?
+        }
         CallersFormat::Table => print!("{}", render::activity_table(&out)),
     }
     Ok(())

@@ -33,7 +33,8 @@ pub struct ActivitySettings {
     pub threshold_z_by_event: BTreeMap<String, f64>,
     /// Event names never counted.
     pub ignore_events: Vec<String>,
-    /// Days of history an account needs before "first seen" means anything.
+    /// Days of trail (counted days) an account needs before "first seen" means anything, and
+    /// before a rise can be told from the level: no finding before that.
     pub first_seen_after_days: u32,
     pub threshold_z: f64,
 }
@@ -176,7 +177,13 @@ pub fn evaluate(
         } else {
             format!(" {outcome}")
         };
-        if v.anomaly && today.count >= min && today.count as f64 - v.expected >= s.min_excess {
+        // A rise needs a known level: as many days of trail before it as "first seen" needs.
+        let level_known = prior_days >= s.first_seen_after_days;
+        if level_known
+            && v.anomaly
+            && today.count >= min
+            && today.count as f64 - v.expected >= s.min_excess
+        {
             out.push(finding(
                 "rise",
                 format!(
@@ -270,5 +277,68 @@ impl ActivitySettings {
                 true,
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store_with(counts: &[u64]) -> (Store, NaiveDate) {
+        let mut store = Store::open_in_memory().unwrap();
+        let first = NaiveDate::from_ymd_opt(2026, 6, 1).unwrap();
+        let days: Vec<NaiveDate> = (0..counts.len() as u64)
+            .map(|i| first + Days::new(i))
+            .collect();
+        let rows: Vec<ActivityCount> = days
+            .iter()
+            .zip(counts)
+            .map(|(d, n)| ActivityCount {
+                day: *d,
+                account: "111111111111".into(),
+                region: "eu-west-1".into(),
+                event: "GetBucketAcl".into(),
+                outcome: "success".into(),
+                count: *n,
+                drivers: vec![(
+                    "arn:aws:iam::111111111111:user/x\u{1f}198.51.100.1\u{1f}curl".into(),
+                    *n,
+                )],
+            })
+            .collect();
+        store.store_activity(&days, &rows).unwrap();
+        (store, *days.last().unwrap())
+    }
+
+    #[test]
+    fn a_rise_needs_the_days_of_trail_its_settings_promise() {
+        let mut counts = vec![20; 10];
+        counts.push(5000);
+        let (store, day) = store_with(&counts);
+        let rises = |after: u32| {
+            let s = ActivitySettings {
+                first_seen_after_days: after,
+                ..ActivitySettings::default()
+            };
+            evaluate(&store, day, &s)
+                .unwrap()
+                .into_iter()
+                .filter(|f| f.kind == "rise")
+                .count()
+        };
+        assert_eq!(
+            rises(7),
+            1,
+            "ten days of a steady level: the burst is a rise"
+        );
+        assert_eq!(
+            rises(12),
+            0,
+            "fewer days of trail than promised: no finding yet"
+        );
+        // Two days of trail only: with the default, nothing is judged.
+        let (store, day) = store_with(&[20, 5000]);
+        let found = evaluate(&store, day, &ActivitySettings::default()).unwrap();
+        assert!(found.is_empty(), "{found:?}");
     }
 }

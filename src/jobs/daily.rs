@@ -51,7 +51,6 @@ pub struct RunOutcome {
     pub delivery_error: Option<String>,
     pub data_quality: DataQuality,
     /// S3 activity findings for the evaluated day (with `[activity]`), announced or not.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub activity: Vec<Finding>,
     /// The Slack message this run built (sent unless `dry_run`), for `demo` and debugging.
     #[serde(skip)]

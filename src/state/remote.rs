@@ -62,12 +62,33 @@ impl Remote {
     }
 }
 
+/// The file `path` names, links resolved: the file itself when it exists, else its folder
+/// resolved and its name.
+fn canonical(path: &Path) -> anyhow::Result<PathBuf> {
+    if let Ok(p) = std::fs::canonicalize(path) {
+        return Ok(p);
+    }
+    let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(d) => d.to_path_buf(),
+        None => PathBuf::from("."),
+    };
+    let dir =
+        std::fs::canonicalize(&dir).with_context(|| format!("resolving {}", dir.display()))?;
+    Ok(match path.file_name() {
+        Some(name) => dir.join(name),
+        None => dir,
+    })
+}
+
 /// Lock a local store against a second run (an OS file lock, gone with the process).
 fn lock(path: &Path) -> anyhow::Result<std::fs::File> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let lock_path = PathBuf::from(format!("{}.lock", path.display()));
+    // One lock per store, however its path is spelt (`./x.db`, an absolute path, a symlink to
+    // it): the lock sits beside the file the path resolves to.
+    let canonical = canonical(path)?;
+    let lock_path = PathBuf::from(format!("{}.lock", canonical.display()));
     let f = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -195,6 +216,27 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_lock_per_store_however_its_path_is_spelt() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("state.db");
+        let first = lock(&real).unwrap();
+        // The same store through a symlink, and through a path with `..` in it.
+        let link = dir.path().join("link.db");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        std::fs::write(&real, b"").unwrap();
+        let e = lock(&link).unwrap_err();
+        assert!(
+            format!("{e:#}").contains("another egresswatch run"),
+            "{e:#}"
+        );
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        assert!(lock(&sub.join("../state.db")).is_err());
+        drop(first);
+        assert!(lock(&link).is_ok());
+    }
 
     #[test]
     fn parses_state_paths() {
