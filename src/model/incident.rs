@@ -9,7 +9,7 @@ use super::{Family, SeriesKey};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Incident {
     pub account: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub account_name: Option<String>,
     pub region: String,
     pub family: Family,

@@ -78,20 +78,15 @@ pub struct ReportIncident {
     /// Announced by an earlier run: listed, not announced again.
     pub already_notified: bool,
     /// The series' S3 cost this month so far (finance).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub month_to_date_usd: Option<f64>,
     /// The excess so far, plus today's excess for every remaining day of the month if it does
     /// not stop (finance's worst case for this month).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub projected_month_excess_usd: Option<f64>,
     /// The buckets whose downloads grew (CloudWatch request metrics), most first.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub buckets: Option<Vec<crate::model::BucketGrowth>>,
     /// Early warnings (hourly metrics) that this incident confirmed.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub early_warnings: Vec<String>,
     /// Who downloaded, what changed (when a CloudTrail source is configured).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub cloudtrail: Option<crate::correlate::IncidentContext>,
 }
 
@@ -121,16 +116,14 @@ pub struct Report {
     pub incidents: Vec<ReportIncident>,
     pub quality: DataQuality,
     /// The runbook to follow, from the config.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub runbook_url: Option<String>,
     /// The last 7 days per region (daily digest mode).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub digest: Option<Digest>,
     /// Every evaluated series' score and excess on the day (published to CloudWatch on request).
     #[serde(skip)]
     pub verdicts: Vec<crate::sources::cloudwatch::Verdict>,
     /// S3 activity findings for the evaluated day (with `[activity]`).
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    #[serde(default)]
     pub activity: Vec<crate::model::Finding>,
     /// How many of them no earlier run had announced.
     #[serde(skip)]
@@ -265,7 +258,7 @@ pub struct DataQuality {
     /// Response groups that could not be read and were skipped.
     pub skipped_groups: usize,
     /// The first few of them, each `day account usage-type: why`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub skipped_group_names: Vec<String>,
     /// Trail files read for the incidents' caller analysis.
     pub trail_files_read: u64,

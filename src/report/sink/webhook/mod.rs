@@ -33,7 +33,7 @@ pub fn document(report: &Report, incidents: &[Incident], id: &str) -> Value {
             v
         })
         .collect();
-    let mut doc = json!({
+    let doc = json!({
         "schema": SCHEMA,
         "id": id,
         "kind": if incidents.is_empty() { "digest" } else { "incidents" },
@@ -43,11 +43,9 @@ pub fn document(report: &Report, incidents: &[Incident], id: &str) -> Value {
         "incidents": items,
         "digest": report.digest,
         "data_quality": report.quality,
+        // S3 activity findings (added within v1; `[]` without `[activity]`).
+        "activity": report.activity,
     });
-    if !report.activity.is_empty() {
-        // S3 activity findings (a new optional key: v1 consumers ignore it).
-        doc["activity"] = json!(report.activity);
-    }
     doc
 }
 
