@@ -838,4 +838,65 @@ mod tests {
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
     }
+
+    /// Every `egresswatch SUBCOMMAND --flag` the docs show exists: nothing documented that the
+    /// binary does not take.
+    #[test]
+    fn every_documented_command_line_exists() {
+        let cli = Cli::command();
+        let globals: Vec<String> = cli
+            .get_arguments()
+            .filter_map(|a| a.get_long().map(str::to_string))
+            .collect();
+        let mut checked = 0;
+        for doc in [
+            "README.md",
+            "deploy/README.md",
+            "deploy/cron/egresswatch.cron",
+        ] {
+            let text =
+                std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(doc))
+                    .unwrap();
+            for line in text.lines() {
+                let mut rest = line;
+                while let Some(at) = rest.find("egresswatch ") {
+                    let seg = &rest[at + "egresswatch ".len()..];
+                    let seg = seg.split(['`', '#', '|', ';']).next().unwrap_or("");
+                    let seg = seg.split("&&").next().unwrap_or("");
+                    rest = &rest[at + 1..];
+                    let words: Vec<&str> = seg.split_whitespace().collect();
+                    let command_like = words
+                        .first()
+                        .is_some_and(|w| w.chars().all(|c| c.is_ascii_lowercase() || c == '-'));
+                    if !command_like
+                        || words[0].starts_with("--")
+                        || !words.iter().any(|w| w.starts_with("--"))
+                    {
+                        continue;
+                    }
+                    let Some(sub) = cli.find_subcommand(words[0]) else {
+                        panic!("{doc}: `egresswatch {seg}`: no subcommand `{}`", words[0]);
+                    };
+                    // `outbox list`, `outbox retry`: one level down.
+                    let sub = words
+                        .get(1)
+                        .and_then(|w| sub.find_subcommand(w))
+                        .unwrap_or(sub);
+                    for w in words.iter().filter(|w| w.starts_with("--")) {
+                        let flag = w
+                            .trim_start_matches("--")
+                            .split(['=', ']', ')', ',', '.'])
+                            .next()
+                            .unwrap_or("");
+                        let known = sub.get_arguments().any(|a| a.get_long() == Some(flag))
+                            || globals.iter().any(|g| g == flag)
+                            || flag == "help";
+                        assert!(known, "{doc}: `egresswatch {seg}`: no flag --{flag}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 20, "too few command lines found ({checked})");
+    }
 }
