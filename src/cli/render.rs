@@ -54,15 +54,21 @@ pub fn summary(o: &RunOutcome, format: LogFormat) -> String {
             if o.dry_run { " (dry run)" } else { "" }
         ),
         LogFormat::Text => format!(
-            "egresswatch: run summary: day {} checked, {} series, {} incident(s) ({} new), {} message(s) delivered, {} Cost Explorer request(s) (${:.2}), {} trail file(s) read{}",
+            "egresswatch: run summary: {} judged in {} series: {} incident(s) over baseline ({}, {} new); {} message(s) delivered; this run read {} trail file(s) and made {} Cost Explorer request(s) (${:.2}){}",
             o.evaluated_day,
             q.series_checked,
             o.incidents.len(),
+            crate::report::format::usd(
+                o.incidents
+                    .iter()
+                    .map(|i| i.incident.total_excess_cost_usd)
+                    .sum()
+            ),
             new,
             o.notified,
+            q.trail_files_read,
             o.cost_explorer_requests,
             o.cost_explorer_cost_usd,
-            q.trail_files_read,
             if o.dry_run { " (dry run)" } else { "" }
         ),
     }

@@ -41,6 +41,7 @@ const STYLE: &str = "body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto
 h1{font-size:1.6em;margin-bottom:.2em}h2{margin-top:2em;border-bottom:1px solid #d0d7de;padding-bottom:.2em}
 table{border-collapse:collapse;margin:.8em 0}td,th{border:1px solid #d0d7de;padding:.3em .6em;text-align:right}
 th{background:#f6f8fa}td.l,th.l{text-align:left}.muted{color:#57606a}.chart{margin:1em 0 2em}
+td.l{overflow-wrap:anywhere}td.who{max-width:38em;font-size:.9em}
 .legend span{display:inline-block;margin-right:1.2em}.sw{display:inline-block;width:1em;height:.7em;margin-right:.3em;vertical-align:middle}";
 
 /// A chart of one series: actual vs expected, the prediction band, incidents shaded.
@@ -285,7 +286,7 @@ pub fn render(b: &Replay<'_>, detect: &DetectSettings) -> String {
             .unwrap_or_default();
         let _ = write!(
             out,
-            "<tr><td class=\"l\">{}</td><td class=\"l\">{} to {}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>",
+            "<tr><td class=\"l\">{}</td><td class=\"l\">{} to {}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td><td class=\"l who\">{}</td></tr>",
             esc(&format!("{} / {} / {}", super::account_label(i), i.region, i.family)),
             i.start,
             i.day,
