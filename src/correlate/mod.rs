@@ -965,6 +965,12 @@ pub fn finalize_keeping(p: Partial, spec: &AnalysisSpec, max_callers_kept: usize
         let principal = parts.next().unwrap_or("").to_string();
         let ip = parts.next().unwrap_or("").to_string();
         let ua = parts.next().unwrap_or("").to_string();
+        // AWS services read configuration on their own behalf (CloudTrail checks its bucket's
+        // ACL thousands of times a day): never reconnaissance. Their principal names the
+        // service (`AWS service: cloudtrail.amazonaws.com`), from the scanner and SQL alike.
+        if is_aws_service_name(&principal) {
+            continue;
+        }
         let allowlisted = spec.allow_principals.contains(&principal)
             || in_any(&spec.allow_cidrs, &ip) == Some(true);
         let mut why_new = Vec::new();
@@ -1222,6 +1228,13 @@ pub struct IncidentContext {
     pub error: Option<String>,
 }
 
+/// Whether a principal is an AWS service acting for itself (`s3.amazonaws.com`, not an ARN).
+fn is_aws_service_name(principal: &str) -> bool {
+    // The record's principal of an AWS service reads `AWS service: cloudtrail.amazonaws.com`.
+    let name = principal.strip_prefix("AWS service: ").unwrap_or(principal);
+    !name.contains(':') && (name.ends_with(".amazonaws.com") || name.ends_with(".amazonaws.com.cn"))
+}
+
 /// Compare an incident's billed excess with the analysis of its window.
 pub fn reconcile(i: &crate::model::Incident, a: &Analysis) -> Reconciliation {
     use crate::model::Family;
@@ -1314,6 +1327,48 @@ pub async fn scan_activity(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aws_services_reading_configuration_are_never_reconnaissance() {
+        assert!(is_aws_service_name("cloudtrail.amazonaws.com"));
+        assert!(!is_aws_service_name(
+            "arn:aws:iam::1:user/cloudtrail.amazonaws.com"
+        ));
+        assert!(!is_aws_service_name("arn:aws:sts::1:assumed-role/r/s"));
+        // CloudTrail checking its bucket's ACL, and a person doing the same with a bulk tool.
+        let read = |who: &str, kind: &str, ua: &str| {
+            format!(
+                r#"{{"eventTime":"2026-06-15T10:00:00Z","eventSource":"s3.amazonaws.com","eventName":"GetBucketAcl","sourceIPAddress":"{ip}","userAgent":"{ua}","recipientAccountId":"1","userIdentity":{{"type":"{kind}"{who}}},"requestParameters":{{"bucketName":"b"}}}}"#,
+                ip = if kind == "AWSService" {
+                    "cloudtrail.amazonaws.com"
+                } else {
+                    "198.51.100.9"
+                },
+            )
+        };
+        let mut lines: Vec<String> = (0..500)
+            .map(|_| {
+                read(
+                    r#","invokedBy":"cloudtrail.amazonaws.com""#,
+                    "AWSService",
+                    "cloudtrail.amazonaws.com",
+                )
+            })
+            .collect();
+        lines.push(read(
+            r#","arn":"arn:aws:iam::1:user/mallory","accountId":"1""#,
+            "IAMUser",
+            "rclone/v1.66",
+        ));
+        let a = analyse(&lines, &spec());
+        let recon: Vec<&EventReport> = a
+            .events
+            .iter()
+            .filter(|e| e.why.starts_with("reconnaissance"))
+            .collect();
+        assert_eq!(recon.len(), 1, "{recon:#?}");
+        assert!(recon[0].principal.contains("mallory"), "{recon:#?}");
+    }
     use crate::sources::cloudtrail::reader::for_each_record;
 
     fn spec() -> AnalysisSpec {
