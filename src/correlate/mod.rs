@@ -219,10 +219,9 @@ pub struct DataQuality {
     /// Records skipped: not readable as a record, or holding a value that cannot be true.
     pub bad_records: u64,
     /// The first few bad files, with why.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub bad_file_names: Vec<String>,
-    /// Why records were skipped: reason → count (only when some were).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    /// Why records were skipped: reason → count.
+    #[serde(default)]
     pub bad_record_reasons: BTreeMap<String, u64>,
 }
 
@@ -696,7 +695,6 @@ impl Consumer for Partial {
 #[derive(Debug, Clone, Serialize)]
 pub struct CallerReport {
     pub principal: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
     pub source_ip: String,
     pub user_agent: String,
@@ -746,7 +744,6 @@ pub struct Analysis {
     /// The top callers, at most `cloudtrail.max_callers_kept` of them, most excess first.
     pub callers: Vec<CallerReport>,
     /// The callers beyond those, summed (absent when every caller is listed).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub others: Option<OtherCallers>,
     pub events: Vec<EventReport>,
     pub data_quality: DataQuality,
@@ -754,7 +751,6 @@ pub struct Analysis {
     pub bytes_out: u64,
     pub excess_bytes: u64,
     /// The pushed-down query, for SQL sources: what it scanned and cost.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub query: Option<sql::QueryStats>,
 }
 
@@ -1219,12 +1215,9 @@ pub struct Reconciliation {
 /// CloudTrail's view of one incident.
 #[derive(Debug, Clone, Serialize)]
 pub struct IncidentContext {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub analysis: Option<Analysis>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub reconciliation: Option<Reconciliation>,
     /// Why there is no analysis (the trail could not be read).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
@@ -1531,8 +1524,13 @@ mod tests {
             merged.bad_record_reasons,
             BTreeMap::from([("x".into(), 2), ("y".into(), 2)])
         );
+        // Present even when empty (README, "JSON outputs").
         let empty = serde_json::to_value(DataQuality::default()).unwrap();
-        assert!(empty.get("bad_record_reasons").is_none(), "{empty}");
+        assert_eq!(
+            empty["bad_record_reasons"],
+            serde_json::json!({}),
+            "{empty}"
+        );
     }
 
     #[test]
@@ -1614,10 +1612,10 @@ mod tests {
             reason: String::new(),
         };
         assert_eq!(reconcile(&i, &a).attributed, requests as f64);
-        // Few callers: no rollup, and none in the JSON.
+        // Few callers: no rollup, `null` in the JSON (present, as every field).
         let a = analyse(&lines[..3], &spec());
         assert!(a.others.is_none());
-        assert!(serde_json::to_value(&a).unwrap().get("others").is_none());
+        assert!(serde_json::to_value(&a).unwrap()["others"].is_null());
     }
 
     #[test]

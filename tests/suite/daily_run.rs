@@ -450,7 +450,7 @@ fn incidents_name_their_callers_from_cloudtrail_and_slack_gets_them_escaped() {
     let v = run_on(&bin, cfg.to_str().unwrap(), DATE);
     let i = &incidents(&v)[0];
     let ct = &i["cloudtrail"];
-    assert!(ct.get("error").is_none(), "{ct:#}");
+    assert!(ct["error"].is_null(), "{ct:#}");
     let top = &ct["analysis"]["callers"][0];
     assert_eq!(
         top["principal"],

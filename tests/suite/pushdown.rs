@@ -671,7 +671,7 @@ fn the_daily_run_delivers_with_correlation_unavailable_when_the_query_times_out(
     let i = &v["incidents"][0];
     let err = i["cloudtrail"]["error"].as_str().unwrap_or_default();
     assert!(err.contains("did not finish within 1 s"), "{i:#}");
-    assert!(i["cloudtrail"].get("analysis").is_none());
+    assert!(i["cloudtrail"]["analysis"].is_null());
     let got = receiver.received();
     assert_eq!(got.len(), 1, "the report is delivered all the same");
     let msg = got[0].to_string();
