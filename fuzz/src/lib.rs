@@ -104,7 +104,9 @@ pub fn read_decoded(data: &[u8]) -> (Vec<Seen>, FileOutcome) {
     let a = finalize(partial, &spec);
     assert_eq!(a.data_quality.records, outcome.records);
     // The window's bytes are the callers' bytes (saturating: counts come from the log).
-    let window: u128 = a.callers.iter().map(|c| u128::from(c.bytes_out)).sum();
+    // Kept callers and the rolled-up others.
+    let window: u128 = a.callers.iter().map(|c| u128::from(c.bytes_out)).sum::<u128>()
+        + a.others.as_ref().map_or(0, |o| u128::from(o.bytes_out));
     assert_eq!(window.min(u128::from(u64::MAX)), u128::from(a.bytes_out));
     for c in &a.callers {
         assert!((0.0..=1.0 + 1e-9).contains(&c.share_of_bytes), "{c:?}");

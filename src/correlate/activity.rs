@@ -117,6 +117,12 @@ impl Consumer for ActivityCounter {
         self.quality.file_done(name, records, bad_records, error);
     }
 
+    fn bad_record_reasons(&mut self, reasons: &crate::sources::cloudtrail::reader::Reasons) {
+        for (reason, n) in reasons {
+            self.quality.add_reason(reason, *n);
+        }
+    }
+
     fn merge(mut self, other: Self) -> Self {
         for (k, o) in other.counts {
             let a = self.counts.entry(k).or_default();

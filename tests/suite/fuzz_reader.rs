@@ -135,7 +135,13 @@ fn read_all(bytes: Vec<u8>) -> Result<(Vec<Seen>, FileOutcome), String> {
     let a = finalize(partial, &spec);
     assert_eq!(a.data_quality.records, outcome.records);
     // The window's bytes are the callers' bytes (saturating: counts come from the log).
-    let window_bytes: u128 = a.callers.iter().map(|c| u128::from(c.bytes_out)).sum();
+    // Kept callers and the rolled-up others.
+    let window_bytes: u128 = a
+        .callers
+        .iter()
+        .map(|c| u128::from(c.bytes_out))
+        .sum::<u128>()
+        + a.others.as_ref().map_or(0, |o| u128::from(o.bytes_out));
     assert_eq!(
         window_bytes.min(u128::from(u64::MAX)),
         u128::from(a.bytes_out)

@@ -198,7 +198,7 @@ fn incident_sections(
     let more_callers = ctx.callers.len() - n_callers + ctx.more_callers;
     if more_callers > 0 {
         callers.push_str(&format!(
-            "\n• …and {more_callers} more callers (all of them in the JSON report)"
+            "\n• …and {more_callers} more callers (the JSON report lists the top ones and sums the rest)"
         ));
     }
     // Optional parts, in order of importance, each where it reads best while its section has

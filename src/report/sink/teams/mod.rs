@@ -173,7 +173,7 @@ fn incident_blocks(i: &Incident, report: &Report, room: usize) -> Option<Vec<Val
     let more_callers = ctx.callers.len() - callers.len() + ctx.more_callers;
     if more_callers > 0 {
         callers.push(line(&format!(
-            "…and {more_callers} more callers (all of them in the JSON report)"
+            "…and {more_callers} more callers (the JSON report lists the top ones and sums the rest)"
         )));
     }
     // Optional parts, most important first, while they fit.
