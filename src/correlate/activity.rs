@@ -15,6 +15,11 @@ use crate::sources::cloudtrail::Consumer;
 /// Distinct (principal, IP, agent) kept per activity series and day.
 const MAX_DRIVERS: usize = 200;
 
+/// How the record's principal names an AWS service acting on its own behalf.
+pub const AWS_SERVICE: &str = "AWS service: ";
+/// What an AWS service's calls add to their outcome, so that they form series of their own.
+pub const AWS_SERVICE_OUTCOME: &str = " (AWS service)";
+
 #[derive(Debug, Clone, Default)]
 struct ActivityAcc {
     count: u64,
@@ -43,6 +48,13 @@ impl ActivityCounter {
             .as_deref()
             .filter(|c| !c.is_empty())
             .unwrap_or("success");
+        // AWS services' own calls (CloudTrail checking its bucket's ACL) are a series of their
+        // own, apart from people's: `success (AWS service)`.
+        let outcome = if principal.starts_with(AWS_SERVICE) {
+            format!("{outcome}{AWS_SERVICE_OUTCOME}")
+        } else {
+            outcome.to_string()
+        };
         let key = (
             t.div_euclid(86_400),
             r.recipient_account_id.as_deref().unwrap_or("").to_string(),

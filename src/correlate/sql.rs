@@ -333,7 +333,8 @@ pub fn activity_query(spec: &AnalysisSpec, dialect: &Dialect) -> anyhow::Result<
     Ok(format!(
         "WITH e AS (\n  SELECT substr({time}, 1, 10) AS day, coalesce(recipientaccountid, '') AS account,\n    \
          coalesce(awsregion, '') AS region, coalesce(eventname, '') AS event,\n    \
-         coalesce(NULLIF(errorcode, ''), 'success') AS outcome, {PRINCIPAL} AS principal,\n    \
+         coalesce(NULLIF(errorcode, ''), 'success') || CASE WHEN ({PRINCIPAL}) LIKE 'AWS service: %' \
+         THEN ' (AWS service)' ELSE '' END AS outcome, {PRINCIPAL} AS principal,\n    \
          useridentity.sessioncontext.sessionissuer.arn AS role,\n    \
          coalesce(sourceipaddress, '') AS ip, coalesce(useragent, '') AS ua\n  \
          FROM {table}\n  WHERE {filters}\n),\n\
