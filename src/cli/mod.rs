@@ -779,6 +779,9 @@ fn cmd_detect(a: DetectArgs) -> Result<()> {
             .map_err(|e| Error::config(format!("{label}: cannot read: {e}")))?
     };
     let series = csvio::read(&text, &label).map_err(Error::config)?;
+    for w in &series.warnings {
+        eprintln!("egresswatch: warning: {}", text::clean_line(w));
+    }
     let direction = match a.direction {
         DirectionArg::Up => Direction::Up,
         DirectionArg::Both => Direction::Both,

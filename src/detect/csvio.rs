@@ -2,9 +2,12 @@
 //!
 //! This is how the detector is used outside the cost pipeline (CloudWatch exports, benchmark
 //! series) and how it is scored. Input: a header `timestamp,value`, then one row per point,
-//! timestamps `YYYY-MM-DD` or `YYYY-MM-DD HH:MM:SS` in increasing order at a regular interval.
-//! Output: the input rows, in order, with `expected,lower,upper,score,anomaly` appended. Every
-//! output row depends only on its own and earlier input rows.
+//! timestamps `YYYY-MM-DD`, `YYYY-MM-DD HH:MM:SS`, or ISO 8601 (`T`, fractions, `Z` or an
+//! offset: read as UTC). Real files are taken as they are: CRLF, quoted fields, an empty value (a
+//! gap: echoed, not judged), repeated or out-of-order timestamps (kept in input order, with a
+//! warning: a clock change is no reason to refuse a series). Output: the input rows, in order,
+//! with `expected,lower,upper,score,anomaly` appended. Every output row depends only on its own
+//! and earlier input rows.
 
 use std::io::Write;
 
@@ -16,10 +19,15 @@ use super::online::{Direction, OnlineDetector, OnlineParams, Seasonality};
 pub struct CsvSeries<'a> {
     pub rows: Vec<(&'a str, &'a str)>,
     pub times: Vec<NaiveDateTime>,
-    pub values: Vec<f64>,
+    /// `None`: an empty value, a gap.
+    pub values: Vec<Option<f64>>,
+    /// What was taken as it is but a person should know (repeated or out-of-order timestamps,
+    /// gaps), one line each.
+    pub warnings: Vec<String>,
 }
 
-/// Parse a timestamp: `YYYY-MM-DD`, `YYYY-MM-DD HH:MM:SS` (or with a `T`).
+/// Parse a timestamp: `YYYY-MM-DD`, `YYYY-MM-DD HH:MM:SS` (or with a `T`), with fractions of a
+/// second, and ISO 8601 / RFC 3339 with `Z` or an offset (converted to UTC).
 pub fn parse_timestamp(s: &str) -> Option<NaiveDateTime> {
     let s = s.trim();
     if let Some(t) = parse_fixed(s.as_bytes()) {
@@ -30,10 +38,21 @@ pub fn parse_timestamp(s: &str) -> Option<NaiveDateTime> {
             .ok()?
             .and_hms_opt(0, 0, 0);
     }
-    NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S")
-        .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S"))
-        .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f"))
-        .ok()
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(t.naive_utc());
+    }
+    if let Ok(t) = chrono::DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f%:z") {
+        return Some(t.naive_utc());
+    }
+    let bare = s.strip_suffix('Z').unwrap_or(s);
+    [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(bare, f).ok())
 }
 
 /// The fast path for the two fixed layouts (`YYYY-MM-DD`, `YYYY-MM-DD HH:MM:SS`): a million
@@ -61,6 +80,36 @@ fn parse_fixed(b: &[u8]) -> Option<NaiveDateTime> {
     date.and_hms_opt(digits(11..13)?, digits(14..16)?, digits(17..19)?)
 }
 
+/// Split one CSV line into fields (RFC 4180: a quoted field may hold commas and `""`). The
+/// fields are the raw slices, quotes included.
+fn fields(line: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut quoted = false;
+    for (i, c) in line.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => {
+                out.push(&line[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&line[start..]);
+    out
+}
+
+/// A field's text: surrounding spaces and quotes off, `""` as `"`.
+fn unquote(f: &str) -> std::borrow::Cow<'_, str> {
+    let f = f.trim();
+    match f.strip_prefix('"').and_then(|x| x.strip_suffix('"')) {
+        Some(inner) if inner.contains("\"\"") => inner.replace("\"\"", "\"").into(),
+        Some(inner) => inner.into(),
+        None => f.into(),
+    }
+}
+
 /// Read the CSV text. Errors name the line: `input.csv:17: `abc` is not a number`.
 pub fn read<'a>(text: &'a str, label: &str) -> Result<CsvSeries<'a>, String> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -76,10 +125,9 @@ pub fn read<'a>(text: &'a str, label: &str) -> Result<CsvSeries<'a>, String> {
             }
         }
     };
-    let cols: Vec<String> = header
-        .1
-        .split(',')
-        .map(|c| c.trim().trim_matches('"').to_ascii_lowercase())
+    let cols: Vec<String> = fields(header.1.strip_suffix('\r').unwrap_or(header.1))
+        .iter()
+        .map(|c| unquote(c).to_ascii_lowercase())
         .collect();
     if cols != ["timestamp", "value"] {
         return Err(format!(
@@ -92,43 +140,78 @@ pub fn read<'a>(text: &'a str, label: &str) -> Result<CsvSeries<'a>, String> {
         rows: Vec::new(),
         times: Vec::new(),
         values: Vec::new(),
+        warnings: Vec::new(),
     };
+    let (mut repeated, mut backwards, mut gaps) = (Vec::new(), Vec::new(), Vec::new());
     for (i, line) in lines {
         let n = i + 1;
         let line = line.strip_suffix('\r').unwrap_or(line);
         if line.trim().is_empty() {
             continue;
         }
-        let Some((ts, val)) = line.split_once(',') else {
+        let f = fields(line);
+        if f.len() != 2 {
             return Err(format!(
-                "{label}:{n}: expected two fields `timestamp,value`, found `{line}`"
-            ));
-        };
-        if val.contains(',') {
-            return Err(format!(
-                "{label}:{n}: expected two fields `timestamp,value`, found more"
+                "{label}:{n}: expected two fields `timestamp,value`, found {}",
+                f.len()
             ));
         }
-        let t = parse_timestamp(ts.trim_matches('"')).ok_or_else(|| {
-            format!("{label}:{n}: `{ts}` is not a timestamp (YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)")
+        let (ts, val) = (f[0], f[1]);
+        let t = parse_timestamp(&unquote(ts)).ok_or_else(|| {
+            format!("{label}:{n}: `{ts}` is not a timestamp (YYYY-MM-DD, YYYY-MM-DD HH:MM:SS or ISO 8601)")
         })?;
-        let v: f64 = val
-            .trim()
-            .trim_matches('"')
-            .parse()
-            .ok()
-            .filter(|v: &f64| v.is_finite())
-            .ok_or_else(|| format!("{label}:{n}: `{val}` is not a number"))?;
+        let text_value = unquote(val);
+        let v = if text_value.is_empty() {
+            gaps.push(n);
+            None
+        } else {
+            Some(
+                text_value
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite())
+                    .ok_or_else(|| format!("{label}:{n}: `{val}` is not a number"))?,
+            )
+        };
         if let Some(prev) = s.times.last() {
-            if t <= *prev {
-                return Err(format!(
-                    "{label}:{n}: timestamp {ts} is not after the previous row's"
-                ));
+            if t == *prev {
+                repeated.push(n);
+            } else if t < *prev {
+                backwards.push(n);
             }
         }
         s.rows.push((ts, val));
         s.times.push(t);
         s.values.push(v);
+    }
+    let lines_of = |v: &[usize]| {
+        let shown: Vec<String> = v.iter().take(5).map(|n| n.to_string()).collect();
+        format!(
+            "{}{}",
+            shown.join(", "),
+            if v.len() > 5 { ", ..." } else { "" }
+        )
+    };
+    if !repeated.is_empty() {
+        s.warnings.push(format!(
+            "{label}: {} row(s) repeat the previous row's timestamp (lines {}): kept in input order",
+            repeated.len(),
+            lines_of(&repeated)
+        ));
+    }
+    if !backwards.is_empty() {
+        s.warnings.push(format!(
+            "{label}: {} row(s) go back in time (lines {}): kept in input order",
+            backwards.len(),
+            lines_of(&backwards)
+        ));
+    }
+    if !gaps.is_empty() {
+        s.warnings.push(format!(
+            "{label}: {} empty value(s) (lines {}): gaps, echoed and not judged",
+            gaps.len(),
+            lines_of(&gaps)
+        ));
     }
     Ok(s)
 }
@@ -138,10 +221,15 @@ pub fn interval_seconds(times: &[NaiveDateTime]) -> Option<f64> {
     if times.len() < 2 {
         return None;
     }
+    // Forward steps only: a repeated or backward timestamp says nothing of the interval.
     let mut steps: Vec<f64> = times
         .windows(2)
         .map(|w| (w[1] - w[0]).num_seconds() as f64)
+        .filter(|s| *s > 0.0)
         .collect();
+    if steps.is_empty() {
+        return None;
+    }
     Some(super::seasonal_mad::median(&mut steps))
 }
 
@@ -229,6 +317,11 @@ pub fn detect_to(
     let mut detector = OnlineDetector::new(params.clone());
     writeln!(out, "timestamp,value,expected,lower,upper,score,anomaly")?;
     for (((ts, val), v), t) in series.rows.iter().zip(&series.values).zip(&series.times) {
+        let Some(v) = v else {
+            // A gap: echoed, not judged, and the detector's state is left as it was.
+            writeln!(out, "{},{},,,,,", ts.trim(), val.trim())?;
+            continue;
+        };
         let day = params.month_end.then(|| t.date());
         let o = detector.step(*v, day);
         writeln!(
@@ -253,7 +346,7 @@ mod tests {
     #[test]
     fn reads_both_timestamp_forms_and_names_bad_lines() {
         let s = read("timestamp,value\n2026-01-01,1.5\n2026-01-02,2\n", "x.csv").unwrap();
-        assert_eq!(s.values, vec![1.5, 2.0]);
+        assert_eq!(s.values, vec![Some(1.5), Some(2.0)]);
         let s = read(
             "timestamp,value\r\n2014-04-01 00:00:00,10\r\n2014-04-01 00:05:00,11\r\n",
             "x.csv",
@@ -273,10 +366,15 @@ mod tests {
         );
         let e = read("time,val\n", "x.csv").err().unwrap();
         assert!(e.starts_with("x.csv:1: the header"), "{e}");
-        let e = read("timestamp,value\n2026-01-02,1\n2026-01-01,2\n", "x.csv")
-            .err()
-            .unwrap();
-        assert!(e.starts_with("x.csv:3:") && e.contains("not after"), "{e}");
+        // Out of order and repeated: kept, in input order, with a warning (not refused).
+        let s = read(
+            "timestamp,value\n2026-01-02,1\n2026-01-01,2\n2026-01-01,3\n",
+            "x.csv",
+        )
+        .unwrap();
+        assert_eq!(s.values, vec![Some(1.0), Some(2.0), Some(3.0)]);
+        assert_eq!(s.warnings.len(), 2, "{:?}", s.warnings);
+        assert!(s.warnings[0].contains("repeat") && s.warnings[1].contains("back in time"));
         let e = read("timestamp,value\n2026-01-02,1,3\n", "x.csv")
             .err()
             .unwrap();
@@ -326,5 +424,36 @@ mod tests {
         assert_eq!("288".parse::<PeriodArg>().unwrap(), PeriodArg::Fixed(288));
         assert!("0".parse::<PeriodArg>().is_err());
         assert!("x".parse::<PeriodArg>().is_err());
+    }
+
+    #[test]
+    fn real_files_are_read_as_they_are() {
+        // CRLF, quoted fields (one with a comma inside), ISO 8601 with T, Z and an offset, a gap.
+        let text = "\"timestamp\",\"value\"\r\n\"2026-01-01T00:00:00Z\",\"1.5\"\r\n2026-01-01T01:00:00+01:00,2\r\n2026-01-01T01:00:00.500Z,\r\n\"2026-01-01 02:00:00\",\"3\"\r\n";
+        let s = read(text, "x.csv").unwrap();
+        assert_eq!(s.values, vec![Some(1.5), Some(2.0), None, Some(3.0)]);
+        // 01:00+01:00 is midnight UTC: a repeat of the first row, kept.
+        assert_eq!(s.times[0], s.times[1]);
+        assert!(
+            s.warnings.iter().any(|w| w.contains("repeat")),
+            "{:?}",
+            s.warnings
+        );
+        assert!(
+            s.warnings.iter().any(|w| w.contains("gap")),
+            "{:?}",
+            s.warnings
+        );
+        assert_eq!(fields("\"a,b\",c"), vec!["\"a,b\"", "c"]);
+        assert!(read("timestamp,value\n\"2026-01-01,1\",2\n", "x.csv").is_err());
+        // The gap is echoed and not judged; the detector goes on.
+        let params = params_for(&s, PeriodArg::Fixed(1), Direction::Both, 4.0, false);
+        let mut out = Vec::new();
+        detect_to(&mut out, &s, &params).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        let rows: Vec<&str> = out.lines().collect();
+        assert_eq!(rows.len(), 5);
+        assert!(rows[3].ends_with(",,,,,"), "{}", rows[3]);
+        assert!(!rows[4].ends_with(",,,,,"), "{}", rows[4]);
     }
 }

@@ -179,3 +179,64 @@ fn malformed_rows_name_the_line_and_exit_2() {
     let out = bin.run(&["detect", "--input", p.to_str().unwrap(), "--period", "zero"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A clock change repeats an hour, a logger writes CRLF and quotes, a sensor drops a reading:
+/// the file is judged as it is, row for row, with a warning; never refused.
+#[test]
+fn a_real_file_with_repeated_times_crlf_quotes_and_gaps_is_judged_row_for_row() {
+    let bin = Bin::new("http://127.0.0.1:9");
+    let clean = series(2_000, 1_500);
+    let mut text = String::new();
+    for (k, line) in clean.lines().enumerate() {
+        let line = match k {
+            // Quoted fields, ISO 8601 with T and Z.
+            0 => "\"timestamp\",\"value\"".to_string(),
+            10 => {
+                let (t, v) = line.split_once(',').unwrap();
+                format!("\"{}Z\",\"{v}\"", t.replace(' ', "T"))
+            }
+            // A gap.
+            20 => format!("{},", line.split_once(',').unwrap().0),
+            _ => line.to_string(),
+        };
+        text.push_str(&line);
+        text.push_str("\r\n");
+        // An hour repeated by a clock change, and one row out of order.
+        if k == 100 {
+            text.push_str(&format!("{line}\r\n"));
+        }
+        if k == 200 {
+            text.push_str("2014-04-01 00:00:00,100\r\n");
+        }
+    }
+    let input = bin.path("real.csv");
+    std::fs::write(&input, &text).unwrap();
+    let out = bin.run(&["detect", "--input", input.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("repeat") && stderr.contains("back in time"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("gap"), "{stderr}");
+    let got = rows(&stdout);
+    assert_eq!(
+        got.len(),
+        text.lines().count() - 1,
+        "one output row per input row"
+    );
+    assert!(
+        got[19][2..].iter().all(|c| c.is_empty()),
+        "the gap is not judged: {:?}",
+        got[19]
+    );
+    // The planted spike is still found, at its row (shifted by the two inserted rows).
+    let flagged: Vec<usize> = got
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.last().map(String::as_str) == Some("1"))
+        .map(|(i, _)| i)
+        .collect();
+    assert!(flagged.contains(&(1_500 + 2)), "{flagged:?}");
+}
