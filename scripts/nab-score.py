@@ -359,7 +359,9 @@ def score(corpus, scores):
 
 
 def fmt_threshold(t):
-    return "above max (none)" if t == math.inf else f"{t:.6g}"
+    if t == math.inf:
+        return ">max (none)"
+    return "1.1 (none)" if t == START_THRESHOLD else f"{t:.6g}"
 
 
 def print_scores(res, published=None):
