@@ -664,10 +664,11 @@ fn cmd_import(a: ImportArgs) -> Result<()> {
     if out.refused.is_empty() {
         return Ok(());
     }
-    let mut lines = out.refused.clone();
+    let refused = out.refused.len();
+    let mut lines = out.refused;
     lines.push(format!(
         "{} file(s) refused, nothing of them imported. egresswatch reads GetCostAndUsage responses saved with:\n{}",
-        out.refused.len(),
+        refused,
         crate::sources::cost_explorer::save_command()
     ));
     Err(Error::Config(lines))

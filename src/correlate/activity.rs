@@ -9,14 +9,12 @@ use rustc_hash::FxHashMap;
 
 use super::{utc_day, AnalysisSpec, DataQuality, SEP};
 use crate::model::ActivityCount;
-use crate::sources::cloudtrail::record::Record;
+use crate::sources::cloudtrail::record::{Record, AWS_SERVICE_PREFIX};
 use crate::sources::cloudtrail::Consumer;
 
 /// Distinct (principal, IP, agent) kept per activity series and day.
 const MAX_DRIVERS: usize = 200;
 
-/// How the record's principal names an AWS service acting on its own behalf.
-pub const AWS_SERVICE: &str = "AWS service: ";
 /// What an AWS service's calls add to their outcome, so that they form series of their own.
 pub const AWS_SERVICE_OUTCOME: &str = " (AWS service)";
 
@@ -50,7 +48,7 @@ impl ActivityCounter {
             .unwrap_or("success");
         // AWS services' own calls (CloudTrail checking its bucket's ACL) are a series of their
         // own, apart from people's: `success (AWS service)`.
-        let outcome = if principal.starts_with(AWS_SERVICE) {
+        let outcome = if principal.starts_with(AWS_SERVICE_PREFIX) {
             format!("{outcome}{AWS_SERVICE_OUTCOME}")
         } else {
             outcome.to_string()

@@ -1223,8 +1223,9 @@ pub struct IncidentContext {
 
 /// Whether a principal is an AWS service acting for itself (`s3.amazonaws.com`, not an ARN).
 fn is_aws_service_name(principal: &str) -> bool {
-    // The record's principal of an AWS service reads `AWS service: cloudtrail.amazonaws.com`.
-    let name = principal.strip_prefix("AWS service: ").unwrap_or(principal);
+    let name = principal
+        .strip_prefix(crate::sources::cloudtrail::record::AWS_SERVICE_PREFIX)
+        .unwrap_or(principal);
     !name.contains(':') && (name.ends_with(".amazonaws.com") || name.ends_with(".amazonaws.com.cn"))
 }
 

@@ -11,6 +11,8 @@ use crate::sources::sql::lake::{LakeSettings, RawLake};
 
 /// Callers an analysis keeps unless configured (`cloudtrail.max_callers_kept`).
 pub const DEFAULT_MAX_CALLERS_KEPT: u32 = 100;
+/// Callers shown per incident in messages when `max_callers` does not say.
+pub const DEFAULT_MAX_CALLERS: u32 = 5;
 
 /// The range of `cloudtrail.max_file_bytes`: 1 MiB to 16 GiB.
 const MIN_FILE_BYTES: u64 = 1 << 20;
@@ -96,7 +98,7 @@ impl Default for CloudTrailSettings {
             allow_principals: Vec::new(),
             allow_cidrs: Vec::new(),
             delete_burst: 100,
-            max_callers: 5,
+            max_callers: DEFAULT_MAX_CALLERS,
             max_callers_kept: DEFAULT_MAX_CALLERS_KEPT,
             max_file_bytes: crate::sources::cloudtrail::reader::DEFAULT_MAX_FILE_BYTES,
             athena: None,

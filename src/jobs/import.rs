@@ -25,8 +25,6 @@ pub struct ImportOutcome {
     pub files: usize,
     /// Files refused, each with one line: `FILE: why`.
     pub refused: Vec<String>,
-    /// Groups refused inside imported files.
-    pub refused_groups: usize,
 }
 
 /// How many refused groups of one file are named (the rest are counted).
@@ -87,7 +85,6 @@ pub fn run(
                 n.problems.len() - NAMED
             ));
         }
-        out.refused_groups += n.refused.len();
         let (Some(first), Some(last)) = (
             n.days.keys().next().copied(),
             n.days.keys().next_back().copied(),

@@ -159,7 +159,7 @@ impl Report {
 }
 
 /// Callers listed per incident when the config does not say (`cloudtrail.max_callers`).
-pub const DEFAULT_MAX_CALLERS: usize = 5;
+pub const DEFAULT_MAX_CALLERS: usize = crate::correlate::settings::DEFAULT_MAX_CALLERS as usize;
 
 /// The daily digest finance asked for: the last 7 days of S3 egress per region.
 #[derive(Debug, Clone, Serialize)]

@@ -13,9 +13,7 @@ pub fn clean_line(s: &str) -> String {
     super::format::terminal(s)
 }
 
-fn clean(s: &str) -> String {
-    super::format::terminal(s)
-}
+use super::format::terminal as clean;
 
 pub fn render(r: &Report) -> String {
     let mut out = String::new();

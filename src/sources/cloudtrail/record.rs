@@ -14,6 +14,10 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+/// How a record's principal names an AWS service acting on its own behalf
+/// (`AWS service: cloudtrail.amazonaws.com`); the SQL sources write the same.
+pub const AWS_SERVICE_PREFIX: &str = "AWS service: ";
+
 #[derive(Debug, Deserialize)]
 pub struct Record<'a> {
     #[serde(rename = "eventTime", borrow, default)]
@@ -294,7 +298,7 @@ impl<'a> Record<'a> {
             return arn.clone();
         }
         if let Some(by) = &u.invoked_by {
-            return Cow::Owned(format!("AWS service: {by}"));
+            return Cow::Owned(format!("{AWS_SERVICE_PREFIX}{by}"));
         }
         match (&u.kind, &u.principal_id) {
             (Some(k), Some(p)) if !p.is_empty() => Cow::Owned(format!("{k}: {p}")),
