@@ -259,7 +259,7 @@ fn calendar_positions(d: NaiveDate) -> Vec<(usize, bool)> {
     let last = next.month() != d.month();
     let second_last = !last && next.succ_opt().is_some_and(|n| n.month() != d.month());
     let first = d.day() == 1;
-    let quarter_end = d.month() % 3 == 0;
+    let quarter_end = d.month().is_multiple_of(3);
     let quarter_start = d.month() % 3 == 1;
     let mut out = Vec::new();
     if last {
@@ -1304,7 +1304,7 @@ mod tests {
         // A theft doubling the last quarter-end's export is found on top of it.
         let last_q = (0..730)
             .rev()
-            .find(|i| is_last(&d[*i]) && d[*i].month() % 3 == 0)
+            .find(|i| is_last(&d[*i]) && d[*i].month().is_multiple_of(3))
             .unwrap();
         let mut w = v.clone();
         w[last_q] *= 2.0;
