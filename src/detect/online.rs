@@ -10,18 +10,28 @@
 //! - **Seasonality**: a fixed period (7 for daily data), or automatic: at 3 periods of history
 //!   each candidate period (a day, a week) is tested out of sample (leave-one-cycle-out), and
 //!   adopted only if it cuts the robust residual spread by a fifth.
-//! - **Month-end jobs** (daily data with dates): the last and first days of a month carry their
-//!   own learned offset, a median of the last three, so a monthly batch alerts at most twice.
+//! - **Batch positions** (daily data with dates): the last, second-to-last, first and second day
+//!   of a month and its last and first business day each carry a learned offset, the median of
+//!   the last twelve months, and for quarter ends and starts separately of the last four
+//!   quarters: a monthly or quarterly export alerts at most twice, and a theft on top of one is
+//!   judged against the export, not against an ordinary day.
+//! - **Long sub-daily series**: with hundreds of points per cycle there is no trend term (a
+//!   trend updated every point and a season updated once a cycle feed each other into a growing
+//!   oscillation), and the season's mean moves into the level once a cycle, so a million points
+//!   stay as stable as a thousand; memory is the season itself.
 //! - **Robust scale**: an exponentially weighted mean absolute residual, clipped, turned into σ.
 //!   Floors keep a silent series finite: a series at zero that starts sending gigabytes gets a
-//!   huge, finite score.
+//!   huge, finite score. A discrete floor keeps σ at or above the data's smallest step (one,
+//!   for counts), so a series of counts that is mostly zero keeps a band.
 //! - **Point evidence**: the residual's tail probability (Normal, or Student-t while the
 //!   baseline is young, which is the conservative cold start).
 //! - **Drift evidence**: a CUSUM on clipped standardized residuals catches a sustained moderate
 //!   rise (a slow drip) that no single point reveals.
 //! - **Level shifts**: after `adapt_after` consecutive points beyond the band in one direction,
 //!   the new level is accepted: a legitimate step change alerts once and is normal after a
-//!   bounded number of points.
+//!   bounded number of points. A ramp is accepted with its slope (a new account growing into
+//!   its use). When only rises matter, a fall is accepted three times more slowly, so a holiday
+//!   dip does not become the normal that the recovery then rises above.
 //!
 //! The score is `s / (s + s_threshold)` where `s = -log10(p)` of the strongest evidence: 0.5 at
 //! the threshold, monotonic in the evidence, and comparable across series.
