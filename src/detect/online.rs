@@ -83,6 +83,8 @@ pub struct OnlineParams {
     pub beta: f64,
     /// Trend damping per point.
     pub phi: f64,
+    /// Keep the trend term once a seasonal period is adopted.
+    pub seasonal_trend: bool,
     /// Season smoothing.
     pub gamma: f64,
     /// Scale smoothing.
@@ -105,6 +107,67 @@ pub struct OnlineParams {
     pub rel_floor: f64,
     /// ...and at least this much, in the series' unit.
     pub abs_floor: f64,
+    /// σ is at least this share of the typical absolute change between points (an
+    /// exponentially weighted mean of |x_t − x_t−1| with gain `diff_lambda`)...
+    pub floor_diff: f64,
+    pub diff_lambda: f64,
+    /// ...and at least this share of the data's resolution (the smallest non-zero change seen:
+    /// one, for counts). Both floors learn from a point only after it was judged.
+    pub floor_quant: f64,
+    /// How a point's evidence becomes its score: per point (daily bills, where the pipeline
+    /// groups flagged days into incidents and gates them) or as a stream (generic series).
+    pub stream: Option<StreamScoring>,
+}
+
+/// Scoring for long generic series (`egresswatch detect`): a point scores high when the
+/// surprise of the last few points is unusual for this series (an anomaly likelihood, after
+/// Numenta's), or when the value is far outside the series' long-run distribution; after an
+/// alarm the score stays below the threshold for `refractory` points, so an excursion or a new
+/// plateau alarms once, at its onset, and not point after point. Constants are in points;
+/// they were tuned on the NAB corpus (mostly 5-minute data): see scripts/bench-nab.sh.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamScoring {
+    /// A point's surprise s becomes u = s / (s + u0) in [0, 1).
+    pub u0: f64,
+    /// Points in the short window whose mean u is judged.
+    pub window: usize,
+    /// Gain of the long-run mean and variance of that mean, and the floor of its deviation.
+    pub lambda: f64,
+    pub std_floor: f64,
+    /// The likelihood's evidence is its surprise divided by this.
+    pub divisor: f64,
+    /// Weight of the value's own evidence, the gain of the value's long-run mean and variance,
+    /// and the points before it counts.
+    pub value_weight: f64,
+    pub value_lambda: f64,
+    pub value_after: usize,
+    /// Points after an alarm during which the score stays below the threshold, unless the
+    /// evidence reaches `break_through` (a far bigger excursion than the one that alarmed).
+    pub refractory: usize,
+    pub break_through: f64,
+    /// A point alarms on its own when its z is `point_margin` times the largest z seen lately,
+    /// and at least `point_margin × point_z`.
+    pub point_z: f64,
+    pub point_margin: f64,
+}
+
+impl Default for StreamScoring {
+    fn default() -> Self {
+        StreamScoring {
+            u0: 2.0,
+            window: 10,
+            lambda: 0.006,
+            std_floor: 0.02,
+            divisor: 5.0,
+            value_weight: 0.2,
+            value_lambda: 1e-4,
+            value_after: 20,
+            refractory: 120,
+            break_through: 20.0,
+            point_z: 8.0,
+            point_margin: 1.5,
+        }
+    }
 }
 
 impl OnlineParams {
@@ -117,6 +180,7 @@ impl OnlineParams {
             alpha: 0.03,
             beta: 0.1,
             phi: 0.98,
+            seasonal_trend: true,
             gamma: 0.15,
             scale_lambda: 0.06,
             clip: 2.5,
@@ -129,6 +193,10 @@ impl OnlineParams {
             rel_floor: 0.0,
             // In log space: σ is at least 3% of the level.
             abs_floor: 0.03,
+            floor_diff: 0.0,
+            diff_lambda: 0.002,
+            floor_quant: 0.0,
+            stream: None,
         }
     }
 
@@ -166,17 +234,20 @@ impl OnlineParams {
             log_offset: None,
             rel_floor: 0.0,
             abs_floor: 1e-9,
+            floor_diff: 0.5,
+            floor_quant: 0.5,
+            stream: Some(StreamScoring::default()),
             alpha: 0.08,
             gamma: 0.1,
             scale_lambda: 0.02,
             // Many points a day: the drift statistic must run much longer between false alarms.
             cusum_k: 0.75,
             cusum_h: 8.0,
-            // No trend term: with hundreds of points per seasonal cycle, a trend updated every
-            // point and a season updated once a cycle feed each other into a growing
-            // oscillation (5-minute data diverged to 1e24 by its 900,000th point). The level
-            // follows slow growth on its own.
-            beta: 0.0,
+            // No trend term once a season is adopted: with hundreds of points per cycle, a
+            // trend updated every point and a season updated once a cycle feed each other into
+            // a growing oscillation (5-minute data diverged to 1e24 by its 900,000th point).
+            // The level follows slow growth on its own.
+            seasonal_trend: false,
             ..Self::daily()
         }
     }
@@ -365,10 +436,28 @@ pub struct OnlineDetector {
     /// A drift alarm is being held (hysteresis).
     in_drift: bool,
     /// The data's resolution: the smallest non-zero change between consecutive values seen
-    /// (1 for counts). σ never falls below it, so a band cannot collapse to zero width on a
-    /// series of counts that is mostly flat or zero.
+    /// (1 for counts), and the typical change (EW mean |x_t − x_t−1|): the floors of σ, so a
+    /// band cannot collapse to zero width on counts that are mostly flat or zero.
     quantum: f64,
+    typical_change: Option<f64>,
     previous: Option<f64>,
+    stream: StreamState,
+}
+
+/// What stream scoring remembers (see [`StreamScoring`]).
+#[derive(Debug, Clone, Default)]
+struct StreamState {
+    /// The last `window` values of u, and their sum.
+    ring: Vec<f64>,
+    ring_sum: f64,
+    /// Long-run mean and variance of the window's mean u.
+    likelihood: Option<(f64, f64)>,
+    /// Long-run mean and variance of the value.
+    value: Option<(f64, f64)>,
+    /// Points since the last alarm.
+    since_alarm: usize,
+    /// The largest |z| seen lately (decaying).
+    max_z: f64,
 }
 
 const MIN_START: usize = 5;
@@ -408,7 +497,13 @@ impl OnlineDetector {
             since_start: 0,
             in_drift: false,
             quantum: f64::INFINITY,
+            typical_change: None,
             previous: None,
+            stream: StreamState {
+                ring: vec![0.0; p.stream.as_ref().map_or(0, |s| s.window.max(1))],
+                since_alarm: usize::MAX,
+                ..Default::default()
+            },
             p,
         }
     }
@@ -632,15 +727,6 @@ impl OnlineDetector {
             self.level
         };
         self.maybe_decide_season();
-        if x.is_finite() {
-            if let Some(prev) = self.previous {
-                let d = (y - prev).abs();
-                if d > 0.0 {
-                    self.quantum = self.quantum.min(d);
-                }
-            }
-            self.previous = Some(y);
-        }
         let out = if !self.started {
             self.warmup_output(y)
         } else {
@@ -650,6 +736,22 @@ impl OnlineDetector {
         self.n += 1;
         if !self.started && self.buf.len() >= MIN_START {
             self.start();
+        }
+        // The floors learn from a point only after it was judged: a jump cannot widen the band
+        // it is judged against.
+        if x.is_finite() {
+            if let Some(prev) = self.previous {
+                let d = (y - prev).abs();
+                if d > 0.0 {
+                    self.quantum = self.quantum.min(d);
+                }
+                let gain = self.p.diff_lambda.max(1.0 / self.n as f64);
+                self.typical_change = Some(match self.typical_change {
+                    None => d,
+                    Some(t) => t + gain * (d - t),
+                });
+            }
+            self.previous = Some(y);
         }
         out
     }
@@ -678,11 +780,102 @@ impl OnlineDetector {
         }
     }
 
+    /// Stream scoring's evidence for a point of surprise `raw` and value `x` (model space), in
+    /// threshold units (1: the alarm point), after the refractory cap.
+    fn stream_evidence(
+        &mut self,
+        c: &StreamScoring,
+        raw: f64,
+        point_z: f64,
+        x: f64,
+        floor: f64,
+    ) -> f64 {
+        let st = &mut self.stream;
+        let n = self.n;
+        // Is the recent mean surprise unusual for this series?
+        let u = raw / (raw + c.u0);
+        let i = n % st.ring.len();
+        st.ring_sum += u - st.ring[i];
+        st.ring[i] = u;
+        let m = st.ring_sum / st.ring.len() as f64;
+        let gain = |lambda: f64| lambda.max(1.0 / (n as f64 + 1.0));
+        let mut e_likelihood = 0.0;
+        st.likelihood = Some(match st.likelihood {
+            None => (m, 0.0),
+            Some((mean, var)) => {
+                let zl = (m - mean) / var.sqrt().max(c.std_floor);
+                if zl > 0.0 {
+                    e_likelihood = normal_surprise(zl) / c.divisor;
+                }
+                let (l, d) = (gain(c.lambda), m - mean);
+                (mean + l * d, (1.0 - l) * (var + l * d * d))
+            }
+        });
+        // Is the value itself far outside the series' long-run distribution?
+        let mut e_value = 0.0;
+        st.value = Some(match st.value {
+            None => (x, 0.0),
+            Some((mean, var)) => {
+                let sd = var.sqrt().max(floor).max(1e-9);
+                let dev = match self.p.direction {
+                    Direction::Up => (x - mean).max(0.0),
+                    Direction::Both => (x - mean).abs(),
+                };
+                if n > c.value_after && dev > 0.0 {
+                    e_value = c.value_weight * normal_surprise(dev / sd) / self.s_threshold;
+                }
+                let (l, d) = (gain(c.value_lambda), x - mean);
+                (mean + l * d, (1.0 - l) * (var + l * d * d))
+            }
+        });
+        // One alarm per excursion: after an alarm, the evidence stays below the threshold.
+        // A single point far beyond anything the series has done lately alarms on its own:
+        // its z against the largest z seen (a slowly decaying maximum, at least `point_z`).
+        let e_point = point_z / (c.point_margin * st.max_z.max(c.point_z));
+        st.max_z = (st.max_z * (1.0 - c.value_lambda)).max(point_z);
+        let mut e = (e_likelihood + e_value).max(e_point);
+        if e >= c.break_through {
+            st.since_alarm = 0;
+        } else if st.since_alarm < c.refractory {
+            e = e.min(0.999);
+            st.since_alarm += 1;
+        } else if e >= 1.0 {
+            st.since_alarm = 0;
+        }
+        e
+    }
+
+    /// The trend gain in force (none once a season is adopted, unless `seasonal_trend`).
+    fn beta(&self) -> f64 {
+        if self.period > 1 && !self.p.seasonal_trend {
+            0.0
+        } else {
+            self.p.beta
+        }
+    }
+
+    /// The floor σ keeps from the data's own changes (0 until there are any).
+    fn change_floor(&self) -> f64 {
+        let typical = self.typical_change.map_or(0.0, |t| self.p.floor_diff * t);
+        let quantum = if self.quantum.is_finite() {
+            self.p.floor_quant * self.quantum
+        } else {
+            0.0
+        };
+        typical.max(quantum)
+    }
+
     /// `x` is in model space (see [`Self::to_model`]).
     fn judge_and_update(&mut self, x: f64, day: Option<NaiveDate>) -> PointOutput {
         // σ is an estimate from `fitted` residuals: Student-t tails until there are many, which
-        // is what makes a young baseline conservative without a cliff when it grows up.
-        let inflation = self.inflation();
+        // is what makes a young baseline conservative without a cliff when it grows up. (Stream
+        // scoring ramps a young series' evidence in instead.)
+        let inflation = if self.p.stream.is_some() {
+            1.0
+        } else {
+            self.inflation()
+        };
+        let floor = self.change_floor();
         let p = &self.p;
         let phase = self.phase(self.n);
         let positions = match day {
@@ -695,11 +888,7 @@ impl OnlineDetector {
         let sigma = (self.abs_dev / MEAN_ABS_TO_SIGMA)
             .max(p.rel_floor * expected.abs())
             .max(p.abs_floor)
-            .max(if p.log_offset.is_none() && self.quantum.is_finite() {
-                self.quantum
-            } else {
-                0.0
-            })
+            .max(floor)
             .max(1e-12 * (1.0 + expected.abs()));
         let r = x - expected;
         let z = r / sigma;
@@ -743,16 +932,31 @@ impl OnlineDetector {
             s_drift = s_drift.max(self.s_threshold);
         }
 
-        let (s, evidence) = if s_point >= s_drift {
+        let (mut s, evidence) = if s_point >= s_drift {
             (s_point, Evidence::Spike)
         } else {
             (s_drift, Evidence::Drift)
         };
-        let score = if s.is_infinite() {
+        let score = if let Some(stream) = p.stream.clone() {
+            // The point's surprise as a Normal log-density ratio (not a tail: the likelihood
+            // judges its recent mean), ramped in while the baseline is young.
+            let signed = match p.direction {
+                Direction::Up => z.max(0.0),
+                Direction::Both => z.abs(),
+            };
+            let mut raw = (signed * signed / (2.0 * std::f64::consts::LN_10)).max(s_drift);
+            if young {
+                raw *= (self.n as f64 / p.young_points.max(1) as f64).min(1.0);
+            }
+            let e = self.stream_evidence(&stream, raw, signed, x, floor);
+            s = e * self.s_threshold;
+            e / (e + 1.0)
+        } else if s.is_infinite() {
             1.0
         } else {
             s / (s + self.s_threshold)
         };
+        let p = &self.p;
         let anomaly = score >= 0.5;
         let evidence = if anomaly { evidence } else { Evidence::None };
         let half = p.threshold_z * inflation * sigma;
@@ -795,7 +999,7 @@ impl OnlineDetector {
         let alpha = p.alpha.max(1.0 / (k + 2.0));
         let lambda = p.scale_lambda.max(1.0 / (k + 2.0));
         self.level = self.level + p.phi * self.trend + alpha * rc;
-        self.trend = p.phi * self.trend + alpha * p.beta * rc;
+        self.trend = p.phi * self.trend + alpha * self.beta() * rc;
         if self.period > 1 {
             self.season[phase] += p.gamma * (1.0 - alpha) * rc;
             // Once a cycle, move the season's mean into the level: level and season can
@@ -849,7 +1053,7 @@ impl OnlineDetector {
                 // again; a step has no slope and is taken at its median.
                 let (level, slope) = match level_and_slope(&v) {
                     (Some((level, slope)), spread)
-                        if p.beta > 0.0
+                        if self.beta() > 0.0
                             && slope * self.run_dir > 0.0
                             && slope.abs() * (v.len() - 1) as f64
                                 > 3.0 * spread.max(p.abs_floor) =>
@@ -1362,6 +1566,49 @@ mod tests {
         let established: Vec<_> = inc.iter().filter(|(s, _)| *s >= 28).collect();
         assert!(established.len() <= 1, "{inc:?}");
         assert!(inc.iter().all(|(_, e)| *e < 49), "{inc:?}");
+    }
+
+    #[test]
+    fn a_new_plateau_alarms_at_its_onset_and_then_calms() {
+        // 5-minute data at 50 ± 2 for 3,000 points, then at 80 ± 2 for good.
+        let mut r = Noise(61);
+        let v: Vec<f64> = (0..6_000)
+            .map(|i| if i < 3_000 { 50.0 } else { 80.0 } + 2.0 * r.gauss())
+            .collect();
+        let out = run(&v, None, &OnlineParams::for_interval(300.0));
+        let flagged = flagged(&out);
+        let after: Vec<_> = flagged.iter().filter(|i| **i >= 3_000).collect();
+        assert!(
+            after.first().is_some_and(|i| **i <= 3_002),
+            "the onset is found: {flagged:?}"
+        );
+        assert!(after.len() <= 2, "not point after point: {after:?}");
+        assert!(
+            out[3_500..].iter().all(|o| o.score < 0.5),
+            "the new level is normal"
+        );
+        // The onset scores far above what the plateau's ordinary points score.
+        let onset = out[3_000..3_003]
+            .iter()
+            .map(|o| o.score)
+            .fold(0.0, f64::max);
+        let later = out[3_500..].iter().map(|o| o.score).sum::<f64>() / 2_500.0;
+        assert!(onset > 0.5 && later < 0.2, "{onset} vs a mean of {later}");
+    }
+
+    #[test]
+    fn a_square_wave_is_not_flagged_plateau_after_plateau() {
+        // NAB's art_daily_perfect_square_wave shape: 5-minute data, 0 for half a day, 80 for
+        // the other half. Every change is a repeat of the daily pattern.
+        let v: Vec<f64> = (0..4_032)
+            .map(|i| if (i / 144) % 2 == 0 { 0.0 } else { 80.0 })
+            .collect();
+        let out = run(&v, None, &OnlineParams::for_interval(300.0));
+        let n = flagged(&out).len();
+        assert!(
+            n <= 20,
+            "{n} of 4,032 flagged (the old score flagged 1,344)"
+        );
     }
 
     #[test]
