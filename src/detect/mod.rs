@@ -6,16 +6,19 @@
 //! - [`thresholds`] holds the gates (significance, GB or requests, $, %, with per-series
 //!   overrides) and Benjamini–Hochberg across the day's series.
 //! - [`evaluate_day`] joins them for the daily job: it runs the detector over each series'
-//!   history window, gates the result, groups consecutive flagged days into one [`Incident`]
-//!   with start, end, peak and totals, and writes the reason a person reads.
+//!   history (from its account's first day, a fixed origin), gates the result, groups
+//!   consecutive flagged days into one [`Incident`] with start, end, peak and totals, and writes
+//!   the reason a person reads. [`evaluate_range`] (backfill) is the same code for many days at
+//!   once: one detector pass per series, each day's outcome exactly `evaluate_day`'s.
 //! - [`seasonal_mad`] is the first, simpler detector (same-weekday median and MAD), kept as a
 //!   baseline in the detection benchmark.
 //! - [`early_warning`] runs the detector on hourly per-bucket request metrics, and attributes
 //!   incidents to buckets; [`activity`] runs it on daily CloudTrail call counts.
 //! - [`settings`]: `[detect]` and its overrides, as written and as validated.
 //!
-//! Only data up to and including the evaluated day is used, so a replay of a past day says
-//! exactly what a run on the following morning would have said.
+//! Only data up to and including the evaluated day is used, and where the detector starts
+//! does not depend on the day judged, so a replay of a past day says exactly what a run on the
+//! following morning would have said.
 
 pub mod activity;
 pub mod csvio;

@@ -210,6 +210,25 @@ impl Store {
         })
     }
 
+    /// The first day the store holds (answered, fetched or imported), if any.
+    pub fn first_day(&self) -> anyhow::Result<Option<NaiveDate>> {
+        let first: Option<String> = self.conn.query_row(
+            "SELECT MIN(d) FROM (SELECT MIN(day) AS d FROM fetched_days
+                                 UNION ALL SELECT MIN(day) FROM cost_points)",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(first.map(|d| parse_day(&d)).transpose()?)
+    }
+
+    /// Every series through `to`, from the store's first day: what the detector reads, since
+    /// each series' detector starts at its account's first day (see `SeriesSet::days_of`), not
+    /// at a window before the day judged.
+    pub fn history(&self, to: NaiveDate) -> anyhow::Result<SeriesSet> {
+        let from = self.first_day()?.map_or(to, |d| d.min(to));
+        self.series(from, to)
+    }
+
     /// Usage types in `[from, to]` that no family claims (stored as `other`).
     pub fn unknown_usage_types(
         &self,
