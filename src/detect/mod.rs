@@ -90,7 +90,11 @@ struct Track<'a> {
     values: Vec<f64>,
     costs: Vec<f64>,
     estimated: Vec<bool>,
+    /// The expected value, day by day.
+    expected: Vec<f64>,
+    /// The detector's whole verdict, kept only for the days judged (from `judged_from` on).
     out: Vec<PointOutput>,
+    judged_from: usize,
     /// Significant and material, day by day.
     flags: Vec<bool>,
     /// The first day with usage: before it the series is silent and is not judged.
@@ -106,42 +110,45 @@ struct Judged<'t, 'a> {
 }
 
 fn excess_at(t: &Track<'_>, i: usize) -> (f64, f64, Option<f64>) {
-    let excess = t.values[i] - t.out[i].expected;
+    let excess = t.values[i] - t.expected[i];
     let price = if t.values[i] > 0.0 {
         t.costs[i] / t.values[i]
     } else {
         0.0
     };
-    let pct = (t.out[i].expected > 0.0).then(|| excess / t.out[i].expected * 100.0);
+    let pct = (t.expected[i] > 0.0).then(|| excess / t.expected[i] * 100.0);
     (excess, excess * price, pct)
 }
 
-/// Run the detector once over `s`'s history up to `to` and gate every day. `None`: nothing to
-/// judge (no known day, or silent throughout).
+/// Run the detector once over `s`'s history up to `to` and gate every day (the days from
+/// `from` on are judged). `None`: nothing to judge (no known day, or silent throughout).
 fn track<'a>(
     set: &SeriesSet,
     s: &'a crate::model::Series,
-    to: NaiveDate,
+    (from, to): (NaiveDate, NaiveDate),
     settings: &DetectSettings,
 ) -> Option<Track<'a>> {
     // History counts from the account's first point (a fixed origin, whatever the day judged),
     // and skips the days the value is not known.
     let days = set.days_of(&s.key, NaiveDate::MIN, to);
-    let values: Vec<f64> = days
-        .iter()
-        .map(|d| s.values.get(d).map_or(0.0, |v| v.usage))
-        .collect();
+    // The stored values on those days (a known day without one is a zero), in one walk.
+    let (mut values, mut costs, mut estimated) = (
+        Vec::with_capacity(days.len()),
+        Vec::with_capacity(days.len()),
+        Vec::with_capacity(days.len()),
+    );
+    let mut stored = s.values.range(..=to).peekable();
+    for d in &days {
+        while stored.next_if(|(sd, _)| *sd < d).is_some() {}
+        let v = stored.next_if(|(sd, _)| *sd == d).map(|(_, v)| *v);
+        values.push(v.map_or(0.0, |v| v.usage));
+        costs.push(v.map_or(0.0, |v| v.cost_usd));
+        estimated.push(v.is_some_and(|v| v.estimated));
+    }
     let first_used = values.iter().position(|v| *v != 0.0)?; // silent so far: nothing to judge
-    let costs = days
-        .iter()
-        .map(|d| s.values.get(d).map_or(0.0, |v| v.cost_usd))
-        .collect();
-    let estimated = days
-        .iter()
-        .map(|d| s.values.get(d).is_some_and(|v| v.estimated))
-        .collect();
     let gates = gates_for(&settings.gates, &settings.overrides, &s.key);
-    let out = online::run(&values, Some(&days), &settings.params(&gates));
+    let mut out = online::run(&values, Some(&days), &settings.params(&gates));
+    let judged_from = days.partition_point(|d| *d < from);
     let mut t = Track {
         key: &s.key,
         unit: if s.unit.is_empty() {
@@ -153,15 +160,27 @@ fn track<'a>(
         values,
         costs,
         estimated,
-        out,
+        expected: out.iter().map(|o| o.expected).collect(),
+        out: Vec::new(),
+        judged_from,
         flags: Vec::new(),
         first_used,
         gates,
     };
-    t.flags = (0..t.out.len())
-        .map(|i| t.out[i].anomaly && materiality(&t, i).is_ok())
+    t.flags = (0..out.len())
+        .map(|i| out[i].anomaly && materiality(&t, i).is_ok())
         .collect();
+    // A daily run judges one day of a long history: keep the whole verdicts of the judged
+    // days only.
+    t.out = out.split_off(judged_from);
     Some(t)
+}
+
+impl Track<'_> {
+    /// Day `i`'s verdict (a judged day: `i >= judged_from`).
+    fn out(&self, i: usize) -> &PointOutput {
+        &self.out[i - self.judged_from]
+    }
 }
 
 /// Whether day `i`'s excess passes the series' materiality gates (or the first that it fails).
@@ -182,7 +201,7 @@ impl<'t, 'a> Judged<'t, 'a> {
     }
 
     fn out(&self) -> &PointOutput {
-        &self.t.out[self.i]
+        self.t.out(self.i)
     }
 
     fn flagged(&self) -> bool {
@@ -218,7 +237,7 @@ fn incident(j: Judged<'_, '_>, settings: &DetectSettings) -> Incident {
             peak = i;
         }
     }
-    let o = &t.out[last];
+    let o = t.out(last);
     let unit = &t.unit;
     let day = t.days[last];
     // Days of history the detector had on `day`, that day included.
@@ -347,12 +366,10 @@ pub fn evaluate_each(
         .series
         .par_iter()
         .filter(|s| settings.families.contains(&s.key.family))
-        .filter_map(|s| track(set, s, to, settings))
+        .filter_map(|s| track(set, s, (from, to), settings))
         .collect();
-    let mut cursors: Vec<usize> = tracks
-        .iter()
-        .map(|t| t.days.partition_point(|d| *d < from))
-        .collect();
+    // Where each series stands in the range (days are walked in order).
+    let mut cursors: Vec<usize> = tracks.iter().map(|t| t.judged_from).collect();
     for day in from.iter_days().take_while(|d| *d <= to) {
         let mut out = DayOutcome {
             day: Some(day),
