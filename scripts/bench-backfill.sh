@@ -112,17 +112,18 @@ PY
 
 printf '[state]\npath = "%s"\n' "$TMP/store.db" > "$TMP/config.toml"
 
-# `/usr/bin/time -f '%e %M'` of a command, its stdout kept in $TMP/out.txt.
+# Run a command under `/usr/bin/time`: seconds and peak KB in $TMP/time.txt, its stdout in
+# $TMP/out.txt; a failure ends the benchmark with its stderr.
 timed() {
     /usr/bin/time -f '%e %M' -o "$TMP/time.txt" "$@" > "$TMP/out.txt" 2> "$TMP/err.txt" || {
         echo "bench-backfill: failed: $*" >&2
         cat "$TMP/err.txt" >&2
         exit 1
     }
-    cat "$TMP/time.txt"
 }
 
-read -r secs rss < <(timed "$EW" import --config "$TMP/config.toml" "$TMP"/bill/page-*.json)
+timed "$EW" import --config "$TMP/config.toml" "$TMP"/bill/page-*.json
+read -r secs rss < "$TMP/time.txt"
 echo "import: ${secs} s, peak RSS $((rss / 1024)) MiB: $(head -1 "$TMP/out.txt")"
 rm -rf "$TMP/bill"
 
@@ -133,7 +134,8 @@ bench() { # label, command...
     shift
     local times=() rss=0 secs r
     for _ in $(seq "$RUNS"); do
-        read -r secs r < <(timed "$@")
+        timed "$@"
+        read -r secs r < "$TMP/time.txt"
         times+=("$secs")
         ((r > rss)) && rss=$r
     done
