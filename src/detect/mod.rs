@@ -6,16 +6,19 @@
 //! - [`thresholds`] holds the gates (significance, GB or requests, $, %, with per-series
 //!   overrides) and Benjamini–Hochberg across the day's series.
 //! - [`evaluate_day`] joins them for the daily job: it runs the detector over each series'
-//!   history window, gates the result, groups consecutive flagged days into one [`Incident`]
-//!   with start, end, peak and totals, and writes the reason a person reads.
+//!   history (from its account's first day, a fixed origin), gates the result, groups
+//!   consecutive flagged days into one [`Incident`] with start, end, peak and totals, and writes
+//!   the reason a person reads. [`evaluate_range`] (backfill) is the same code for many days at
+//!   once: one detector pass per series, each day's outcome exactly `evaluate_day`'s.
 //! - [`seasonal_mad`] is the first, simpler detector (same-weekday median and MAD), kept as a
 //!   baseline in the detection benchmark.
 //! - [`early_warning`] runs the detector on hourly per-bucket request metrics, and attributes
 //!   incidents to buckets; [`activity`] runs it on daily CloudTrail call counts.
 //! - [`settings`]: `[detect]` and its overrides, as written and as validated.
 //!
-//! Only data up to and including the evaluated day is used, so a replay of a past day says
-//! exactly what a run on the following morning would have said.
+//! Only data up to and including the evaluated day is used, and where the detector starts
+//! does not depend on the day judged, so a replay of a past day says exactly what a run on the
+//! following morning would have said.
 
 pub mod activity;
 pub mod csvio;
@@ -25,13 +28,14 @@ pub mod seasonal_mad;
 pub mod settings;
 pub mod thresholds;
 
-use chrono::{Datelike, Days, NaiveDate};
+use chrono::{Datelike, NaiveDate};
 
 use crate::model::units::{usage, usd};
 use crate::model::{Incident, SeriesKey, SeriesSet};
 use online::{Evidence, PointOutput};
+use rayon::prelude::*;
 pub use settings::DetectSettings;
-use thresholds::{benjamini_hochberg, gates_for};
+use thresholds::{benjamini_hochberg, gates_for, Gates};
 
 /// The first detector's view of one day (kept for [`seasonal_mad`], the benchmark baseline).
 #[derive(Debug, Clone, PartialEq)]
@@ -56,7 +60,7 @@ pub trait Detector {
 }
 
 /// What one evaluation of one day found across all series.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct DayOutcome {
     pub day: Option<NaiveDate>,
     pub incidents: Vec<Incident>,
@@ -76,108 +80,156 @@ pub struct DayOutcome {
     pub verdicts: Vec<(SeriesKey, f64, f64)>,
 }
 
-/// One series' verdicts over its window.
-struct Judged {
-    key: SeriesKey,
+/// One series' detector output over its whole history: one pass from its origin (the first
+/// day its account has data) to the last day asked for. Day `i`'s verdict uses only days
+/// `..=i` (the detector has no look-ahead), so a prefix of this is what a run on that day saw.
+struct Track<'a> {
+    key: &'a SeriesKey,
     unit: String,
     days: Vec<NaiveDate>,
     values: Vec<f64>,
     costs: Vec<f64>,
-    estimated: bool,
+    estimated: Vec<bool>,
+    /// The expected value, day by day.
+    expected: Vec<f64>,
+    /// The detector's whole verdict, kept only for the days judged (from `judged_from` on).
     out: Vec<PointOutput>,
+    judged_from: usize,
     /// Significant and material, day by day.
     flags: Vec<bool>,
-    immaterial_today: bool,
+    /// The first day with usage: before it the series is silent and is not judged.
+    first_used: usize,
+    gates: Gates,
 }
 
-fn excess_at(j: &Judged, i: usize) -> (f64, f64, Option<f64>) {
-    let excess = j.values[i] - j.out[i].expected;
-    let price = if j.values[i] > 0.0 {
-        j.costs[i] / j.values[i]
+/// One series judged on one day: its track and the day's index in it.
+#[derive(Clone, Copy)]
+struct Judged<'t, 'a> {
+    t: &'t Track<'a>,
+    i: usize,
+}
+
+fn excess_at(t: &Track<'_>, i: usize) -> (f64, f64, Option<f64>) {
+    let excess = t.values[i] - t.expected[i];
+    let price = if t.values[i] > 0.0 {
+        t.costs[i] / t.values[i]
     } else {
         0.0
     };
-    let pct = (j.out[i].expected > 0.0).then(|| excess / j.out[i].expected * 100.0);
+    let pct = (t.expected[i] > 0.0).then(|| excess / t.expected[i] * 100.0);
     (excess, excess * price, pct)
 }
 
-fn judge(
+/// Run the detector once over `s`'s history up to `to` and gate every day (the days from
+/// `from` on are judged). `None`: nothing to judge (no known day, or silent throughout).
+fn track<'a>(
     set: &SeriesSet,
-    s: &crate::model::Series,
-    day: NaiveDate,
+    s: &'a crate::model::Series,
+    (from, to): (NaiveDate, NaiveDate),
     settings: &DetectSettings,
-) -> Option<Judged> {
-    let from = day - Days::new(settings.history_days());
-    // History counts from the account's first point, and skips the days the value is not known.
-    let days = set.days_of(&s.key, from, day);
-    if days.last() != Some(&day) {
-        return None; // not started yet, or its value today is not known
+) -> Option<Track<'a>> {
+    // History counts from the account's first point (a fixed origin, whatever the day judged),
+    // and skips the days the value is not known.
+    let days = set.days_of(&s.key, NaiveDate::MIN, to);
+    // The stored values on those days (a known day without one is a zero), in one walk.
+    let (mut values, mut costs, mut estimated) = (
+        Vec::with_capacity(days.len()),
+        Vec::with_capacity(days.len()),
+        Vec::with_capacity(days.len()),
+    );
+    let mut stored = s.values.range(..=to).peekable();
+    for d in &days {
+        while stored.next_if(|(sd, _)| *sd < d).is_some() {}
+        let v = stored.next_if(|(sd, _)| *sd == d).map(|(_, v)| *v);
+        values.push(v.map_or(0.0, |v| v.usage));
+        costs.push(v.map_or(0.0, |v| v.cost_usd));
+        estimated.push(v.is_some_and(|v| v.estimated));
     }
-    let values: Vec<f64> = days
-        .iter()
-        .map(|d| s.values.get(d).map_or(0.0, |v| v.usage))
-        .collect();
-    if values.iter().all(|v| *v == 0.0) {
-        return None; // a silent series stayed silent
-    }
-    let costs = days
-        .iter()
-        .map(|d| s.values.get(d).map_or(0.0, |v| v.cost_usd))
-        .collect();
+    let first_used = values.iter().position(|v| *v != 0.0)?; // silent so far: nothing to judge
     let gates = gates_for(&settings.gates, &settings.overrides, &s.key);
-    let out = online::run(&values, Some(&days), &settings.params(&gates));
-    let mut j = Judged {
-        key: s.key.clone(),
+    let mut out = online::run(&values, Some(&days), &settings.params(&gates));
+    let judged_from = days.partition_point(|d| *d < from);
+    let mut t = Track {
+        key: &s.key,
         unit: if s.unit.is_empty() {
             "units".into()
         } else {
             s.unit.clone()
         },
-        estimated: s.values.get(&day).is_some_and(|v| v.estimated),
         days,
         values,
         costs,
-        out,
+        estimated,
+        expected: out.iter().map(|o| o.expected).collect(),
+        out: Vec::new(),
+        judged_from,
         flags: Vec::new(),
-        immaterial_today: false,
+        first_used,
+        gates,
     };
-    let last = j.out.len() - 1;
-    j.flags = (0..j.out.len())
-        .map(|i| {
-            if !j.out[i].anomaly {
-                return false;
-            }
-            let (e, c, p) = excess_at(&j, i);
-            let material = gates.materiality.check(j.key.family, e, c, p);
-            if i == last {
-                if let Err(why) = &material {
-                    tracing::debug!(series = %j.key, %day, why, "significant but not material");
-                }
-            }
-            material.is_ok()
-        })
+    t.flags = (0..out.len())
+        .map(|i| out[i].anomaly && materiality(&t, i).is_ok())
         .collect();
-    j.immaterial_today = j.out[last].anomaly && !j.flags[last];
-    Some(j)
+    // A daily run judges one day of a long history: keep the whole verdicts of the judged
+    // days only.
+    t.out = out.split_off(judged_from);
+    Some(t)
 }
 
-fn incident(j: &Judged, settings: &DetectSettings) -> Incident {
-    let last = j.out.len() - 1;
+impl Track<'_> {
+    /// Day `i`'s verdict (a judged day: `i >= judged_from`).
+    fn out(&self, i: usize) -> &PointOutput {
+        &self.out[i - self.judged_from]
+    }
+}
+
+/// Whether day `i`'s excess passes the series' materiality gates (or the first that it fails).
+fn materiality(t: &Track<'_>, i: usize) -> Result<(), String> {
+    let (e, c, p) = excess_at(t, i);
+    t.gates.materiality.check(t.key.family, e, c, p)
+}
+
+impl<'t, 'a> Judged<'t, 'a> {
+    /// `t` judged on `day`: the day must be one of its known days, after its first usage.
+    fn on(t: &'t Track<'a>, day: NaiveDate, cursor: &mut usize) -> Option<Self> {
+        while *cursor < t.days.len() && t.days[*cursor] < day {
+            *cursor += 1;
+        }
+        let i = *cursor;
+        // Not started yet, its value today is not known, or silent so far.
+        (t.days.get(i) == Some(&day) && i >= t.first_used).then_some(Judged { t, i })
+    }
+
+    fn out(&self) -> &PointOutput {
+        self.t.out(self.i)
+    }
+
+    fn flagged(&self) -> bool {
+        self.t.flags[self.i]
+    }
+
+    fn immaterial(&self) -> bool {
+        self.out().anomaly && !self.flagged()
+    }
+}
+
+fn incident(j: Judged<'_, '_>, settings: &DetectSettings) -> Incident {
+    let (t, last) = (j.t, j.i);
     // Walk back over the flagged days (a single unflagged day does not split an incident).
     let mut first = last;
     loop {
-        if first >= 1 && j.flags[first - 1] {
+        if first >= 1 && t.flags[first - 1] {
             first -= 1;
-        } else if first >= 2 && j.flags[first - 2] {
+        } else if first >= 2 && t.flags[first - 2] {
             first -= 2;
         } else {
             break;
         }
     }
-    let (excess, cost, pct) = excess_at(j, last);
+    let (excess, cost, pct) = excess_at(t, last);
     let (mut total, mut total_cost, mut peak, mut peak_excess) = (0.0, 0.0, last, f64::MIN);
-    for i in (first..=last).filter(|i| j.flags[*i]) {
-        let (e, c, _) = excess_at(j, i);
+    for i in (first..=last).filter(|i| t.flags[*i]) {
+        let (e, c, _) = excess_at(t, i);
         total += e.max(0.0);
         total_cost += c.max(0.0);
         if e > peak_excess {
@@ -185,16 +237,17 @@ fn incident(j: &Judged, settings: &DetectSettings) -> Incident {
             peak = i;
         }
     }
-    let o = &j.out[last];
-    let unit = &j.unit;
-    let day = j.days[last];
-    let history_weeks = j.days.len() / 7;
+    let o = t.out(last);
+    let unit = &t.unit;
+    let day = t.days[last];
+    // Days of history the detector had on `day`, that day included.
+    let history = last + 1;
     let mut reason = format!(
         "{} vs {} expected ({} baseline, {} weeks of history), {:.1} robust σ, +{}",
-        usage(j.values[last], unit),
+        usage(t.values[last], unit),
         usage(o.expected, unit),
         day.weekday_name(),
-        history_weeks,
+        history / 7,
         o.z,
         usd(cost)
     );
@@ -207,27 +260,26 @@ fn incident(j: &Judged, settings: &DetectSettings) -> Incident {
     if last > first {
         reason.push_str(&format!(
             "; day {} of the incident, {} over baseline since {}",
-            (j.days[last] - j.days[first]).num_days() + 1,
+            (t.days[last] - t.days[first]).num_days() + 1,
             usd(total_cost),
-            j.days[first]
+            t.days[first]
         ));
     }
     if o.young {
         reason.push_str(&format!(
-            "; young baseline ({} days of history): threshold raised",
-            j.days.len()
+            "; young baseline ({history} days of history): threshold raised"
         ));
     }
     Incident {
-        account: j.key.account.clone(),
+        account: t.key.account.clone(),
         account_name: None,
-        region: j.key.region.clone(),
-        family: j.key.family,
+        region: t.key.region.clone(),
+        family: t.key.family,
         day,
-        start: j.days[first],
-        peak_day: j.days[peak],
-        days: j.flags[first..=last].iter().filter(|f| **f).count() as u32,
-        observed: j.values[last],
+        start: t.days[first],
+        peak_day: t.days[peak],
+        days: t.flags[first..=last].iter().filter(|f| **f).count() as u32,
+        observed: t.values[last],
         expected: o.expected,
         lower: o.lower.max(0.0),
         upper: o.upper,
@@ -235,7 +287,7 @@ fn incident(j: &Judged, settings: &DetectSettings) -> Incident {
         excess_usage: excess,
         excess_pct: pct,
         excess_cost_usd: cost,
-        observed_cost_usd: j.costs[last],
+        observed_cost_usd: t.costs[last],
         total_excess_usage: total,
         total_excess_cost_usd: total_cost,
         score: o.score,
@@ -247,7 +299,7 @@ fn incident(j: &Judged, settings: &DetectSettings) -> Incident {
         }
         .into(),
         young: o.young,
-        estimated: j.estimated,
+        estimated: t.estimated[last],
         reason,
     }
 }
@@ -271,60 +323,110 @@ impl WeekdayName for NaiveDate {
     }
 }
 
-/// Evaluate `day` for every series in `set`.
+/// Evaluate `day` for every series in `set`: [`evaluate_range`] over that one day.
 pub fn evaluate_day(set: &SeriesSet, day: NaiveDate, settings: &DetectSettings) -> DayOutcome {
-    let mut out = DayOutcome {
-        day: Some(day),
-        day_known: set.known_days.contains(&day),
-        ..Default::default()
-    };
-    if !out.day_known {
-        return out;
+    evaluate_range(set, day, day, settings)
+        .pop()
+        .expect("a one-day range has one outcome")
+}
+
+/// Evaluate every day of `[from, to]`, in order, one [`DayOutcome`] a day (an unknown day's
+/// says so): exactly what [`evaluate_day`] says of each day, for the cost of one detector pass
+/// per series.
+pub fn evaluate_range(
+    set: &SeriesSet,
+    from: NaiveDate,
+    to: NaiveDate,
+    settings: &DetectSettings,
+) -> Vec<DayOutcome> {
+    let mut all = Vec::new();
+    evaluate_each(set, from, to, settings, |o| all.push(o));
+    all
+}
+
+/// [`evaluate_range`], handing each day's outcome to `each` as soon as it is judged (a long
+/// replay need not hold every day's verdicts at once).
+///
+/// Each series' detector starts at its origin, the first day its account has data (see
+/// [`SeriesSet::days_of`]), and runs once up to `to`. Since the detector never looks ahead,
+/// its output for a day is the same whichever later day the pass stops at; the gates, the
+/// incident grouping and Benjamini–Hochberg then read only that day and the days before it.
+pub fn evaluate_each(
+    set: &SeriesSet,
+    from: NaiveDate,
+    to: NaiveDate,
+    settings: &DetectSettings,
+    mut each: impl FnMut(DayOutcome),
+) {
+    if from > to {
+        return;
     }
-    let judged: Vec<Judged> = set
+    // One detector pass per series, on every core (each series' pass is independent).
+    let tracks: Vec<Track<'_>> = set
         .series
-        .iter()
+        .par_iter()
         .filter(|s| settings.families.contains(&s.key.family))
-        .filter_map(|s| judge(set, s, day, settings))
+        .filter_map(|s| track(set, s, (from, to), settings))
         .collect();
+    // Where each series stands in the range (days are walked in order).
+    let mut cursors: Vec<usize> = tracks.iter().map(|t| t.judged_from).collect();
+    for day in from.iter_days().take_while(|d| *d <= to) {
+        let mut out = DayOutcome {
+            day: Some(day),
+            day_known: set.known_days.contains(&day),
+            ..Default::default()
+        };
+        if out.day_known {
+            let judged: Vec<Judged<'_, '_>> = tracks
+                .iter()
+                .zip(cursors.iter_mut())
+                .filter_map(|(t, c)| Judged::on(t, day, c))
+                .collect();
+            judge_day(&mut out, &judged, settings);
+        }
+        each(out);
+    }
+}
+
+/// The day's verdicts from its judged series: Benjamini–Hochberg across them, then each one's
+/// gate and incident.
+fn judge_day(out: &mut DayOutcome, judged: &[Judged<'_, '_>], settings: &DetectSettings) {
     out.checked = judged.len();
-    let p_values: Vec<f64> = judged
-        .iter()
-        .map(|j| j.out.last().map_or(1.0, |o| o.p_value))
-        .collect();
+    let p_values: Vec<f64> = judged.iter().map(|j| j.out().p_value).collect();
     let discoveries = benjamini_hochberg(&p_values, settings.false_discovery_rate);
     for (j, discovered) in judged.iter().zip(discoveries) {
-        let last = j.out.len() - 1;
-        out.day_estimated |= j.estimated;
-        out.verdicts.push((
-            j.key.clone(),
-            j.out[last].score,
-            j.values[last] - j.out[last].expected,
-        ));
-        if j.out[last].young {
-            out.young.push(j.key.clone());
+        let o = j.out();
+        out.day_estimated |= j.t.estimated[j.i];
+        out.verdicts
+            .push((j.t.key.clone(), o.score, j.t.values[j.i] - o.expected));
+        if o.young {
+            out.young.push(j.t.key.clone());
         }
-        if j.immaterial_today {
+        if j.immaterial() {
             out.immaterial += 1;
+            if let Err(why) = materiality(j.t, j.i) {
+                tracing::debug!(series = %j.t.key, day = %j.t.days[j.i], why, "significant but not material");
+            }
         }
-        if !j.flags[last] {
+        if !j.flagged() {
             continue;
         }
         if !discovered {
             out.not_discoveries += 1;
             continue;
         }
-        out.incidents.push(incident(j, settings));
+        out.incidents.push(incident(*j, settings));
     }
     // Biggest money first (request floods by requests, after): the order people read in.
     out.incidents.sort_by(crate::model::incident::reading_order);
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::{DayValue, Family, Series};
+    use chrono::Days;
+    use proptest::prelude::*;
     use std::collections::{BTreeMap, BTreeSet};
     use thresholds::Override;
 
@@ -518,5 +620,224 @@ mod tests {
             "{:?}",
             out.incidents
         );
+    }
+
+    #[test]
+    fn history_counts_from_the_accounts_first_day_not_a_window() {
+        // 300 days of history: the detector reads all of them (the reason says so), and an
+        // account whose first day comes later is not judged before it.
+        let day = d("2026-06-10");
+        let (mut s, _) = series(key("1"), day, &[(day, 900.0)]);
+        let first = day - Days::new(299);
+        for i in 0..300u64 {
+            let dd = first + Days::new(i);
+            s.values.entry(dd).or_insert(DayValue {
+                usage: 100.0 + wobble(i),
+                cost_usd: (100.0 + wobble(i)) * 0.09,
+                estimated: false,
+            });
+        }
+        let (mut later, _) = series(key("2"), day, &[]);
+        later.values.retain(|dd, _| *dd > day - Days::new(10));
+        let set = SeriesSet {
+            series: vec![s, later],
+            known_days: (0..300u64).map(|i| first + Days::new(i)).collect(),
+            first_days: [("1".into(), first), ("2".into(), day - Days::new(9))].into(),
+            ..Default::default()
+        };
+        let out = evaluate_day(&set, day, &DetectSettings::default());
+        assert_eq!(out.incidents.len(), 1, "{out:?}");
+        assert!(
+            out.incidents[0].reason.contains("42 weeks of history"),
+            "{}",
+            out.incidents[0].reason
+        );
+        let before = evaluate_day(&set, day - Days::new(20), &DetectSettings::default());
+        assert_eq!(before.checked, 1, "account 2 has not started: {before:?}");
+    }
+
+    /// A small deterministic generator (tests must not depend on a crate's RNG stream).
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn unit(&mut self) -> f64 {
+            (self.next() % 1_000_001) as f64 / 1_000_000.0
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    const START: &str = "2025-09-01";
+    const LEN: u64 = 220;
+
+    /// Many series over `LEN` days: accounts starting on different days, unknown days (for all
+    /// series, and per series), silent series that wake up, zero days, spikes, multi-day leaks
+    /// with a quiet day inside, a slow drip, young baselines and estimated days at the end.
+    fn busy_set(seed: u64, accounts: usize) -> SeriesSet {
+        let mut r = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let start = d(START);
+        let day = |i: u64| start + Days::new(i);
+        let mut set = SeriesSet::default();
+        for i in 0..LEN {
+            if r.unit() > 0.03 {
+                set.known_days.insert(day(i));
+            }
+        }
+        for a in 0..accounts {
+            let account = format!("{}", 100_000 + a);
+            // The last account starts inside the evaluated range (young when judged).
+            let begins = if a + 1 == accounts {
+                LEN - 40 - r.below(20)
+            } else {
+                r.below(60)
+            };
+            for region in ["eu-west-1", "us-east-1"] {
+                for family in [Family::InternetOut, Family::GetRequests] {
+                    let key = SeriesKey {
+                        account: account.clone(),
+                        region: region.into(),
+                        family,
+                    };
+                    let (level, price, unit) = match family {
+                        Family::GetRequests => (3e6 * (0.5 + r.unit()), 4e-7, "Requests"),
+                        _ => (200.0 * (0.2 + r.unit()), 0.09, "GB"),
+                    };
+                    // Some series are silent for a while after their account starts.
+                    let wakes =
+                        (begins + if r.unit() < 0.25 { r.below(80) } else { 0 }).min(LEN - 1);
+                    let spikes: Vec<u64> = (0..3).map(|_| r.below(LEN)).collect();
+                    let leak = r.below(LEN - 5);
+                    let drip = r.below(LEN - 14);
+                    let mut values = BTreeMap::new();
+                    for i in wakes..LEN {
+                        let weekday = day(i).weekday().num_days_from_monday();
+                        let mut u = level
+                            * if weekday >= 5 { 0.4 } else { 1.0 }
+                            * (1.0 + 0.1 * (r.unit() - 0.5));
+                        if r.unit() < 0.02 {
+                            u = 0.0;
+                        }
+                        if spikes.contains(&i) {
+                            u *= 4.0 + 12.0 * r.unit();
+                        }
+                        // A 5-day leak with a quiet third day: one incident.
+                        if (leak..leak + 5).contains(&i) && i != leak + 2 {
+                            u *= 6.0;
+                        }
+                        if (drip..drip + 14).contains(&i) {
+                            u *= 1.4;
+                        }
+                        if u == 0.0 && r.unit() < 0.5 {
+                            continue; // a known day without points is a zero
+                        }
+                        values.insert(
+                            day(i),
+                            DayValue {
+                                usage: u,
+                                cost_usd: u * price,
+                                estimated: i + 2 >= LEN,
+                            },
+                        );
+                    }
+                    let gaps: BTreeSet<NaiveDate> =
+                        (0..4).map(|_| day(wakes + r.below(LEN - wakes))).collect();
+                    set.gaps.insert(key.clone(), gaps);
+                    set.series.push(Series {
+                        key,
+                        unit: unit.into(),
+                        values,
+                    });
+                }
+            }
+            set.first_days.insert(account, day(begins));
+        }
+        set
+    }
+
+    /// What the store gives a run on the morning after `day`: every day up to it, nothing
+    /// later (and each account's first day as of then).
+    fn as_of(set: &SeriesSet, day: NaiveDate) -> SeriesSet {
+        let mut out = set.clone();
+        for s in &mut out.series {
+            s.values.retain(|d, _| *d <= day);
+        }
+        out.known_days.retain(|d| *d <= day);
+        out.first_days.retain(|_, d| *d <= day);
+        for g in out.gaps.values_mut() {
+            g.retain(|d| *d <= day);
+        }
+        out
+    }
+
+    /// `evaluate_range` is `evaluate_day` of each day, and `evaluate_day` of a day is the same
+    /// whether the set ends there (the daily run) or goes on (a replay).
+    fn assert_range_is_each_day(
+        set: &SeriesSet,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Vec<DayOutcome> {
+        let s = DetectSettings::default();
+        let range = evaluate_range(set, from, to, &s);
+        let days: Vec<NaiveDate> = from.iter_days().take_while(|d| *d <= to).collect();
+        assert_eq!(range.len(), days.len());
+        for (out, day) in range.iter().zip(&days) {
+            assert_eq!(out.day, Some(*day));
+            assert_eq!(out, &evaluate_day(set, *day, &s), "{day}: range vs day");
+            assert_eq!(
+                out,
+                &evaluate_day(&as_of(set, *day), *day, &s),
+                "{day}: range vs the set as of that morning"
+            );
+        }
+        range
+    }
+
+    #[test]
+    fn a_range_says_exactly_what_each_day_says() {
+        let set = busy_set(7, 4);
+        let (from, to) = (d(START) + Days::new(130), d(START) + Days::new(LEN - 1));
+        let range = assert_range_is_each_day(&set, from, to);
+        // The comparison covers every kind of day and verdict.
+        let incidents: Vec<&Incident> = range.iter().flat_map(|o| &o.incidents).collect();
+        assert!(range.iter().any(|o| !o.day_known), "an unknown day");
+        assert!(range.iter().any(|o| o.day_estimated), "an estimated day");
+        assert!(incidents.len() >= 5, "{} incidents", incidents.len());
+        assert!(
+            incidents.iter().any(|i| i.days >= 3),
+            "a multi-day incident"
+        );
+        assert!(incidents.iter().any(|i| i.evidence == "drift"), "a drip");
+        assert!(range.iter().any(|o| !o.young.is_empty()), "a young series");
+        assert!(range.iter().any(|o| o.immaterial > 0), "an immaterial day");
+        let checked: BTreeSet<usize> = range.iter().map(|o| o.checked).collect();
+        assert!(checked.len() > 2, "series come and go: {checked:?}");
+        // An empty range, and one day.
+        assert!(evaluate_range(&set, to, from, &DetectSettings::default()).is_empty());
+        assert_eq!(
+            evaluate_range(&set, to, to, &DetectSettings::default()),
+            vec![evaluate_day(&set, to, &DetectSettings::default())]
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(6))]
+        #[test]
+        fn any_range_says_exactly_what_each_day_says(
+            seed in 1u64..u64::MAX,
+            accounts in 1usize..4,
+            first in 100u64..200,
+            len in 1u64..20,
+        ) {
+            let set = busy_set(seed, accounts);
+            let from = d(START) + Days::new(first);
+            let to = (from + Days::new(len)).min(d(START) + Days::new(LEN - 1));
+            assert_range_is_each_day(&set, from, to);
+        }
     }
 }

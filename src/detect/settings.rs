@@ -1,4 +1,4 @@
-//! `[detect]` and `[[detect.override]]`: the detector's window and the gates, as written and as
+//! `[detect]` and `[[detect.override]]`: the detector's history and the gates, as written and as
 //! validated.
 
 use serde::Deserialize;
@@ -11,7 +11,10 @@ use crate::settings::{at_index, keys, with, Check, Seg};
 /// Settings of detection, validated by `config`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DetectSettings {
-    /// Days of history the detector reads before the evaluated day.
+    /// Days of Cost Explorer history a run makes sure the store holds before the evaluated day
+    /// (what a cold run, `sync` and a backfill fetch). Not a window: the detector reads every
+    /// stored day from each series' account's first, so what it says of a day never depends
+    /// on which day is judged (see `detect::evaluate_range`).
     pub history_days: u32,
     /// The global gates.
     pub gates: Gates,
@@ -49,7 +52,7 @@ impl Default for DetectSettings {
 }
 
 impl DetectSettings {
-    /// How many days before the evaluated day the detector reads.
+    /// How many days before the evaluated day the store is filled with.
     pub fn history_days(&self) -> u64 {
         u64::from(self.history_days)
     }

@@ -2,9 +2,11 @@
 //!
 //! The store is filled with what it lacks (ranged Cost Explorer requests, one per page; days
 //! already final are never fetched again), then every day of the range is evaluated with only
-//! the data up to that day, through the same `detect::evaluate_day` the daily run uses. An
-//! incident is the last version of each run of flagged days (its start, end, peak and totals as
-//! the daily job would have reported them on its last day).
+//! the data up to that day, through `detect::evaluate_range`, the code `detect::evaluate_day`
+//! (the daily run) calls for one day: one detector pass per series for the whole range, each
+//! day's verdicts exactly the daily run's of that day. An incident is the last version of each
+//! run of flagged days (its start, end, peak and totals as the daily job would have reported
+//! them on its last day).
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -17,7 +19,7 @@ use std::path::{Path, PathBuf};
 use super::notify::queue_and_deliver;
 use super::sync::{earliest_daily, sync, SyncOutcome};
 use crate::config::Config;
-use crate::detect::evaluate_day;
+use crate::detect::evaluate_each;
 use crate::model::{Incident, SeriesKey, SeriesSet};
 use crate::report::sink::outbox::{self, Delivered};
 use crate::report::{html, DataQuality, Report, ReportIncident};
@@ -92,8 +94,8 @@ pub fn replay(
     from: NaiveDate,
     to: NaiveDate,
 ) -> anyhow::Result<(Vec<Incident>, usize, SeriesSet)> {
-    let history = cfg.detect.history_days();
-    let set = store.series(from - Days::new(history), to)?;
+    // What the daily run reads (see `daily::evaluate`): every stored day up to the range's end.
+    let set = store.history(to)?;
     let names = store.account_names()?;
     let total = (to - from).num_days() as u64 + 1;
     let bar = std::io::stderr().is_terminal().then(|| {
@@ -109,11 +111,10 @@ pub fn replay(
     // (series, start) → the incident's latest version.
     let mut found: BTreeMap<(SeriesKey, NaiveDate), Incident> = BTreeMap::new();
     let mut evaluated = 0;
-    let mut day = from;
-    while day <= to {
-        // `evaluate_day` reads only the days up to `day` (a fixed history window ending there):
-        // what the daily job had that morning, however much later data the store holds.
-        let out = evaluate_day(&set, day, &cfg.detect);
+    // Each day's outcome reads only the days up to it: what the daily job had that morning,
+    // however much later data the store holds.
+    evaluate_each(&set, from, to, &cfg.detect, |out| {
+        let day = out.day.expect("a replayed day");
         if out.day_known {
             evaluated += 1;
         }
@@ -145,8 +146,7 @@ pub fn replay(
             }
             None => {}
         }
-        day = day + Days::new(1);
-    }
+    });
     if let Some(b) = bar {
         b.finish_and_clear();
     }

@@ -77,7 +77,7 @@ pub async fn sync_for_run<S: CostSource>(
             lookback_days = cfg.sync.lookback_days,
             history_days = cfg.detect.history_days,
             "fetched detect.history_days of Cost Explorer data, more than sync.lookback_days: \
-             the detector reads that much history"
+             the store keeps that much history for the detector"
         );
     }
     Ok(out)
@@ -91,8 +91,9 @@ pub fn evaluate(
     synced: &SyncOutcome,
 ) -> anyhow::Result<Report> {
     let eval_day = date - Days::new(1);
-    let from = eval_day - Days::new(cfg.detect.history_days());
-    let set = store.series(from, eval_day)?;
+    // Everything the store holds up to the day: each series' detector starts at its account's
+    // first day, so a replay (`backfill`) of this day says exactly what this run says.
+    let set = store.history(eval_day)?;
     let outcome = evaluate_day(&set, eval_day, &cfg.detect);
     let names = store.account_names()?;
     let mut incidents = Vec::new();
@@ -141,7 +142,8 @@ pub fn evaluate(
         not_discoveries: outcome.not_discoveries,
         day_known: outcome.day_known,
         day_estimated: outcome.day_estimated,
-        unknown_usage_types: store.unknown_usage_types(from, eval_day)?,
+        unknown_usage_types: store
+            .unknown_usage_types(eval_day - Days::new(cfg.detect.history_days()), eval_day)?,
         // This run's refused groups, or those the store still holds for the day.
         skipped_groups: synced.problems.len().max(refused_today.len()),
         skipped_group_names: if refused_today.is_empty() {

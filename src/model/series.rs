@@ -46,6 +46,9 @@ impl SeriesSet {
             .copied()
             .unwrap_or(from)
             .max(from);
+        if first > to {
+            return Vec::new(); // the account starts later
+        }
         let gaps = self.gaps.get(key);
         self.known_days
             .range(first..=to)

@@ -54,7 +54,8 @@ fn chart(
     let Some(series) = b.set.series.iter().find(|s| &s.key == key) else {
         return String::new();
     };
-    let days: Vec<NaiveDate> = b.set.known_days.iter().copied().collect();
+    // The days the detector read: from the account's first day, less the series' unknown days.
+    let days: Vec<NaiveDate> = b.set.days_of(key, NaiveDate::MIN, b.to);
     let values: Vec<f64> = days
         .iter()
         .map(|d| series.values.get(d).map_or(0.0, |v| v.usage))

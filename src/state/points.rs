@@ -149,33 +149,67 @@ impl Store {
     }
 
     /// Every (account, region, family) series over `[from, to]`, summed over usage types.
+    ///
+    /// Read row by row straight into the series (a year of an organisation's bill is a million
+    /// rows: no point is materialized, no string copied per row).
     pub fn series(&self, from: NaiveDate, to: NaiveDate) -> anyhow::Result<SeriesSet> {
-        let points = self.points(&PointFilter {
-            from: Some(from),
-            to: Some(to),
-            ..Default::default()
-        })?;
-        let mut by_key: BTreeMap<SeriesKey, Series> = BTreeMap::new();
-        for p in points {
-            let key = SeriesKey {
-                account: p.account,
-                region: p.region,
-                family: p.family,
+        let mut stmt = self.conn.prepare(
+            "SELECT day, account, region, family, usage, unit, cost_usd, estimated
+             FROM cost_points WHERE day >= ?1 AND day <= ?2
+             ORDER BY day, account, region, family, usage_type",
+        )?;
+        let mut rows = stmt.query(params![day_str(from), day_str(to)])?;
+        let mut series: Vec<Series> = Vec::new();
+        // "account \t region \t family" → index in `series`.
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut id = String::new();
+        let mut day: Option<(String, NaiveDate)> = None;
+        while let Some(r) = rows.next()? {
+            let day_text = r.get_ref(0)?.as_str()?;
+            let d = match &day {
+                Some((text, d)) if text == day_text => *d,
+                _ => {
+                    let d = parse_day(day_text)?;
+                    day = Some((day_text.to_string(), d));
+                    d
+                }
             };
-            let s = by_key.entry(key.clone()).or_insert_with(|| Series {
-                key,
-                unit: p.unit.clone(),
-                values: BTreeMap::new(),
-            });
-            let v = s.values.entry(p.day).or_insert(DayValue {
+            let (account, region, family) = (
+                r.get_ref(1)?.as_str()?,
+                r.get_ref(2)?.as_str()?,
+                r.get_ref(3)?.as_str()?,
+            );
+            id.clear();
+            for part in [account, "\t", region, "\t", family] {
+                id.push_str(part);
+            }
+            let k = match index.get(id.as_str()) {
+                Some(k) => *k,
+                None => {
+                    series.push(Series {
+                        key: SeriesKey {
+                            account: account.to_string(),
+                            region: region.to_string(),
+                            family: parse_family(family)?,
+                        },
+                        unit: r.get(5)?,
+                        values: BTreeMap::new(),
+                    });
+                    index.insert(id.clone(), series.len() - 1);
+                    series.len() - 1
+                }
+            };
+            let v = series[k].values.entry(d).or_insert(DayValue {
                 usage: 0.0,
                 cost_usd: 0.0,
                 estimated: false,
             });
-            v.usage += p.usage;
-            v.cost_usd += p.cost_usd;
-            v.estimated |= p.estimated;
+            v.usage += r.get::<_, f64>(4)?;
+            v.cost_usd += r.get::<_, f64>(6)?;
+            v.estimated |= r.get::<_, bool>(7)?;
         }
+        drop(rows);
+        series.sort_by(|a, b| a.key.cmp(&b.key));
         let mut known_days = BTreeSet::new();
         for (day, _) in self.fetched_days(from, to + chrono::Days::new(1))? {
             known_days.insert(day);
@@ -203,11 +237,30 @@ impl Store {
             .insert(day);
         }
         Ok(SeriesSet {
-            series: by_key.into_values().collect(),
+            series,
             known_days,
             first_days,
             gaps,
         })
+    }
+
+    /// The first day the store holds (answered, fetched or imported), if any.
+    pub fn first_day(&self) -> anyhow::Result<Option<NaiveDate>> {
+        let first: Option<String> = self.conn.query_row(
+            "SELECT MIN(d) FROM (SELECT MIN(day) AS d FROM fetched_days
+                                 UNION ALL SELECT MIN(day) FROM cost_points)",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(first.map(|d| parse_day(&d)).transpose()?)
+    }
+
+    /// Every series through `to`, from the store's first day: what the detector reads, since
+    /// each series' detector starts at its account's first day (see `SeriesSet::days_of`), not
+    /// at a window before the day judged.
+    pub fn history(&self, to: NaiveDate) -> anyhow::Result<SeriesSet> {
+        let from = self.first_day()?.map_or(to, |d| d.min(to));
+        self.series(from, to)
     }
 
     /// Usage types in `[from, to]` that no family claims (stored as `other`).
