@@ -97,6 +97,9 @@ struct Track<'a> {
     judged_from: usize,
     /// Significant and material, day by day.
     flags: Vec<bool>,
+    /// Day by day, the first day of the rise the drift statistic is measuring (the day after
+    /// it last stood at zero; the day itself when it stands at zero).
+    onset: Vec<u32>,
     /// The first day with usage: before it the series is silent and is not judged.
     first_used: usize,
     gates: Gates,
@@ -164,11 +167,37 @@ fn track<'a>(
         out: Vec::new(),
         judged_from,
         flags: Vec::new(),
+        onset: Vec::new(),
         first_used,
         gates,
     };
+    // A drift is judged by what it has added up to since its statistic last stood at zero: a
+    // drip of +20% a day for two weeks is material by its total (GB and $), though no single
+    // day clears the per-day percentage.
+    let mut since_onset = (0.0, 0.0);
+    let mut onset = 0;
+    t.onset = Vec::with_capacity(out.len());
     t.flags = (0..out.len())
-        .map(|i| out[i].anomaly && materiality(&t, i).is_ok())
+        .map(|i| {
+            let (e, c, _) = excess_at(&t, i);
+            if out[i].cusum > 0.0 {
+                if i == 0 || out[i - 1].cusum <= 0.0 {
+                    onset = i;
+                }
+                since_onset = (since_onset.0 + e, since_onset.1 + c);
+            } else {
+                onset = i;
+                since_onset = (0.0, 0.0);
+            }
+            t.onset.push(onset as u32);
+            out[i].anomaly
+                && (materiality(&t, i).is_ok()
+                    || (out[i].evidence == Evidence::Drift
+                        && t.gates
+                            .materiality
+                            .check_total(t.key.family, since_onset.0, since_onset.1)
+                            .is_ok()))
+        })
         .collect();
     // A daily run judges one day of a long history: keep the whole verdicts of the judged
     // days only.
@@ -252,9 +281,19 @@ fn incident(j: Judged<'_, '_>, settings: &DetectSettings) -> Incident {
         usd(cost)
     );
     if o.evidence == Evidence::Drift {
+        let onset = t.onset[last] as usize;
+        let (gb, dollars) = (onset..=last).fold((0.0, 0.0), |(g, d), i| {
+            let (e, c, _) = excess_at(t, i);
+            (g + e, d + c)
+        });
         reason = format!(
-            "sustained rise: {reason}; drift {:.1} σ over the limit of {}",
-            o.cusum, settings.drift_limit
+            "sustained rise: {reason}; drift {:.1} σ over the limit of {}; {} and {} over \
+             baseline since the rise began on {}",
+            o.cusum,
+            settings.drift_limit,
+            usage(gb, unit),
+            usd(dollars),
+            t.days[onset]
         );
     }
     if last > first {
@@ -514,6 +553,54 @@ mod tests {
             i.reason
         );
         assert!(i.reason.contains("robust σ, +$"), "{}", i.reason);
+    }
+
+    #[test]
+    fn a_drip_below_the_daily_percentage_is_judged_by_its_total() {
+        // +25% every day for the last fourteen days: no day clears the 50% gate, the drift
+        // test fires, and what the drip added up to is material.
+        let day = d("2026-06-10");
+        let (mut s, known) = series(key("1"), day, &[]);
+        for k in 0..14 {
+            let v = s.values.get_mut(&(day - Days::new(k))).unwrap();
+            v.usage *= 1.25;
+            v.cost_usd *= 1.25;
+        }
+        let set = set_of(vec![(s, known)]);
+        let settings = DetectSettings::default();
+        let outcomes = evaluate_range(&set, day - Days::new(13), day, &settings);
+        let drift: Vec<_> = outcomes
+            .iter()
+            .flat_map(|o| &o.incidents)
+            .filter(|i| i.evidence == "drift")
+            .collect();
+        assert!(!drift.is_empty(), "the drip is found");
+        assert!(drift.iter().all(|i| i.excess_pct.unwrap() < 50.0));
+        assert!(
+            drift[0]
+                .reason
+                .contains("over baseline since the rise began on"),
+            "{}",
+            drift[0].reason
+        );
+        // The same drip at a fiftieth of the volume adds up to less than the 10 GB gate.
+        let (mut s, known) = series(key("1"), day, &[]);
+        for v in s.values.values_mut() {
+            v.usage /= 50.0;
+            v.cost_usd /= 50.0;
+        }
+        for k in 0..14 {
+            let v = s.values.get_mut(&(day - Days::new(k))).unwrap();
+            v.usage *= 1.25;
+            v.cost_usd *= 1.25;
+        }
+        let set = set_of(vec![(s, known)]);
+        let small = evaluate_range(&set, day - Days::new(13), day, &settings);
+        assert!(
+            small.iter().all(|o| o.incidents.is_empty()),
+            "{:?}",
+            small.iter().flat_map(|o| &o.incidents).collect::<Vec<_>>()
+        );
     }
 
     #[test]

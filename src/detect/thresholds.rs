@@ -62,6 +62,14 @@ impl Materiality {
     }
 }
 
+impl Materiality {
+    /// `Ok` when a sustained excess's total (usage and dollars since it began) meets the usage
+    /// and dollar thresholds. No percentage: a drip is judged by what it added up to.
+    pub fn check_total(&self, family: Family, total: f64, total_usd: f64) -> Result<(), String> {
+        self.check(family, total, total_usd, None)
+    }
+}
+
 /// Every gate of one series.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Gates {
