@@ -8,7 +8,11 @@
 //! - `--pct0`: a row for egresswatch without its 50% gate (one more replay per seed);
 //! - `--thefts`: every theft, its $ and GB, and which detector caught it;
 //! - `--false`: every egresswatch incident that touched no theft, with its cause;
-//! - `--no-gaps`: the same bills without unanswered days and refused series-days.
+//! - `--no-gaps`: the same bills without unanswered days and refused series-days;
+//! - `--trace SEED SERIES DAY` (e.g. `--trace 1 prod-data/us-east-1/internet-out 2025-08-31`):
+//!   no replay, but what the detector saw of one series on that morning, day by day over its
+//!   history window (observed, expected, σ, z, CUSUM, score, and which days were thefts, batch
+//!   exports, or came after a missing day).
 //!
 //! # Why
 //!
@@ -126,8 +130,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use chrono::{Datelike, Days, Months, NaiveDate, Weekday};
+use egresswatch::detect::online::{self, Evidence};
 use egresswatch::detect::seasonal_mad::SeasonalMad;
-use egresswatch::detect::thresholds::Materiality;
+use egresswatch::detect::thresholds::{gates_for, Materiality};
 use egresswatch::detect::{evaluate_day, DayOutcome, DetectSettings, Detector};
 use egresswatch::model::usage_type::classify;
 use egresswatch::model::{DayValue, Family, Series, SeriesKey, SeriesSet};
@@ -2714,12 +2719,94 @@ fn list_thefts(r: &SeedResult, cal: &Calendar) {
     }
 }
 
+/// `--trace`: what the detector saw of one series on the morning of `day` (no replay).
+fn trace(bill: &Bill, cal: &Calendar, label: &str, day: NaiveDate) -> Result<(), String> {
+    let s = bill
+        .series
+        .iter()
+        .position(|g| g.label == label)
+        .ok_or_else(|| {
+            let labels: Vec<&str> = bill.series.iter().map(|g| g.label.as_str()).collect();
+            format!(
+                "no series `{label}` in seed {}: {}",
+                bill.seed,
+                labels.join(", ")
+            )
+        })?;
+    let (g, set) = (&bill.series[s], &bill.set);
+    if day < cal.days[0] || day > cal.days[cal.len() - 1] {
+        return Err(format!("{day} is outside the bill"));
+    }
+    if set.first_days.get(&g.key.account).is_some_and(|f| *f > day) {
+        return Err(format!("{} is not billed yet on {day}", g.key.account));
+    }
+    let settings = DetectSettings::default();
+    let days = set.days_of(&g.key, day - Days::new(settings.history_days()), day);
+    let values: Vec<f64> = days
+        .iter()
+        .map(|d| set.series[s].values.get(d).map_or(0.0, |v| v.usage))
+        .collect();
+    let gates = gates_for(&settings.gates, &settings.overrides, &g.key);
+    let out = online::run(&values, Some(&days), &settings.params(&gates));
+    println!(
+        "seed {} {} ({}), {} days of history to {day}; noise {:.0}%",
+        bill.seed,
+        label,
+        g.key,
+        days.len(),
+        g.noise_sd * 100.0
+    );
+    println!("  marks: T theft, B batch export, M an unanswered or refused day just before");
+    println!(
+        "  {:<14} {:>14} {:>14} {:>6} {:>6} {:>6} {:>5}  evidence",
+        "day", "observed", "expected", "σ", "z", "cusum", "score"
+    );
+    let mut prev: Option<usize> = None;
+    for ((d, x), o) in days.iter().zip(&values).zip(&out) {
+        let i = day_index(cal, *d);
+        let theft = bill
+            .thefts
+            .iter()
+            .any(|t| t.series.contains(&s) && (t.start..=t.end).contains(&i));
+        let marks = format!(
+            "{}{}{}",
+            if theft { "T" } else { "" },
+            if g.batch_days.contains(&i) { "B" } else { "" },
+            if prev.is_some_and(|p| i > p + 1) {
+                "M"
+            } else {
+                ""
+            }
+        );
+        prev = Some(i);
+        println!(
+            "  {} {} {:<3} {:>14} {:>14} {:>6.3} {:>6.1} {:>6.1} {:>5.2}  {}",
+            d,
+            d.format("%a"),
+            marks,
+            amount(*x, g.family),
+            amount(o.expected, g.family),
+            o.sigma,
+            o.z,
+            o.cusum,
+            o.score,
+            match (o.anomaly, o.evidence) {
+                (false, _) => "",
+                (true, Evidence::Drift) => "drift",
+                (true, _) => "spike",
+            }
+        );
+    }
+    Ok(())
+}
+
 struct Args {
     seeds: Vec<u64>,
     pct0: bool,
     thefts: bool,
     falses: bool,
     no_gaps: bool,
+    trace: Option<(u64, String, NaiveDate)>,
 }
 
 fn args() -> Result<Args, String> {
@@ -2729,6 +2816,7 @@ fn args() -> Result<Args, String> {
         thefts: false,
         falses: false,
         no_gaps: false,
+        trace: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -2750,9 +2838,21 @@ fn args() -> Result<Args, String> {
             "--thefts" => a.thefts = true,
             "--false" => a.falses = true,
             "--no-gaps" => a.no_gaps = true,
+            "--trace" => {
+                let usage = "--trace SEED SERIES DAY, e.g. --trace 1 prod-data/us-east-1/internet-out 2025-08-31";
+                let (Some(seed), Some(label), Some(day)) = (it.next(), it.next(), it.next()) else {
+                    return Err(usage.into());
+                };
+                let seed = seed.parse().map_err(|_| usage.to_string())?;
+                let day =
+                    NaiveDate::parse_from_str(&day, "%Y-%m-%d").map_err(|_| usage.to_string())?;
+                a.trace = Some((seed, label, day));
+            }
             "--help" | "-h" => {
                 return Err(
-                    "arguments: [--seeds 1,2,3,4] [--pct0] [--thefts] [--false] [--no-gaps]".into(),
+                    "arguments: [--seeds 1,2,3,4] [--pct0] [--thefts] [--false] [--no-gaps] \
+                     [--trace SEED SERIES DAY]"
+                        .into(),
                 )
             }
             other => return Err(format!("unknown argument `{other}` (try --help)")),
@@ -2783,6 +2883,14 @@ fn main() {
         Method::Mad(false),
     ]);
     let cal = Calendar::new();
+    if let Some((seed, label, day)) = &a.trace {
+        let bill = generate(*seed, &cal, !a.no_gaps);
+        if let Err(e) = trace(&bill, &cal, label, *day) {
+            eprintln!("bill: {e}");
+            std::process::exit(2);
+        }
+        return;
+    }
     let t0 = Instant::now();
     let results: Vec<SeedResult> = std::thread::scope(|scope| {
         let handles: Vec<_> = a
