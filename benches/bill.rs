@@ -2849,11 +2849,11 @@ fn args() -> Result<Args, String> {
                 a.trace = Some((seed, label, day));
             }
             "--help" | "-h" => {
-                return Err(
-                    "arguments: [--seeds 1,2,3,4] [--pct0] [--thefts] [--false] [--no-gaps] \
-                     [--trace SEED SERIES DAY]"
-                        .into(),
-                )
+                println!(
+                    "{COMMAND} [-- [--seeds 1,2,3,4] [--pct0] [--thefts] [--false] [--no-gaps] \
+                     [--trace SEED SERIES DAY]]\n(see the top of benches/bill.rs)"
+                );
+                std::process::exit(0);
             }
             other => return Err(format!("unknown argument `{other}` (try --help)")),
         }
