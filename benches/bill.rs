@@ -1,9 +1,9 @@
 //! Realistic-bill detection benchmark: the daily job, replayed morning by morning over whole
 //! generated organisation bills with planted, labelled thefts, scored against two baselines.
 //!
-//! Run with `cargo bench --profile dev --bench bill` (debug build: about 160 s of CPU, the seeds
-//! in parallel, so 80-90 s on an idle two-core machine) or `cargo bench --bench bill` (release
-//! build). Arguments go after `--`, e.g. `cargo bench --profile dev --bench bill -- --seeds 1,2`:
+//! Run with `cargo bench --profile dev --bench bill` (debug build: about 140 s of CPU, the seeds
+//! in parallel, so about 75 s on an idle two-core machine) or `cargo bench --bench bill`
+//! (release build). Arguments go after `--`, e.g. `cargo bench --profile dev --bench bill -- --seeds 1,2`:
 //! - `--seeds 1,2,3,4,5`: which bills (default 1,2,3,4; any u64 is a bill);
 //! - `--pct0`: a row for egresswatch without its 50% gate (one more replay per seed);
 //! - `--thefts`: every theft, its $ and GB, and which detector caught it;
