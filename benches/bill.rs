@@ -17,7 +17,7 @@
 //! # Why
 //!
 //! `benches/detection.rs` scores the statistics alone, one clean series at a time. What people
-//! get is different: [`evaluate_day`] over every series of an organisation at once, with the
+//! get is different: the daily job's evaluation over every series of an organisation at once, with the
 //! materiality gates, Benjamini–Hochberg across the day's series, a 120-day history window and
 //! incidents grouped as backfill groups them, on a bill whose every oddity (batch exports,
 //! December, migrations, a new account) is somebody's legitimate business. This benchmark
@@ -89,11 +89,10 @@
 //!
 //! # The detectors
 //!
-//! - `egresswatch`: [`evaluate_day`] for every day from day 120 (2023-10-29), each with only
-//!   the data up to it, with `DetectSettings::default()`: 120 days of history, z ≥ 4 or the
-//!   drift test, gates ≥ 10 GB (≥ 1M requests), ≥ $1 and ≥ 50% over expected, BH at 1%. As on
-//!   the daily job's mornings, the days before the new account's first point are judged without
-//!   it (see `replay_daily`).
+//! - `egresswatch`: the daily job's verdict for every day from day 120 (2023-10-29), each with
+//!   only the data up to it, with `DetectSettings::default()`: history from each account's first
+//!   day, z ≥ 4 or the drift test, gates ≥ 10 GB (≥ 1M requests), ≥ $1 and ≥ 50% over expected
+//!   (a drift: 10 GB and $1 in all since it began), BH at 1%.
 //! - `mean+3σ`: flag if the day exceeds the mean plus three standard deviations of the 28
 //!   days before it (the same history: unanswered and refused days skipped, zero days zero).
 //! - `weekday MAD`: [`SeasonalMad`] through [`Detector`], the median of the same weekday over 8
@@ -124,7 +123,8 @@
 //!   whether it was not significant, gated (which gate), or significant and material but not a
 //!   discovery among the day's series (BH).
 //!
-//! The replay calls [`evaluate_day`] once per day (see `replay`); it is most of the run time.
+//! The replay is one detector pass per series through [`evaluate_range`] (see `replay`), the
+//! path backfill takes.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
@@ -133,7 +133,7 @@ use chrono::{Datelike, Days, Months, NaiveDate, Weekday};
 use egresswatch::detect::online::{self, Evidence};
 use egresswatch::detect::seasonal_mad::SeasonalMad;
 use egresswatch::detect::thresholds::{gates_for, Materiality};
-use egresswatch::detect::{evaluate_day, DayOutcome, DetectSettings, Detector};
+use egresswatch::detect::{evaluate_range, DayOutcome, DetectSettings, Detector};
 use egresswatch::model::usage_type::classify;
 use egresswatch::model::{DayValue, Family, Series, SeriesKey, SeriesSet};
 use rand::rngs::StdRng;
@@ -1842,73 +1842,16 @@ fn new_gen(
 // Detectors
 // ---------------------------------------------------------------------------------------------
 
-/// What the daily job said each morning of `[from, to]`, each day judged with only the data up
-/// to it. (When `egresswatch::detect::evaluate_range` lands, it replaces the loop: same
-/// outcomes, faster.)
+/// The daily job's verdict on every day of `[from, to]`, as backfill replays it: one detector
+/// pass per series ([`evaluate_range`] says of each day exactly what `evaluate_day` would have
+/// said that morning).
 fn replay(
     set: &SeriesSet,
     from: NaiveDate,
     to: NaiveDate,
     settings: &DetectSettings,
 ) -> Vec<DayOutcome> {
-    from.iter_days()
-        .take_while(|d| *d <= to)
-        .map(|d| evaluate_day(set, d, settings))
-        .collect()
-}
-
-/// [`replay`] as the daily job would have run it: each morning's store held only the accounts
-/// billed by then, so the days before an account's first point are judged without it. (Handed
-/// a set whose `first_days` lie after the evaluated day, `evaluate_day` panics in
-/// `SeriesSet::days_of`: a range whose start is after its end.)
-fn replay_daily(
-    set: &SeriesSet,
-    from: NaiveDate,
-    to: NaiveDate,
-    settings: &DetectSettings,
-) -> Vec<DayOutcome> {
-    let mut starts: Vec<NaiveDate> = set
-        .first_days
-        .values()
-        .copied()
-        .filter(|d| *d > from && *d <= to)
-        .collect();
-    starts.sort_unstable();
-    starts.dedup();
-    let mut out = Vec::new();
-    let mut a = from;
-    for b in starts.into_iter().chain(to.succ_opt()) {
-        let billed = |account: &String| set.first_days.get(account).is_none_or(|f| *f <= a);
-        let view = SeriesSet {
-            series: set
-                .series
-                .iter()
-                .filter(|s| billed(&s.key.account))
-                .cloned()
-                .collect(),
-            known_days: set.known_days.clone(),
-            first_days: set
-                .first_days
-                .iter()
-                .filter(|(k, _)| billed(k))
-                .map(|(k, v)| (k.clone(), *v))
-                .collect(),
-            gaps: set
-                .gaps
-                .iter()
-                .filter(|(k, _)| billed(&k.account))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        };
-        out.extend(replay(
-            &view,
-            a,
-            b.pred_opt().expect("a day before"),
-            settings,
-        ));
-        a = b;
-    }
-    out
+    evaluate_range(set, from, to, settings)
 }
 
 /// One day's report of an incident.
@@ -1977,7 +1920,7 @@ fn run_egresswatch(
     settings: &DetectSettings,
 ) -> (Vec<Report>, Verdicts, Duration) {
     let t0 = Instant::now();
-    let outcomes = replay_daily(
+    let outcomes = replay(
         &bill.set,
         cal.days[SCORE_FROM],
         *cal.days.last().expect("days"),

@@ -90,6 +90,8 @@ struct Track<'a> {
     values: Vec<f64>,
     costs: Vec<f64>,
     estimated: Vec<bool>,
+    /// Whether the day's value is known (otherwise it is a gap: not judged, not flagged).
+    known: Vec<bool>,
     /// The expected value, day by day.
     expected: Vec<f64>,
     /// The detector's whole verdict, kept only for the days judged (from `judged_from` on).
@@ -131,24 +133,36 @@ fn track<'a>(
     (from, to): (NaiveDate, NaiveDate),
     settings: &DetectSettings,
 ) -> Option<Track<'a>> {
-    // History counts from the account's first point (a fixed origin, whatever the day judged),
-    // and skips the days the value is not known.
-    let days = set.days_of(&s.key, NaiveDate::MIN, to);
+    // History counts from the account's first point (a fixed origin, whatever the day judged).
+    // Every calendar day from there takes its place: a day whose value is not known (Cost
+    // Explorer has not answered, or refused the series' rows) is a gap the detector steps over,
+    // not a day dropped, so Saturday stays Saturday and month-ends stay month-ends after it.
+    let known_days = set.days_of(&s.key, NaiveDate::MIN, to);
+    let days: Vec<NaiveDate> = match known_days.first() {
+        Some(first) => first.iter_days().take_while(|d| *d <= to).collect(),
+        None => Vec::new(),
+    };
     // The stored values on those days (a known day without one is a zero), in one walk.
-    let (mut values, mut costs, mut estimated) = (
+    let (mut values, mut costs, mut estimated, mut known) = (
+        Vec::with_capacity(days.len()),
         Vec::with_capacity(days.len()),
         Vec::with_capacity(days.len()),
         Vec::with_capacity(days.len()),
     );
     let mut stored = s.values.range(..=to).peekable();
+    let mut known_iter = known_days.iter().peekable();
     for d in &days {
+        let is_known = known_iter.next_if(|k| *k == d).is_some();
         while stored.next_if(|(sd, _)| *sd < d).is_some() {}
         let v = stored.next_if(|(sd, _)| *sd == d).map(|(_, v)| *v);
-        values.push(v.map_or(0.0, |v| v.usage));
-        costs.push(v.map_or(0.0, |v| v.cost_usd));
+        let nan = if is_known { 0.0 } else { f64::NAN };
+        values.push(v.filter(|_| is_known).map_or(nan, |v| v.usage));
+        costs.push(v.filter(|_| is_known).map_or(nan, |v| v.cost_usd));
         estimated.push(v.is_some_and(|v| v.estimated));
+        known.push(is_known);
     }
-    let first_used = values.iter().position(|v| *v != 0.0)?; // silent so far: nothing to judge
+    // Silent so far: nothing to judge.
+    let first_used = values.iter().position(|v| v.is_finite() && *v != 0.0)?;
     let gates = gates_for(&settings.gates, &settings.overrides, &s.key);
     let mut out = online::run(&values, Some(&days), &settings.params(&gates));
     let judged_from = days.partition_point(|d| *d < from);
@@ -163,6 +177,7 @@ fn track<'a>(
         values,
         costs,
         estimated,
+        known,
         expected: out.iter().map(|o| o.expected).collect(),
         out: Vec::new(),
         judged_from,
@@ -179,6 +194,11 @@ fn track<'a>(
     t.onset = Vec::with_capacity(out.len());
     t.flags = (0..out.len())
         .map(|i| {
+            if !t.known[i] {
+                // A gap neither adds to a rise nor ends it.
+                t.onset.push(onset as u32);
+                return false;
+            }
             let (e, c, _) = excess_at(&t, i);
             if out[i].cusum > 0.0 {
                 if i == 0 || out[i - 1].cusum <= 0.0 {
@@ -226,7 +246,7 @@ impl<'t, 'a> Judged<'t, 'a> {
         }
         let i = *cursor;
         // Not started yet, its value today is not known, or silent so far.
-        (t.days.get(i) == Some(&day) && i >= t.first_used).then_some(Judged { t, i })
+        (t.days.get(i) == Some(&day) && t.known[i] && i >= t.first_used).then_some(Judged { t, i })
     }
 
     fn out(&self) -> &PointOutput {
@@ -601,6 +621,30 @@ mod tests {
             "{:?}",
             small.iter().flat_map(|o| &o.incidents).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn a_day_cost_explorer_did_not_answer_keeps_the_week_in_place() {
+        // Weekdays at 100, weekends at 30; one day forty days back is unknown. Dropping it
+        // would judge every later Monday against Sundays; as a gap, the weeks stay in place.
+        let day = d("2026-06-10");
+        let (s, mut known) = series(key("1"), day, &[]);
+        known.remove(&(day - Days::new(40)));
+        let set = set_of(vec![(s, known)]);
+        let outcomes = evaluate_range(&set, day - Days::new(38), day, &DetectSettings::default());
+        let incidents: Vec<_> = outcomes.iter().flat_map(|o| &o.incidents).collect();
+        assert!(incidents.is_empty(), "{incidents:?}");
+        let sunday = d("2026-06-07");
+        let verdict = outcomes
+            .iter()
+            .find(|o| o.day == Some(sunday))
+            .and_then(|o| o.verdicts.first())
+            .unwrap();
+        assert!(
+            verdict.2.abs() < 15.0,
+            "a Sunday expected as a Sunday: {verdict:?}"
+        );
+        assert!(!outcomes.iter().any(|o| o.day == Some(day - Days::new(40))));
     }
 
     #[test]

@@ -85,6 +85,9 @@ pub struct OnlineParams {
     pub phi: f64,
     /// Keep the trend term once a seasonal period is adopted.
     pub seasonal_trend: bool,
+    /// Remember the highest level held lately, forgetting this much of it per point (model
+    /// units): a rise back towards it is a recovery, not a drift. `None`: not used.
+    pub recovery_decay: Option<f64>,
     /// Season smoothing.
     pub gamma: f64,
     /// Scale smoothing.
@@ -181,6 +184,9 @@ impl OnlineParams {
             beta: 0.1,
             phi: 0.98,
             seasonal_trend: true,
+            // In log space: 1% a day; a level held before a two-week holiday dip is still
+            // remembered when January recovers, a level left for good is forgotten in weeks.
+            recovery_decay: Some(0.01),
             gamma: 0.15,
             scale_lambda: 0.06,
             clip: 2.5,
@@ -321,9 +327,10 @@ fn median(v: &mut [f64]) -> f64 {
 }
 
 /// Positions in a month where batch jobs run: the last, second-to-last, first and second day,
-/// and the last and first business day (Monday to Friday) when those are not already the last
-/// or first day. A day can hold several positions (a Friday 30th before a weekend 31st is both
-/// the second-to-last day and the last business day).
+/// and the last and first business day (Monday to Friday). A day can hold several positions (a
+/// Friday 30th before a weekend 31st is both the second-to-last day and the last business day;
+/// a Tuesday 31st is both the last day and the last business day), so an export that runs on
+/// the last business day is learned every month, whatever weekday the month ends on.
 const POSITIONS: usize = 6;
 /// Occurrences remembered per position: a year of months, a year of quarters.
 const MONTHS_KEPT: usize = 12;
@@ -355,7 +362,7 @@ fn calendar_positions(d: NaiveDate) -> Vec<(usize, bool)> {
     if d.day() == 2 {
         out.push((3, quarter_start));
     }
-    if business(d) && !last {
+    if business(d) {
         // The last business day: no business day between tomorrow and the month's end.
         let mut n = next;
         let mut any = false;
@@ -370,7 +377,7 @@ fn calendar_positions(d: NaiveDate) -> Vec<(usize, bool)> {
             out.push((4, quarter_end));
         }
     }
-    if business(d) && !first {
+    if business(d) {
         let mut any = false;
         let mut p = d.pred_opt();
         while let Some(x) = p.filter(|x| x.month() == d.month()) {
@@ -440,6 +447,8 @@ pub struct OnlineDetector {
     /// band cannot collapse to zero width on counts that are mostly flat or zero.
     quantum: f64,
     typical_change: Option<f64>,
+    /// The highest level held lately (see `recovery_decay`).
+    recent_high: Option<f64>,
     previous: Option<f64>,
     stream: StreamState,
 }
@@ -498,6 +507,7 @@ impl OnlineDetector {
             in_drift: false,
             quantum: f64::INFINITY,
             typical_change: None,
+            recent_high: None,
             previous: None,
             stream: StreamState {
                 ring: vec![0.0; p.stream.as_ref().map_or(0, |s| s.window.max(1))],
@@ -567,7 +577,21 @@ impl OnlineDetector {
     /// month; one odd month, a holiday on a batch day, does not unlearn either). Of several
     /// positions the strongest offset wins. When only rises matter, a learned dip is not used:
     /// it would make an ordinary day look like a rise.
-    fn calendar_offset(&self, positions: &[(usize, bool)]) -> f64 {
+    ///
+    /// Offsets are learned and added in the series' unit (an export adds a volume, whatever the
+    /// day's ordinary traffic: a month-end on a Sunday gets the same export as on a Tuesday),
+    /// then carried into model space at `base`, the day's ordinary expectation.
+    fn calendar_offset(&self, positions: &[(usize, bool)], base: f64) -> f64 {
+        let unit = self.calendar_volume(positions);
+        if unit == 0.0 {
+            return 0.0;
+        }
+        let ordinary = self.model_to_unit(base);
+        self.unit_to_model((ordinary + unit).max(0.0)) - base
+    }
+
+    /// The learned volume of a day's batch positions, in the series' unit.
+    fn calendar_volume(&self, positions: &[(usize, bool)]) -> f64 {
         let mut best: f64 = 0.0;
         for &(pos, quarter) in positions {
             let h = &self.calendar[pos];
@@ -720,12 +744,15 @@ impl OnlineDetector {
     }
 
     /// Judge the next point. `day` (for daily series) enables month-end offsets.
+    ///
+    /// A value that is not a number is a gap (a day the source has not answered): it is not
+    /// judged and teaches nothing, but it takes its place in time, so the season's phases and
+    /// the batch positions stay on the calendar.
     pub fn step(&mut self, x: f64, day: Option<NaiveDate>) -> PointOutput {
-        let y = if x.is_finite() {
-            self.unit_to_model(x)
-        } else {
-            self.level
-        };
+        if !x.is_finite() {
+            return self.gap(day);
+        }
+        let y = self.unit_to_model(x);
         self.maybe_decide_season();
         let out = if !self.started {
             self.warmup_output(y)
@@ -752,6 +779,45 @@ impl OnlineDetector {
                 });
             }
             self.previous = Some(y);
+        }
+        out
+    }
+
+    fn gap(&mut self, day: Option<NaiveDate>) -> PointOutput {
+        self.maybe_decide_season();
+        let out = if self.started {
+            let phase = self.phase(self.n);
+            let positions = match day {
+                Some(d) if self.p.month_end => calendar_positions(d),
+                _ => Vec::new(),
+            };
+            let base = self.level + self.p.phi * self.trend + self.season[phase];
+            let expected = base + self.calendar_offset(&positions, base);
+            let sigma = (self.abs_dev / MEAN_ABS_TO_SIGMA).max(self.p.abs_floor);
+            let half = self.p.threshold_z * sigma;
+            // The level moves on by its trend, as it would have with an ordinary point.
+            self.level += self.p.phi * self.trend;
+            self.trend *= self.p.phi;
+            PointOutput {
+                expected: self.model_to_unit(expected),
+                lower: self.model_to_unit(expected - half),
+                upper: self.model_to_unit(expected + half),
+                young: self.n < self.p.young_points || !self.season_decided,
+                sigma,
+                ..self.warmup_output(expected)
+            }
+        } else {
+            let held = self.buf.back().copied().unwrap_or(self.level);
+            self.warmup_output(held)
+        };
+        // While the start-up buffer is in use, the gap holds the previous value's place.
+        if !(self.season_decided && self.started) {
+            let held = self.buf.back().copied().unwrap_or(self.level);
+            self.push_buf(held);
+        }
+        self.n += 1;
+        if !self.started && self.buf.len() >= MIN_START {
+            self.start();
         }
         out
     }
@@ -882,8 +948,8 @@ impl OnlineDetector {
             Some(d) if p.month_end => calendar_positions(d),
             _ => Vec::new(),
         };
-        let cal = self.calendar_offset(&positions);
         let base = self.level + p.phi * self.trend + self.season[phase];
+        let cal = self.calendar_offset(&positions, base);
         let expected = base + cal;
         let sigma = (self.abs_dev / MEAN_ABS_TO_SIGMA)
             .max(p.rel_floor * expected.abs())
@@ -912,7 +978,17 @@ impl OnlineDetector {
         // Drift evidence: CUSUM on clipped residuals (not while young: σ is not trusted yet).
         if !young {
             let zc = z.clamp(-3.0, 3.0);
-            self.cusum_up = (self.cusum_up + zc - p.cusum_k).clamp(0.0, 2.0 * p.cusum_h);
+            // When only rises matter, a return towards the level the series held lately (the
+            // recovery after a holiday dip) is not a rise: the upward drift statistic measures
+            // from that level when the baseline is below it.
+            let z_up = match self.recent_high {
+                Some(high) if p.direction == Direction::Up && high > self.level => {
+                    (x - (expected + high - self.level)) / sigma
+                }
+                _ => z,
+            };
+            self.cusum_up =
+                (self.cusum_up + z_up.clamp(-3.0, 3.0) - p.cusum_k).clamp(0.0, 2.0 * p.cusum_h);
             self.cusum_down = (self.cusum_down - zc - p.cusum_k).clamp(0.0, 2.0 * p.cusum_h);
         }
         let cusum = match p.direction {
@@ -978,7 +1054,8 @@ impl OnlineDetector {
 
         // Update with the clipped residual.
         let rc = r.clamp(-p.clip * sigma, p.clip * sigma);
-        let e = x - base; // residual before calendar effects, for their learning
+        // The day's excess over its ordinary expectation, in the unit: what batch positions learn.
+        let e = self.model_to_unit(x) - self.model_to_unit(base);
         for &(pos, quarter) in &positions {
             let h = &mut self.calendar[pos];
             h.months.push_back(e);
@@ -999,6 +1076,10 @@ impl OnlineDetector {
         let alpha = p.alpha.max(1.0 / (k + 2.0));
         let lambda = p.scale_lambda.max(1.0 / (k + 2.0));
         self.level = self.level + p.phi * self.trend + alpha * rc;
+        if let Some(decay) = p.recovery_decay {
+            let high = self.recent_high.unwrap_or(self.level);
+            self.recent_high = Some(self.level.max(high - decay));
+        }
         self.trend = p.phi * self.trend + alpha * self.beta() * rc;
         if self.period > 1 {
             self.season[phase] += p.gamma * (1.0 - alpha) * rc;
@@ -1609,6 +1690,31 @@ mod tests {
             n <= 20,
             "{n} of 4,032 flagged (the old score flagged 1,344)"
         );
+    }
+
+    #[test]
+    fn a_gap_keeps_the_week_on_the_calendar() {
+        // Days the source did not answer are gaps, not days dropped: after them, Saturday is
+        // still judged as a Saturday. (Dropping them shifted every later day's weekday and
+        // alarmed on Mondays judged against Sundays.)
+        for seed in [67, 71] {
+            let mut v = daily(240, 100.0, 0.0, 0.05, seed);
+            for g in [100, 101, 150] {
+                v[g] = f64::NAN;
+            }
+            let out = run_daily(&v);
+            assert!(
+                out[100].score == 0.0 && !out[100].anomaly,
+                "a gap is not judged"
+            );
+            let late: Vec<_> = incidents(&out)
+                .into_iter()
+                .filter(|(s, _)| *s >= 28)
+                .collect();
+            assert!(late.is_empty(), "seed {seed}: {late:?}");
+            // Day 208 is a Sunday (the series starts on a Monday): expected at the weekend level.
+            assert!(out[208].expected < 0.5 * out[204].expected);
+        }
     }
 
     #[test]
