@@ -5,7 +5,7 @@
 //! in parallel, so about 75 s on an idle two-core machine) or `cargo bench --bench bill`
 //! (release build). Arguments go after `--`, e.g. `cargo bench --profile dev --bench bill -- --seeds 1,2`:
 //! - `--seeds 1,2,3,4,5`: which bills (default 1,2,3,4; any u64 is a bill);
-//! - `--pct0`: a row for egresswatch without its 50% gate (one more replay per seed);
+//! - `--pct0`: a row for egresswatch without its percent gate (one more replay per seed);
 //! - `--thefts`: every theft, its $ and GB, and which detector caught it;
 //! - `--false`: every egresswatch incident that touched no theft, with its cause;
 //! - `--no-gaps`: the same bills without unanswered days and refused series-days;
@@ -91,7 +91,7 @@
 //!
 //! - `egresswatch`: the daily job's verdict for every day from day 120 (2023-10-29), each with
 //!   only the data up to it, with `DetectSettings::default()`: history from each account's first
-//!   day, z ≥ 4 or the drift test, gates ≥ 10 GB (≥ 1M requests), ≥ $1 and ≥ 50% over expected
+//!   day, z ≥ 4 or the drift test, gates ≥ 10 GB (≥ 1M requests), ≥ $1 and ≥ 25% over expected
 //!   (a drift: 10 GB and $1 in all since it began), BH at 1%.
 //! - `mean+3σ`: flag if the day exceeds the mean plus three standard deviations of the 28
 //!   days before it (the same history: unanswered and refused days skipped, zero days zero).
@@ -99,7 +99,7 @@
 //!   weeks plus 3 robust σ (1.4826 MAD, floored at 5% of the median).
 //!
 //! Both baselines apply the same materiality gates (GB or requests, $1), with and without the
-//! 50% gate, and no BH (they have no p-value); their flagged days are grouped the same way.
+//! percent gate (the default, 25%), and no BH (they have no p-value); their flagged days are grouped the same way.
 //!
 //! # The metrics
 //!
@@ -1880,9 +1880,9 @@ enum Method {
     Egresswatch,
     /// egresswatch with `min_excess_pct = 0` (`--pct0`).
     EgresswatchPct0,
-    /// Trailing mean + 3σ, with the 50% gate or not.
+    /// Trailing mean + 3σ, with the percent gate or not.
     Trailing(bool),
-    /// Same-weekday median + 3 MAD, with the 50% gate or not.
+    /// Same-weekday median + 3 MAD, with the percent gate or not.
     Mad(bool),
 }
 
@@ -1890,11 +1890,11 @@ impl Method {
     fn name(self) -> &'static str {
         match self {
             Method::Egresswatch => "egresswatch",
-            Method::EgresswatchPct0 => "egresswatch, no 50% gate",
+            Method::EgresswatchPct0 => "egresswatch, no % gate",
             Method::Trailing(true) => "mean+3σ (28 d)",
-            Method::Trailing(false) => "mean+3σ, no 50% gate",
+            Method::Trailing(false) => "mean+3σ, no % gate",
             Method::Mad(true) => "weekday MAD",
-            Method::Mad(false) => "weekday MAD, no 50% gate",
+            Method::Mad(false) => "weekday MAD, no % gate",
         }
     }
 
@@ -2624,11 +2624,11 @@ fn causes(pooled: &[(Method, Scores)]) {
 fn short(m: Method) -> &'static str {
     match m {
         Method::Egresswatch => "egressw.",
-        Method::EgresswatchPct0 => "ew no50%",
+        Method::EgresswatchPct0 => "ew no%",
         Method::Trailing(true) => "mean+3σ",
-        Method::Trailing(false) => "m3σ no50",
+        Method::Trailing(false) => "m3σ no%",
         Method::Mad(true) => "MAD",
-        Method::Mad(false) => "MAD no50",
+        Method::Mad(false) => "MAD no%",
     }
 }
 

@@ -191,7 +191,7 @@ impl OnlineParams {
             scale_lambda: 0.06,
             clip: 2.5,
             cusum_k: 0.5,
-            cusum_h: 6.0,
+            cusum_h: 7.0,
             adapt_after: 7,
             young_points: 28,
             month_end: true,
@@ -449,6 +449,10 @@ pub struct OnlineDetector {
     typical_change: Option<f64>,
     /// The highest level held lately (see `recovery_decay`).
     recent_high: Option<f64>,
+    /// This month's end so far: the export volume learned for its batch days and the largest
+    /// excess seen on them; and an export carried to the next month's first days.
+    month_end_export: (f64, f64),
+    late_export: f64,
     previous: Option<f64>,
     stream: StreamState,
 }
@@ -508,6 +512,8 @@ impl OnlineDetector {
             quantum: f64::INFINITY,
             typical_change: None,
             recent_high: None,
+            month_end_export: (0.0, f64::MIN),
+            late_export: 0.0,
             previous: None,
             stream: StreamState {
                 ring: vec![0.0; p.stream.as_ref().map_or(0, |s| s.window.max(1))],
@@ -604,8 +610,39 @@ impl OnlineDetector {
             if v.abs() > best.abs() {
                 best = v;
             }
+            // A month-end export that did not run may run on the next month's first days.
+            if (pos == 2 || pos == 3) && self.late_export > best {
+                best = self.late_export;
+            }
         }
         best
+    }
+
+    /// After the learning of a day's batch positions: watch whether the month-end export ran
+    /// (`e`: the day's excess in the unit), and carry it over to the first two days of the next
+    /// month when it did not (a job that slipped past midnight on the last day is not an
+    /// incident on the 1st).
+    fn carry_late_export(&mut self, positions: &[(usize, bool)], expected_volume: f64, e: f64) {
+        let month_end = positions.iter().any(|(p, _)| matches!(p, 0 | 1 | 4));
+        let month_start = positions.iter().any(|(p, _)| matches!(p, 2 | 3));
+        if month_end {
+            self.month_end_export.0 = self.month_end_export.0.max(expected_volume);
+            self.month_end_export.1 = self.month_end_export.1.max(e);
+        }
+        if positions.iter().any(|(p, _)| *p == 0) {
+            let (expected, seen) = self.month_end_export;
+            self.late_export = if expected > 0.0 && seen < expected / 2.0 {
+                expected
+            } else {
+                0.0
+            };
+            self.month_end_export = (0.0, f64::MIN);
+        } else if month_start {
+            let second = positions.iter().any(|(p, _)| *p == 3);
+            if second || e >= self.late_export / 2.0 {
+                self.late_export = 0.0;
+            }
+        }
     }
 
     /// Robust spread of `values` (1.4826 MAD).
@@ -1056,6 +1093,11 @@ impl OnlineDetector {
         let rc = r.clamp(-p.clip * sigma, p.clip * sigma);
         // The day's excess over its ordinary expectation, in the unit: what batch positions learn.
         let e = self.model_to_unit(x) - self.model_to_unit(base);
+        if !positions.is_empty() {
+            let v = self.calendar_volume(&positions);
+            self.carry_late_export(&positions, v, e);
+        }
+        let p = &self.p;
         for &(pos, quarter) in &positions {
             let h = &mut self.calendar[pos];
             h.months.push_back(e);
@@ -1093,6 +1135,7 @@ impl OnlineDetector {
         }
         self.abs_dev = (1.0 - lambda) * self.abs_dev + lambda * r.abs().min(p.clip * sigma);
         self.fitted += 1;
+
         self.since_start += 1;
 
         // Level shift: accept a new normal after `adapt_after` consecutive out-of-band points, be
@@ -1715,6 +1758,46 @@ mod tests {
             // Day 208 is a Sunday (the series starts on a Monday): expected at the weekend level.
             assert!(out[208].expected < 0.5 * out[204].expected);
         }
+    }
+
+    #[test]
+    fn an_export_that_slips_to_the_first_is_not_an_incident() {
+        // An export of 200 GB on the last business day of each month; in two months it slipped
+        // past midnight and ran on the 1st instead.
+        let d = days(730);
+        let business = |x: &NaiveDate| x.weekday().num_days_from_monday() < 5;
+        let last_business = |x: &NaiveDate| {
+            business(x)
+                && x.iter_days()
+                    .skip(1)
+                    .take_while(|n| n.month() == x.month())
+                    .all(|n| !business(&n))
+        };
+        let mut v = daily(730, 100.0, 0.0, 0.05, 73);
+        let mut slipped = 0;
+        for i in 0..730 {
+            if last_business(&d[i]) {
+                if i > 300 && slipped < 2 && d[i].month().is_multiple_of(4) {
+                    let first = (i..730).find(|j| d[*j].day() == 1).unwrap();
+                    v[first] += 200.0;
+                    slipped += 1;
+                } else {
+                    v[i] += 200.0;
+                }
+            }
+        }
+        assert_eq!(slipped, 2);
+        let out = run(&v, Some(&d), &OnlineParams::daily());
+        let late: Vec<_> = incidents(&out)
+            .into_iter()
+            .filter(|(s, _)| *s >= 120)
+            .collect();
+        assert!(late.is_empty(), "{late:?}");
+        // A theft on an ordinary 1st (its export ran on time) is still found.
+        let first = (600..730).find(|j| d[*j].day() == 1).unwrap();
+        let mut w = v.clone();
+        w[first] += 250.0;
+        assert!(run(&w, Some(&d), &OnlineParams::daily())[first].anomaly);
     }
 
     #[test]

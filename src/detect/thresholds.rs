@@ -25,7 +25,7 @@ impl Default for Materiality {
             min_excess_gb: 10.0,
             min_excess_requests: 1_000_000.0,
             min_excess_usd: 1.0,
-            min_excess_pct: 50.0,
+            min_excess_pct: 25.0,
         }
     }
 }
