@@ -184,14 +184,16 @@ impl OnlineParams {
             beta: 0.1,
             phi: 0.98,
             seasonal_trend: true,
-            // In log space: 1% a day; a level held before a two-week holiday dip is still
-            // remembered when January recovers, a level left for good is forgotten in weeks.
-            recovery_decay: Some(0.01),
+            // In log space: a quarter of a percent a day, so a level held before a holiday dip
+            // is still remembered when January recovers. A level left for good is forgotten
+            // when the fall is accepted as the new normal (after three times `adapt_after`
+            // out-of-band days), so a later return to it is a rise again.
+            recovery_decay: Some(0.0025),
             gamma: 0.15,
             scale_lambda: 0.06,
             clip: 2.5,
             cusum_k: 0.5,
-            cusum_h: 7.0,
+            cusum_h: 7.5,
             adapt_after: 7,
             young_points: 28,
             month_end: true,
@@ -474,6 +476,8 @@ struct StreamState {
 }
 
 const MIN_START: usize = 5;
+/// Share of a recovery towards the remembered level taken per point.
+const RECOVERY_GAIN: f64 = 0.1;
 /// E|X| for a standard Normal: σ = mean |residual| / this.
 const MEAN_ABS_TO_SIGMA: f64 = 0.797_884_560_8;
 
@@ -998,10 +1002,20 @@ impl OnlineDetector {
         // Young: little history, or the seasonal period not settled yet (the model may still
         // be missing a cycle, so sustained residuals are not evidence of drift).
         let young = self.n < p.young_points || !self.season_decided;
+        // When only rises matter and the level sits below the one the series held lately (a
+        // holiday dip), a return towards that level is a recovery, not a rise: evidence is
+        // measured from the remembered level.
+        // (Beyond a dead zone of one σ: the remembered level is a running maximum, a little
+        // above the level by its own wobble alone.)
+        let recovery_gap = match self.recent_high {
+            Some(high) if p.direction == Direction::Up => (high - self.level - sigma).max(0.0),
+            _ => 0.0,
+        };
+        let z_up = (r - recovery_gap) / sigma;
 
         // Point evidence.
         let signed = match p.direction {
-            Direction::Up => z.max(0.0),
+            Direction::Up => z_up.max(0.0),
             Direction::Both => z.abs(),
         } / inflation;
         let mut s_point = normal_surprise(signed);
@@ -1015,15 +1029,6 @@ impl OnlineDetector {
         // Drift evidence: CUSUM on clipped residuals (not while young: σ is not trusted yet).
         if !young {
             let zc = z.clamp(-3.0, 3.0);
-            // When only rises matter, a return towards the level the series held lately (the
-            // recovery after a holiday dip) is not a rise: the upward drift statistic measures
-            // from that level when the baseline is below it.
-            let z_up = match self.recent_high {
-                Some(high) if p.direction == Direction::Up && high > self.level => {
-                    (x - (expected + high - self.level)) / sigma
-                }
-                _ => z,
-            };
             self.cusum_up =
                 (self.cusum_up + z_up.clamp(-3.0, 3.0) - p.cusum_k).clamp(0.0, 2.0 * p.cusum_h);
             self.cusum_down = (self.cusum_down - zc - p.cusum_k).clamp(0.0, 2.0 * p.cusum_h);
@@ -1118,7 +1123,11 @@ impl OnlineDetector {
         let alpha = p.alpha.max(1.0 / (k + 2.0));
         let lambda = p.scale_lambda.max(1.0 / (k + 2.0));
         self.level = self.level + p.phi * self.trend + alpha * rc;
-        if let Some(decay) = p.recovery_decay {
+        // A recovery is taken quickly: the level moves a tenth of the way back per point.
+        if recovery_gap > 0.0 && r > 0.0 {
+            self.level += RECOVERY_GAIN * r.min(recovery_gap);
+        }
+        if let Some(decay) = p.recovery_decay.filter(|_| !young) {
             let high = self.recent_high.unwrap_or(self.level);
             self.recent_high = Some(self.level.max(high - decay));
         }
@@ -1133,7 +1142,13 @@ impl OnlineDetector {
                 self.level += mean;
             }
         }
-        self.abs_dev = (1.0 - lambda) * self.abs_dev + lambda * r.abs().min(p.clip * sigma);
+        // A recovering point is as close as the nearer of the two levels says.
+        let r_scale = if recovery_gap > 0.0 && r > 0.0 {
+            r.min((r - recovery_gap).abs())
+        } else {
+            r.abs()
+        };
+        self.abs_dev = (1.0 - lambda) * self.abs_dev + lambda * r_scale.min(p.clip * sigma);
         self.fitted += 1;
 
         self.since_start += 1;
@@ -1188,6 +1203,9 @@ impl OnlineDetector {
                 };
                 self.level = level;
                 self.trend = slope;
+                if self.run_dir < 0.0 {
+                    self.recent_high = None;
+                }
                 self.in_drift = false;
                 self.cusum_up = 0.0;
                 self.cusum_down = 0.0;
@@ -1798,6 +1816,26 @@ mod tests {
         let mut w = v.clone();
         w[first] += 250.0;
         assert!(run(&w, Some(&d), &OnlineParams::daily())[first].anomaly);
+    }
+
+    #[test]
+    fn a_level_left_for_good_is_forgotten() {
+        // Traffic moved away (100 -> 40 for good); months later a day back at 100 is a rise,
+        // not a "recovery" towards a level the series no longer holds.
+        let mut v = daily(360, 100.0, 0.0, 0.05, 79);
+        for x in &mut v[200..] {
+            *x *= 0.4;
+        }
+        let mut w = v.clone();
+        w[300] /= 0.4;
+        let out = run_daily(&w);
+        assert!(out[300].anomaly, "{:?}", out[300]);
+        assert!(
+            incidents(&run_daily(&v))
+                .iter()
+                .all(|(s, _)| *s < 200 + 3 * OnlineParams::daily().adapt_after + 7),
+            "the fall itself raises nothing once accepted"
+        );
     }
 
     #[test]
