@@ -36,6 +36,11 @@ pub fn hourly_params(threshold_z: f64) -> OnlineParams {
     // GB on a log scale: an hour of silence and an hour of 10 MB are both "nothing".
     p.log_offset = Some(0.01);
     p.abs_floor = 0.05;
+    // Each hour judged on its own: a second burst on the same bucket a day after the first is a
+    // warning too (stream scoring's refractory period would hold it back for 120 hours).
+    p.stream = None;
+    p.floor_diff = 0.0;
+    p.floor_quant = 0.0;
     p
 }
 
@@ -251,5 +256,30 @@ impl CloudWatchSettings {
             ),
             publish_namespace: namespace,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::online;
+
+    #[test]
+    fn a_second_burst_a_day_later_is_a_warning_too() {
+        // Three weeks of hourly GB with a daily cycle; a burst, and another 30 hours later on
+        // the same bucket: each hour is judged on its own, both warn.
+        let mut v: Vec<f64> = (0..24 * 21)
+            .map(|h| {
+                let wobble = ((h * 7919) % 13) as f64 / 13.0 - 0.5;
+                2.0 + (h as f64 * std::f64::consts::TAU / 24.0).sin() + 0.2 * wobble
+            })
+            .collect();
+        let (first, second) = (24 * 18 + 10, 24 * 18 + 40);
+        v[first] += 40.0;
+        v[second] += 40.0;
+        let out = online::run(&v, None, &hourly_params(4.0));
+        assert!(out[first].anomaly && out[second].anomaly);
+        let flagged = out[24 * 4..].iter().filter(|o| o.anomaly).count();
+        assert!(flagged <= 4, "{flagged} hours flagged");
     }
 }
