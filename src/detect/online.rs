@@ -1005,10 +1005,12 @@ impl OnlineDetector {
         // When only rises matter and the level sits below the one the series held lately (a
         // holiday dip), a return towards that level is a recovery, not a rise: evidence is
         // measured from the remembered level.
-        // (Beyond a dead zone of one σ: the remembered level is a running maximum, a little
-        // above the level by its own wobble alone.)
+        // (Beyond a dead zone of a quarter σ: the remembered level is a running maximum, a
+        // little above the level by its own wobble alone.)
         let recovery_gap = match self.recent_high {
-            Some(high) if p.direction == Direction::Up => (high - self.level - sigma).max(0.0),
+            Some(high) if p.direction == Direction::Up => {
+                (high - self.level - 0.25 * sigma).max(0.0)
+            }
             _ => 0.0,
         };
         let z_up = (r - recovery_gap) / sigma;
