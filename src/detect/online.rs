@@ -413,6 +413,17 @@ fn learned(h: &VecDeque<f64>) -> Option<f64> {
     }
 }
 
+/// What the model expects of the next point, and the parts it came from.
+struct Forecast {
+    phase: usize,
+    /// The day's batch positions, and the volume learned for them (in the series' unit).
+    positions: Vec<(usize, bool)>,
+    volume: f64,
+    /// The ordinary expectation (level, trend, season) and with the batch volume, model space.
+    base: f64,
+    expected: f64,
+}
+
 /// The streaming detector for one series.
 #[derive(Debug, Clone)]
 pub struct OnlineDetector {
@@ -591,8 +602,7 @@ impl OnlineDetector {
     /// Offsets are learned and added in the series' unit (an export adds a volume, whatever the
     /// day's ordinary traffic: a month-end on a Sunday gets the same export as on a Tuesday),
     /// then carried into model space at `base`, the day's ordinary expectation.
-    fn calendar_offset(&self, positions: &[(usize, bool)], base: f64) -> f64 {
-        let unit = self.calendar_volume(positions);
+    fn calendar_offset(&self, unit: f64, base: f64) -> f64 {
         if unit == 0.0 {
             return 0.0;
         }
@@ -800,11 +810,7 @@ impl OnlineDetector {
         } else {
             self.judge_and_update(y, day)
         };
-        self.push_buf(y);
-        self.n += 1;
-        if !self.started && self.buf.len() >= MIN_START {
-            self.start();
-        }
+        self.advance(y);
         // The floors learn from a point only after it was judged: a jump cannot widen the band
         // it is judged against.
         if x.is_finite() {
@@ -827,14 +833,8 @@ impl OnlineDetector {
     fn gap(&mut self, day: Option<NaiveDate>) -> PointOutput {
         self.maybe_decide_season();
         let out = if self.started {
-            let phase = self.phase(self.n);
-            let positions = match day {
-                Some(d) if self.p.month_end => calendar_positions(d),
-                _ => Vec::new(),
-            };
-            let base = self.level + self.p.phi * self.trend + self.season[phase];
-            let expected = base + self.calendar_offset(&positions, base);
-            let sigma = (self.abs_dev / MEAN_ABS_TO_SIGMA).max(self.p.abs_floor);
+            let expected = self.forecast(day).expected;
+            let sigma = self.sigma_at(expected);
             let half = self.p.threshold_z * sigma;
             // The level moves on by its trend, as it would have with an ordinary point.
             self.level += self.p.phi * self.trend;
@@ -852,15 +852,47 @@ impl OnlineDetector {
             self.warmup_output(held)
         };
         // While the start-up buffer is in use, the gap holds the previous value's place.
-        if !(self.season_decided && self.started) {
-            let held = self.buf.back().copied().unwrap_or(self.level);
-            self.push_buf(held);
-        }
+        let held = self.buf.back().copied().unwrap_or(self.level);
+        self.advance(held);
+        out
+    }
+
+    /// After a point (or a gap holding `y` as its place): buffer it while the start-up buffer
+    /// is in use, move on, and start the model once there are enough points.
+    fn advance(&mut self, y: f64) {
+        self.push_buf(y);
         self.n += 1;
         if !self.started && self.buf.len() >= MIN_START {
             self.start();
         }
-        out
+    }
+
+    /// The expectation for point `self.n` (on `day`, for daily series).
+    fn forecast(&self, day: Option<NaiveDate>) -> Forecast {
+        let phase = self.phase(self.n);
+        let positions = match day {
+            Some(d) if self.p.month_end => calendar_positions(d),
+            _ => Vec::new(),
+        };
+        let base = self.level + self.p.phi * self.trend + self.season[phase];
+        let volume = self.calendar_volume(&positions);
+        let expected = base + self.calendar_offset(volume, base);
+        Forecast {
+            phase,
+            positions,
+            base,
+            volume,
+            expected,
+        }
+    }
+
+    /// σ at an expected value (model space): the learned scale, at least every floor.
+    fn sigma_at(&self, expected: f64) -> f64 {
+        (self.abs_dev / MEAN_ABS_TO_SIGMA)
+            .max(self.p.rel_floor * expected.abs())
+            .max(self.p.abs_floor)
+            .max(self.change_floor())
+            .max(1e-12 * (1.0 + expected.abs()))
     }
 
     fn warmup_output(&self, y: f64) -> PointOutput {
@@ -983,20 +1015,16 @@ impl OnlineDetector {
             self.inflation()
         };
         let floor = self.change_floor();
+        let Forecast {
+            phase,
+            positions,
+            base,
+            volume,
+            expected,
+        } = self.forecast(day);
+        let cal = expected - base;
+        let sigma = self.sigma_at(expected);
         let p = &self.p;
-        let phase = self.phase(self.n);
-        let positions = match day {
-            Some(d) if p.month_end => calendar_positions(d),
-            _ => Vec::new(),
-        };
-        let base = self.level + p.phi * self.trend + self.season[phase];
-        let cal = self.calendar_offset(&positions, base);
-        let expected = base + cal;
-        let sigma = (self.abs_dev / MEAN_ABS_TO_SIGMA)
-            .max(p.rel_floor * expected.abs())
-            .max(p.abs_floor)
-            .max(floor)
-            .max(1e-12 * (1.0 + expected.abs()));
         let r = x - expected;
         let z = r / sigma;
         // Young: little history, or the seasonal period not settled yet (the model may still
@@ -1101,8 +1129,7 @@ impl OnlineDetector {
         // The day's excess over its ordinary expectation, in the unit: what batch positions learn.
         let e = self.model_to_unit(x) - self.model_to_unit(base);
         if !positions.is_empty() {
-            let v = self.calendar_volume(&positions);
-            self.carry_late_export(&positions, v, e);
+            self.carry_late_export(&positions, volume, e);
         }
         let p = &self.p;
         for &(pos, quarter) in &positions {
