@@ -22,24 +22,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
 
-BIN=${EGRESSWATCH:-target/release/egresswatch}
-if [ ! -x "$BIN" ]; then
-    if [ -z "${EGRESSWATCH:-}" ] && [ -x target/debug/egresswatch ]; then
-        BIN=target/debug/egresswatch
-    elif [ -z "${EGRESSWATCH:-}" ]; then
-        echo "bench-backfill: no egresswatch binary; building it (cargo build --release, 10-15 min)" >&2
-        cargo build --release --quiet
-    else
-        echo "bench-backfill: EGRESSWATCH=$BIN is not an executable" >&2
-        exit 1
-    fi
-fi
 
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-cp "$BIN" "$TMP/egresswatch"
-EW="$TMP/egresswatch"
-echo "binary: $BIN ($("$EW" --version), built $(date -r "$BIN" '+%Y-%m-%d %H:%M'))"
+# shellcheck source=scripts/lib/binary.sh
+source scripts/lib/binary.sh
+binary_under_test bench-backfill "$TMP"
 
 # No AWS: a closed endpoint, static dummy credentials, no instance metadata.
 export AWS_ENDPOINT_URL=http://127.0.0.1:9 AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true \

@@ -17,23 +17,11 @@ cd "$(dirname "$0")/.."
 NAB_DIR=${NAB_DIR:-../shared/benchmarks/nab}
 [ -d "$NAB_DIR/data" ] || { echo "bench-nab: no NAB corpus at $NAB_DIR (set NAB_DIR)" >&2; exit 1; }
 
-BIN=${EGRESSWATCH:-target/release/egresswatch}
-if [ ! -x "$BIN" ]; then
-    if [ -z "${EGRESSWATCH:-}" ] && [ -x target/debug/egresswatch ]; then
-        BIN=target/debug/egresswatch
-    elif [ -z "${EGRESSWATCH:-}" ]; then
-        echo "bench-nab: no egresswatch binary; building it (cargo build --release, 10-15 min)" >&2
-        cargo build --release --quiet
-    else
-        echo "bench-nab: EGRESSWATCH=$BIN is not an executable" >&2
-        exit 1
-    fi
-fi
-
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-cp "$BIN" "$TMP/egresswatch"
-echo "binary: $BIN ($("$TMP/egresswatch" --version), built $(date -r "$BIN" '+%Y-%m-%d %H:%M'))"
+# shellcheck source=scripts/lib/binary.sh
+source scripts/lib/binary.sh
+binary_under_test bench-nab "$TMP"
 
 START=$(date +%s.%N)
 mkdir -p "$TMP/raw" "$TMP/results"
@@ -42,7 +30,7 @@ n=0
 while IFS= read -r rel; do
     n=$((n + 1))
     mkdir -p "$TMP/raw/$(dirname "$rel")"
-    if ! "$TMP/egresswatch" detect --quiet --input "$NAB_DIR/data/$rel" \
+    if ! "$EW" detect --quiet --input "$NAB_DIR/data/$rel" \
             --output "$TMP/raw/$rel" 2> "$TMP/err.txt"; then
         rm -f "$TMP/raw/$rel"
         printf '%s\t%s\n' "$rel" "$(grep -v '^\s*$' "$TMP/err.txt" | tail -1)" >> "$TMP/refused.txt"
