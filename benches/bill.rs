@@ -126,6 +126,8 @@
 //! The replay is one detector pass per series through [`evaluate_range`] (see `replay`), the
 //! path backfill takes.
 
+mod common;
+use common::easter;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
@@ -290,25 +292,6 @@ struct Calendar {
     days: Vec<NaiveDate>,
     /// Per holiday group, per day: the holiday's name.
     holidays: Vec<Vec<Option<&'static str>>>,
-}
-
-/// Western Easter Sunday (anonymous Gregorian algorithm).
-fn easter(year: i32) -> NaiveDate {
-    let a = year % 19;
-    let b = year / 100;
-    let c = year % 100;
-    let d = b / 4;
-    let e = b % 4;
-    let f = (b + 8) / 25;
-    let g = (b - f + 1) / 3;
-    let h = (19 * a + b - d - g + 15) % 30;
-    let i = c / 4;
-    let k = c % 4;
-    let l = (32 + 2 * e + 2 * i - h - k) % 7;
-    let m = (a + 11 * h + 22 * l) / 451;
-    let month = (h + l - 7 * m + 114) / 31;
-    let day = (h + l - 7 * m + 114) % 31 + 1;
-    ymd(year, month as u32, day as u32)
 }
 
 fn ymd(y: i32, m: u32, d: u32) -> NaiveDate {
