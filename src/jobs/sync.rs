@@ -240,6 +240,19 @@ mod tests {
     }
 
     /// Day 1 final with two groups, day 2 estimated with one.
+    /// Sync 1-3 March 2026 on the 3rd, from `src`.
+    fn sync_march(src: &Canned, s: &mut Store, b: &mut Budget) -> SyncOutcome {
+        block_on(sync(
+            src,
+            s,
+            d("2026-03-01"),
+            d("2026-03-03"),
+            d("2026-03-03"),
+            b,
+        ))
+        .unwrap()
+    }
+
     fn first_answer() -> Canned {
         Canned(vec![page(vec![
             day_result(
@@ -261,29 +274,12 @@ mod tests {
     #[test]
     fn an_estimated_day_answered_empty_or_not_at_all_keeps_what_the_store_held() {
         let mut s = Store::open_in_memory().unwrap();
-        let today = d("2026-03-03");
         let mut b = Budget::unlimited();
-        block_on(sync(
-            &first_answer(),
-            &mut s,
-            d("2026-03-01"),
-            d("2026-03-03"),
-            today,
-            &mut b,
-        ))
-        .unwrap();
+        sync_march(&first_answer(), &mut s, &mut b);
         assert_eq!(usage_on(&s, "2026-03-02").len(), 1);
         // The refetch of the estimated day comes back with the day but no group...
         let empty = Canned(vec![page(vec![day_result("2026-03-02", true, vec![])])]);
-        let out = block_on(sync(
-            &empty,
-            &mut s,
-            d("2026-03-01"),
-            d("2026-03-03"),
-            today,
-            &mut b,
-        ))
-        .unwrap();
+        let out = sync_march(&empty, &mut s, &mut b);
         assert_eq!(out.no_data_days, vec![d("2026-03-02")]);
         assert_eq!(
             usage_on(&s, "2026-03-02"),
@@ -293,27 +289,11 @@ mod tests {
         assert!(!s.fetched_days(d("2026-03-02"), d("2026-03-03")).unwrap()[&d("2026-03-02")]);
         // ...or without the day at all.
         let absent = Canned(vec![page(vec![])]);
-        block_on(sync(
-            &absent,
-            &mut s,
-            d("2026-03-01"),
-            d("2026-03-03"),
-            today,
-            &mut b,
-        ))
-        .unwrap();
+        sync_march(&absent, &mut s, &mut b);
         assert_eq!(usage_on(&s, "2026-03-02").len(), 1);
         // A final day answered without groups is genuinely silent: zero.
         let silent = Canned(vec![page(vec![day_result("2026-03-02", false, vec![])])]);
-        block_on(sync(
-            &silent,
-            &mut s,
-            d("2026-03-01"),
-            d("2026-03-03"),
-            today,
-            &mut b,
-        ))
-        .unwrap();
+        sync_march(&silent, &mut s, &mut b);
         assert!(usage_on(&s, "2026-03-02").is_empty());
         assert!(s.fetched_days(d("2026-03-02"), d("2026-03-03")).unwrap()[&d("2026-03-02")]);
         // A day never answered is not known at all.
