@@ -23,25 +23,27 @@ fn t(h: u32, m: u32) -> String {
 }
 
 /// `egresswatch callers` for DAY in OWNER/REGION with `cfg`, as JSON.
+/// `callers` for the day, owner and region of these tests, then `more`.
+fn callers_args<'a>(cfg: &'a str, more: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "callers",
+        "--config",
+        cfg,
+        "--from",
+        DAY,
+        "--to",
+        DAY,
+        "--account",
+        OWNER,
+        "--region",
+        REGION,
+    ];
+    args.extend_from_slice(more);
+    args
+}
+
 fn callers_json(bin: &Bin, cfg: &str) -> Value {
-    bin.run_json(
-        &[
-            "callers",
-            "--config",
-            cfg,
-            "--from",
-            DAY,
-            "--to",
-            DAY,
-            "--account",
-            OWNER,
-            "--region",
-            REGION,
-            "--format",
-            "json",
-        ],
-        0,
-    )
+    bin.run_json(&callers_args(cfg, &["--format", "json"]), 0)
 }
 
 fn config(bin: &Bin, root: &std::path::Path, extra: &str) -> String {
@@ -155,21 +157,7 @@ fn a_gzip_bomb_is_a_bad_file_and_the_scan_goes_on_in_bounded_memory() {
     write(&root, &format!("{}{bomb_name}", dir(DAY)), &bomb);
 
     let cfg = config(&bin, &root, "max_file_bytes = 8388608\n");
-    let args = [
-        "callers",
-        "--config",
-        &cfg,
-        "--from",
-        DAY,
-        "--to",
-        DAY,
-        "--account",
-        OWNER,
-        "--region",
-        REGION,
-        "--format",
-        "json",
-    ];
+    let args = callers_args(&cfg, &["--format", "json"]);
     let started = std::time::Instant::now();
     let (peak_kib, out) = run_measured(&bin, &args);
     let elapsed = started.elapsed();
@@ -217,19 +205,7 @@ fn a_gzip_bomb_is_a_bad_file_and_the_scan_goes_on_in_bounded_memory() {
     }
 
     // The text report names the file and why.
-    let out = bin.run(&[
-        "callers",
-        "--config",
-        &cfg,
-        "--from",
-        DAY,
-        "--to",
-        DAY,
-        "--account",
-        OWNER,
-        "--region",
-        REGION,
-    ]);
+    let out = bin.run(&callers_args(&cfg, &[]));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
         text.contains("1 bad files") && text.contains("inflates past 8388608 bytes"),
@@ -309,19 +285,7 @@ fn implausible_byte_counts_and_times_are_bad_records_with_reasons() {
     assert_eq!(callers[0]["share_of_excess"], 1.0);
     assert_eq!(v["bytes_out"], 3_000_000);
 
-    let out = bin.run(&[
-        "callers",
-        "--config",
-        &cfg,
-        "--from",
-        DAY,
-        "--to",
-        DAY,
-        "--account",
-        OWNER,
-        "--region",
-        REGION,
-    ]);
+    let out = bin.run(&callers_args(&cfg, &[]));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("100.0%"), "{text}");
     assert!(
@@ -368,21 +332,7 @@ fn thousands_of_callers_keep_the_top_ones_and_an_exact_rollup() {
         );
     }
     let cfg = config(&bin, &root, "max_callers_kept = 100\n");
-    let out = bin.run(&[
-        "callers",
-        "--config",
-        &cfg,
-        "--from",
-        DAY,
-        "--to",
-        DAY,
-        "--account",
-        OWNER,
-        "--region",
-        REGION,
-        "--format",
-        "json",
-    ]);
+    let out = bin.run(&callers_args(&cfg, &["--format", "json"]));
     assert!(out.status.success());
     let size = out.stdout.len();
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -407,19 +357,7 @@ fn thousands_of_callers_keep_the_top_ones_and_an_exact_rollup() {
 
     // Without the setting, the default keeps 100 too; the table shows the rollup.
     let cfg = config(&bin, &root, "");
-    let out = bin.run(&[
-        "callers",
-        "--config",
-        &cfg,
-        "--from",
-        DAY,
-        "--to",
-        DAY,
-        "--account",
-        OWNER,
-        "--region",
-        REGION,
-    ]);
+    let out = bin.run(&callers_args(&cfg, &[]));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
         text.contains("4900 more callers, summed (cloudtrail.max_callers_kept)"),
