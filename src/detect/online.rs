@@ -149,7 +149,8 @@ pub struct StreamScoring {
     pub refractory: usize,
     pub break_through: f64,
     /// A point alarms on its own when its z is `point_margin` times the largest z seen lately,
-    /// and at least `point_margin × point_z`.
+    /// and at least `point_margin × point_z`. "Lately": that largest z decays by `value_lambda`
+    /// a point, the value distribution's own horizon.
     pub point_z: f64,
     pub point_margin: f64,
 }
