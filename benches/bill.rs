@@ -132,10 +132,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use chrono::{Datelike, Days, Months, NaiveDate, Weekday};
-use egresswatch::detect::online::{self, Evidence};
+use egresswatch::detect::online::Evidence;
 use egresswatch::detect::seasonal_mad::SeasonalMad;
-use egresswatch::detect::thresholds::{gates_for, Materiality};
-use egresswatch::detect::{evaluate_range, DayOutcome, DetectSettings, Detector};
+use egresswatch::detect::thresholds::Materiality;
+use egresswatch::detect::{self, evaluate_range, DayOutcome, DetectSettings, Detector};
 use egresswatch::model::usage_type::classify;
 use egresswatch::model::{DayValue, Family, Series, SeriesKey, SeriesSet};
 use rand::rngs::StdRng;
@@ -1847,10 +1847,12 @@ struct Report {
     drift: bool,
 }
 
-/// An incident as backfill groups it.
-#[derive(Debug, Clone, Copy)]
+/// An incident as backfill groups it: one event per account and region, every family
+/// flagged in it inside (the product's `Incident::continued_by`).
+#[derive(Debug, Clone)]
 struct Group {
-    series: usize,
+    /// The series flagged in it, the first reported first.
+    series: Vec<usize>,
     start: usize,
     last: usize,
     /// The evidence of its first report.
@@ -1921,7 +1923,9 @@ fn run_egresswatch(
     for out in &outcomes {
         let Some(day) = out.day else { continue };
         let day = day_index(cal, day);
-        for i in &out.incidents {
+        // One report per flagged series (an event's related families included); `group`
+        // joins them into events as the product does.
+        for i in out.incidents.iter().flat_map(|i| i.families()) {
             reports.push(Report {
                 series: ids[&i.key()],
                 day,
@@ -2021,26 +2025,31 @@ fn run_baseline(bill: &Bill, cal: &Calendar, method: Method) -> Vec<Report> {
 
 /// Group reports as backfill does: a report whose start is at most 2 days after the last day
 /// of an earlier incident of its series continues it.
-fn group(reports: &[Report]) -> Vec<Group> {
+fn group(bill: &Bill, reports: &[Report]) -> Vec<Group> {
     let mut sorted = reports.to_vec();
     sorted.sort_by_key(|r| (r.day, r.series));
+    // (place, start) → the event.
     let mut found: BTreeMap<(usize, usize), Group> = BTreeMap::new();
     for r in sorted {
+        let place = bill.series[r.series].pair;
         let earlier = found
-            .range((r.series, 0)..=(r.series, usize::MAX))
+            .range((place, 0)..=(place, usize::MAX))
             .filter(|(_, g)| g.last + 2 >= r.start)
             .map(|((_, s), _)| *s)
             .next_back();
         match earlier {
             Some(s) => {
-                let g = found.get_mut(&(r.series, s)).expect("found above");
+                let g = found.get_mut(&(place, s)).expect("found above");
                 g.last = g.last.max(r.day);
+                if !g.series.contains(&r.series) {
+                    g.series.push(r.series);
+                }
             }
             None => {
                 found.insert(
-                    (r.series, r.start),
+                    (place, r.start),
                     Group {
-                        series: r.series,
+                        series: vec![r.series],
                         start: r.start,
                         last: r.day,
                         drift: r.drift,
@@ -2050,6 +2059,18 @@ fn group(reports: &[Report]) -> Vec<Group> {
         }
     }
     found.into_values().collect()
+}
+
+impl Group {
+    /// The series first reported in the event.
+    fn lead(&self) -> usize {
+        self.series[0]
+    }
+
+    /// Whether the event touches any of `series`.
+    fn touches(&self, series: &[usize]) -> bool {
+        self.series.iter().any(|s| series.contains(s))
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2100,14 +2121,16 @@ impl Cause {
     }
 
     fn of(bill: &Bill, cal: &Calendar, g: &Group) -> Cause {
-        let s = &bill.series[g.series];
+        let s = &bill.series[g.lead()];
         let acct = &bill.accounts[s.account];
         if acct.profile == Profile::New && g.start <= acct.ramp_end + HORIZON {
             return Cause::NewAccount;
         }
-        if let Some(c) = bill.changes.iter().find(|c| {
-            c.series.contains(&g.series) && overlaps((g.start, g.last), (c.day, c.day + HORIZON))
-        }) {
+        if let Some(c) = bill
+            .changes
+            .iter()
+            .find(|c| g.touches(&c.series) && overlaps((g.start, g.last), (c.day, c.day + HORIZON)))
+        {
             return if c.kind == ChangeKind::Waking {
                 Cause::Waking
             } else {
@@ -2125,9 +2148,9 @@ impl Cause {
             || (i.saturating_sub(HOLIDAY_AFTER)..=i).any(|h| cal.holiday(s.region, h).is_some())
         {
             Cause::Holiday
-        } else if (i.saturating_sub(HISTORY_DAYS)..i)
-            .any(|d| bill.unknown.contains(&d) || bill.gaps[g.series].contains(&d))
-        {
+        } else if (i.saturating_sub(HISTORY_DAYS)..i).any(|d| {
+            bill.unknown.contains(&d) || g.series.iter().any(|s| bill.gaps[*s].contains(&d))
+        }) {
             Cause::MissingDay
         } else {
             Cause::Other
@@ -2194,7 +2217,7 @@ impl Scores {
 fn forgiven(bill: &Bill, g: &Group) -> bool {
     bill.changes
         .iter()
-        .any(|c| c.series.contains(&g.series) && (c.day..=c.day + ALLOWANCE).contains(&g.start))
+        .any(|c| g.touches(&c.series) && (c.day..=c.day + ALLOWANCE).contains(&g.start))
 }
 
 /// Series-years of scored data: answered, not refused days from the account's first point.
@@ -2241,7 +2264,7 @@ fn score(bill: &Bill, cal: &Calendar, reports: &[Report], groups: &[Group]) -> S
         let theft = bill
             .thefts
             .iter()
-            .any(|t| t.series.contains(&g.series) && overlaps((g.start, g.last), t.window()));
+            .any(|t| g.touches(&t.series) && overlaps((g.start, g.last), t.window()));
         if !theft && !forgiven(bill, g) {
             let c = Cause::ALL
                 .iter()
@@ -2255,8 +2278,7 @@ fn score(bill: &Bill, cal: &Calendar, reports: &[Report], groups: &[Group]) -> S
         let alerts = groups
             .iter()
             .filter(|g| {
-                c.series.contains(&g.series)
-                    && overlaps((g.start, g.last), (c.day, c.day + HORIZON))
+                g.touches(&c.series) && overlaps((g.start, g.last), (c.day, c.day + HORIZON))
             })
             .count();
         sc.changes[k] += 1;
@@ -2323,6 +2345,8 @@ struct SeedResult {
     caught: Vec<Vec<bool>>,
     missed: Vec<String>,
     false_list: Vec<String>,
+    /// Rising legitimate changes egresswatch alerted on more than once, with those alerts.
+    repeated: Vec<String>,
 }
 
 fn run_seed(seed: u64, cal: &Calendar, methods: &[Method], with_gaps: bool) -> SeedResult {
@@ -2331,6 +2355,7 @@ fn run_seed(seed: u64, cal: &Calendar, methods: &[Method], with_gaps: bool) -> S
     let mut caught_by = Vec::new();
     let mut missed = Vec::new();
     let mut false_list = Vec::new();
+    let mut repeated = Vec::new();
     for &m in methods {
         let t0 = Instant::now();
         let (reports, verdicts) = match m {
@@ -2340,7 +2365,7 @@ fn run_seed(seed: u64, cal: &Calendar, methods: &[Method], with_gaps: bool) -> S
             }
             _ => (run_baseline(&bill, cal, m), None),
         };
-        let groups = group(&reports);
+        let groups = group(&bill, &reports);
         let mut sc = score(&bill, cal, &reports, &groups);
         sc.time = t0.elapsed();
         let hits = caught(&bill, &reports);
@@ -2361,12 +2386,13 @@ fn run_seed(seed: u64, cal: &Calendar, methods: &[Method], with_gaps: bool) -> S
                 }
             }
             for gr in &groups {
-                let theft = bill.thefts.iter().any(|t| {
-                    t.series.contains(&gr.series) && overlaps((gr.start, gr.last), t.window())
-                });
+                let theft = bill
+                    .thefts
+                    .iter()
+                    .any(|t| gr.touches(&t.series) && overlaps((gr.start, gr.last), t.window()));
                 if !theft {
-                    let g = &bill.series[gr.series];
-                    let seen = v[gr.series][gr.start].map_or(String::new(), |(score, excess)| {
+                    let g = &bill.series[gr.lead()];
+                    let seen = v[gr.lead()][gr.start].map_or(String::new(), |(score, excess)| {
                         let x = g.values[gr.start];
                         format!(
                             "score {score:.2}, {} vs {}",
@@ -2390,6 +2416,39 @@ fn run_seed(seed: u64, cal: &Calendar, methods: &[Method], with_gaps: bool) -> S
                 }
             }
         }
+        if m == Method::Egresswatch {
+            for c in bill.changes.iter().filter(|c| c.kind.rising()) {
+                let alerts: Vec<String> = groups
+                    .iter()
+                    .filter(|g| {
+                        g.touches(&c.series)
+                            && overlaps((g.start, g.last), (c.day, c.day + HORIZON))
+                    })
+                    .map(|g| {
+                        format!(
+                            "{} {}..{} {}",
+                            g.series
+                                .iter()
+                                .map(|s| bill.series[*s].label.as_str())
+                                .collect::<Vec<_>>()
+                                .join(" + "),
+                            cal.days[g.start],
+                            cal.days[g.last].format("%m-%d"),
+                            if g.drift { "drift" } else { "spike" }
+                        )
+                    })
+                    .collect();
+                if alerts.len() > 1 {
+                    repeated.push(format!(
+                        "  seed {seed} {:?} on {}: {} alerts\n      {}",
+                        c.kind,
+                        cal.days[c.day],
+                        alerts.len(),
+                        alerts.join("\n      ")
+                    ));
+                }
+            }
+        }
         scores.push((m, sc));
         caught_by.push(hits);
     }
@@ -2399,6 +2458,7 @@ fn run_seed(seed: u64, cal: &Calendar, methods: &[Method], with_gaps: bool) -> S
         caught: caught_by,
         missed,
         false_list,
+        repeated,
     }
 }
 
@@ -2646,6 +2706,9 @@ fn list_thefts(r: &SeedResult, cal: &Calendar) {
 }
 
 /// `--trace`: what the detector saw of one series on the morning of `day` (no replay).
+/// How many days `--trace` prints, up to the day asked for.
+const TRACE_DAYS: usize = 90;
+
 fn trace(bill: &Bill, cal: &Calendar, label: &str, day: NaiveDate) -> Result<(), String> {
     let s = bill
         .series
@@ -2667,15 +2730,12 @@ fn trace(bill: &Bill, cal: &Calendar, label: &str, day: NaiveDate) -> Result<(),
         return Err(format!("{} is not billed yet on {day}", g.key.account));
     }
     let settings = DetectSettings::default();
-    let days = set.days_of(&g.key, day - Days::new(settings.history_days()), day);
-    let values: Vec<f64> = days
-        .iter()
-        .map(|d| set.series[s].values.get(d).map_or(0.0, |v| v.usage))
-        .collect();
-    let gates = gates_for(&settings.gates, &settings.overrides, &g.key);
-    let out = online::run(&values, Some(&days), &settings.params(&gates));
+    // Exactly the daily run's pass: from the account's first day, unknown days as gaps.
+    let tr = detect::trace_series(set, &g.key, day, &settings)
+        .ok_or_else(|| format!("{label} is silent up to {day}"))?;
+    let (days, values, out) = (&tr.days, &tr.values, &tr.out);
     println!(
-        "seed {} {} ({}), {} days of history to {day}; noise {:.0}%",
+        "seed {} {} ({}), {} days of history to {day} (the last {TRACE_DAYS} shown); noise {:.0}%",
         bill.seed,
         label,
         g.key,
@@ -2688,7 +2748,9 @@ fn trace(bill: &Bill, cal: &Calendar, label: &str, day: NaiveDate) -> Result<(),
         "day", "observed", "expected", "σ", "z", "cusum", "score"
     );
     let mut prev: Option<usize> = None;
-    for ((d, x), o) in days.iter().zip(&values).zip(&out) {
+    // The last TRACE_DAYS days of the pass (it runs from the account's first day).
+    let skip = days.len().saturating_sub(TRACE_DAYS);
+    for (((d, x), o), flag) in days.iter().zip(values).zip(out).zip(&tr.flags).skip(skip) {
         let i = day_index(cal, *d);
         let theft = bill
             .thefts
@@ -2716,10 +2778,12 @@ fn trace(bill: &Bill, cal: &Calendar, label: &str, day: NaiveDate) -> Result<(),
             o.z,
             o.cusum,
             o.score,
-            match (o.anomaly, o.evidence) {
-                (false, _) => "",
-                (true, Evidence::Drift) => "drift",
-                (true, _) => "spike",
+            match (o.anomaly, o.evidence, flag) {
+                (false, _, _) => "",
+                (true, Evidence::Drift, true) => "drift, material",
+                (true, Evidence::Drift, false) => "drift, gated",
+                (true, _, true) => "spike, material",
+                (true, _, false) => "spike, gated",
             }
         );
     }
@@ -2731,6 +2795,7 @@ struct Args {
     pct0: bool,
     thefts: bool,
     falses: bool,
+    changes: bool,
     no_gaps: bool,
     trace: Option<(u64, String, NaiveDate)>,
 }
@@ -2741,6 +2806,7 @@ fn args() -> Result<Args, String> {
         pct0: false,
         thefts: false,
         falses: false,
+        changes: false,
         no_gaps: false,
         trace: None,
     };
@@ -2763,6 +2829,7 @@ fn args() -> Result<Args, String> {
             "--pct0" => a.pct0 = true,
             "--thefts" => a.thefts = true,
             "--false" => a.falses = true,
+            "--changes" => a.changes = true,
             "--no-gaps" => a.no_gaps = true,
             "--trace" => {
                 let usage = "--trace SEED SERIES DAY, e.g. --trace 1 prod-data/us-east-1/internet-out 2025-08-31";
@@ -2776,7 +2843,7 @@ fn args() -> Result<Args, String> {
             }
             "--help" | "-h" => {
                 println!(
-                    "{COMMAND} [-- [--seeds 1,2,3,4] [--pct0] [--thefts] [--false] [--no-gaps] \
+                    "{COMMAND} [-- [--seeds 1,2,3,4] [--pct0] [--thefts] [--false] [--changes] [--no-gaps] \
                      [--trace SEED SERIES DAY]]\n(see the top of benches/bill.rs)"
                 );
                 std::process::exit(0);
@@ -2892,6 +2959,15 @@ fn main() {
         println!("Every theft");
         for r in &results {
             list_thefts(r, &cal);
+        }
+    }
+    if a.changes {
+        println!();
+        println!("Rising legitimate changes alerted on more than once: each alert in [change, change+{HORIZON}]");
+        for r in &results {
+            for c in &r.repeated {
+                println!("{c}");
+            }
         }
     }
     if a.falses {

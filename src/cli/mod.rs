@@ -610,7 +610,7 @@ fn cmd_backfill(a: BackfillArgs) -> Result<()> {
         .await
     })?;
     let b = &outcome.backfill;
-    let total: f64 = b.incidents.iter().map(|i| i.total_excess_cost_usd).sum();
+    let total: f64 = b.incidents.iter().map(|i| i.event_cost_usd()).sum();
     println!(
         "{} incident(s) from {} to {}, ${:.2} over baseline; {} day(s) evaluated; {} Cost Explorer request(s) (${:.2})",
         b.incidents.len(),

@@ -61,7 +61,7 @@ pub fn summary(o: &RunOutcome, format: LogFormat) -> String {
             crate::report::format::usd(
                 o.incidents
                     .iter()
-                    .map(|i| i.incident.total_excess_cost_usd)
+                    .map(|i| i.incident.event_cost_usd())
                     .sum()
             ),
             new,

@@ -1611,6 +1611,7 @@ mod tests {
             young: false,
             estimated: false,
             reason: String::new(),
+            related: Vec::new(),
         };
         assert_eq!(reconcile(&i, &a).attributed, requests as f64);
         // Few callers: no rollup, `null` in the JSON (present, as every field).

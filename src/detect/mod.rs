@@ -358,6 +358,7 @@ fn incident(j: Judged<'_, '_>, settings: &DetectSettings) -> Incident {
         young: o.young,
         estimated: t.estimated[last],
         reason,
+        related: Vec::new(),
     }
 }
 
@@ -378,6 +379,35 @@ impl WeekdayName for NaiveDate {
             "Sunday",
         ][self.weekday().num_days_from_monday() as usize]
     }
+}
+
+/// One series' detector verdicts over its whole history to `to`, exactly as the daily run
+/// computes them (same origin, unknown days as gaps): for explaining a verdict day by day.
+#[derive(Debug, Clone)]
+pub struct SeriesTrace {
+    pub days: Vec<NaiveDate>,
+    /// The day's usage (NaN: not known, a gap).
+    pub values: Vec<f64>,
+    pub out: Vec<PointOutput>,
+    /// Significant and material (what the daily run would report), day by day.
+    pub flags: Vec<bool>,
+}
+
+/// The [`SeriesTrace`] of `key` up to `to` (`None`: unknown series, or silent so far).
+pub fn trace_series(
+    set: &SeriesSet,
+    key: &SeriesKey,
+    to: NaiveDate,
+    settings: &DetectSettings,
+) -> Option<SeriesTrace> {
+    let s = set.series.iter().find(|s| &s.key == key)?;
+    let t = track(set, s, (NaiveDate::MIN, to), settings)?;
+    Some(SeriesTrace {
+        days: t.days,
+        values: t.values,
+        out: t.out,
+        flags: t.flags,
+    })
 }
 
 /// Evaluate `day` for every series in `set`: [`evaluate_range`] over that one day.
@@ -474,8 +504,9 @@ fn judge_day(out: &mut DayOutcome, judged: &[Judged<'_, '_>], settings: &DetectS
         }
         out.incidents.push(incident(*j, settings));
     }
-    // Biggest money first (request floods by requests, after): the order people read in.
-    out.incidents.sort_by(crate::model::incident::reading_order);
+    // One event per account and region (its families inside), biggest money first (request
+    // floods by requests, after): the order people read in.
+    out.incidents = crate::model::incident::by_place(std::mem::take(&mut out.incidents));
 }
 
 #[cfg(test)]

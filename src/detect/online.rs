@@ -85,9 +85,9 @@ pub struct OnlineParams {
     pub phi: f64,
     /// Keep the trend term once a seasonal period is adopted.
     pub seasonal_trend: bool,
-    /// Remember the highest level held lately, forgetting this much of it per point (model
-    /// units): a rise back towards it is a recovery, not a drift. `None`: not used.
-    pub recovery_decay: Option<f64>,
+    /// Remember the highest level held over this many points (gaps included): a rise back
+    /// towards it is a recovery, not a drift. `None`: not used.
+    pub recovery_window: Option<usize>,
     /// Season smoothing.
     pub gamma: f64,
     /// Scale smoothing.
@@ -185,11 +185,12 @@ impl OnlineParams {
             beta: 0.1,
             phi: 0.98,
             seasonal_trend: true,
-            // In log space: a quarter of a percent a day, so a level held before a holiday dip
-            // is still remembered when January recovers. A level left for good is forgotten
-            // when the fall is accepted as the new normal (after three times `adapt_after`
-            // out-of-band days), so a later return to it is a rise again.
-            recovery_decay: Some(0.0025),
+            // Eight weeks: the level held before a holiday dip (from mid-December, recovering
+            // into February) is still remembered when January recovers, and a level from
+            // months ago is not (a rise back to it then is a rise). A level left for good is
+            // also forgotten when the fall is accepted as the new normal (after three times
+            // `adapt_after` out-of-band days), so a later return to it is a rise again.
+            recovery_window: Some(RECOVERY_WINDOW),
             gamma: 0.15,
             scale_lambda: 0.06,
             clip: 2.5,
@@ -461,8 +462,9 @@ pub struct OnlineDetector {
     /// band cannot collapse to zero width on counts that are mostly flat or zero.
     quantum: f64,
     typical_change: Option<f64>,
-    /// The highest level held lately (see `recovery_decay`).
-    recent_high: Option<f64>,
+    /// The levels held lately that may still be the highest (point index, level; decreasing
+    /// levels, see `recovery_window`): its front is the highest level in the window.
+    recent_highs: VecDeque<(usize, f64)>,
     /// This month's end so far: the export volume learned for its batch days and the largest
     /// excess seen on them; and an export carried to the next month's first days.
     month_end_export: (f64, f64),
@@ -490,6 +492,8 @@ struct StreamState {
 const MIN_START: usize = 5;
 /// Share of a recovery towards the remembered level taken per point.
 const RECOVERY_GAIN: f64 = 0.1;
+/// How long a daily series remembers the highest level it held (see `recovery_window`).
+const RECOVERY_WINDOW: usize = 56;
 /// E|X| for a standard Normal: σ = mean |residual| / this.
 const MEAN_ABS_TO_SIGMA: f64 = 0.797_884_560_8;
 
@@ -527,7 +531,7 @@ impl OnlineDetector {
             in_drift: false,
             quantum: f64::INFINITY,
             typical_change: None,
-            recent_high: None,
+            recent_highs: VecDeque::new(),
             month_end_export: (0.0, f64::MIN),
             late_export: 0.0,
             previous: None,
@@ -1036,8 +1040,8 @@ impl OnlineDetector {
         // measured from the remembered level.
         // (Beyond a dead zone of a quarter σ: the remembered level is a running maximum, a
         // little above the level by its own wobble alone.)
-        let recovery_gap = match self.recent_high {
-            Some(high) if p.direction == Direction::Up => {
+        let recovery_gap = match self.recent_highs.front() {
+            Some(&(_, high)) if p.direction == Direction::Up => {
                 (high - self.level - 0.25 * sigma).max(0.0)
             }
             _ => 0.0,
@@ -1157,9 +1161,24 @@ impl OnlineDetector {
         if recovery_gap > 0.0 && r > 0.0 {
             self.level += RECOVERY_GAIN * r.min(recovery_gap);
         }
-        if let Some(decay) = p.recovery_decay.filter(|_| !young) {
-            let high = self.recent_high.unwrap_or(self.level);
-            self.recent_high = Some(self.level.max(high - decay));
+        if let Some(window) = p.recovery_window.filter(|_| !young) {
+            // A running maximum over the window: drop the levels it no longer covers and those
+            // this one outranks.
+            while self
+                .recent_highs
+                .front()
+                .is_some_and(|(i, _)| i + window <= self.n)
+            {
+                self.recent_highs.pop_front();
+            }
+            while self
+                .recent_highs
+                .back()
+                .is_some_and(|(_, l)| *l <= self.level)
+            {
+                self.recent_highs.pop_back();
+            }
+            self.recent_highs.push_back((self.n, self.level));
         }
         self.trend = p.phi * self.trend + alpha * self.beta() * rc;
         if self.period > 1 {
@@ -1234,7 +1253,7 @@ impl OnlineDetector {
                 self.level = level;
                 self.trend = slope;
                 if self.run_dir < 0.0 {
-                    self.recent_high = None;
+                    self.recent_highs.clear();
                 }
                 self.in_drift = false;
                 self.cusum_up = 0.0;
@@ -1866,6 +1885,30 @@ mod tests {
                 .all(|(s, _)| *s < 200 + 3 * OnlineParams::daily().adapt_after + 7),
             "the fall itself raises nothing once accepted"
         );
+    }
+
+    #[test]
+    fn a_level_held_months_ago_is_no_recovery_target() {
+        // A slow swell (100 -> 180 over two months, back over two more: its rise may alert as
+        // a drift), then months at 100: a ×1.4 day four months after the peak is a rise. (Judged
+        // against a high remembered for a year, it read as a "recovery" towards 130.)
+        let mut v = daily(360, 100.0, 0.0, 0.05, 83);
+        for (i, x) in v.iter_mut().enumerate() {
+            let swell = match i {
+                150..=209 => (i - 150) as f64 / 60.0,
+                210..=269 => (270 - i) as f64 / 60.0,
+                _ => 0.0,
+            };
+            *x *= 1.0 + 0.8 * swell;
+        }
+        v[330] *= 1.4;
+        let out = run_daily(&v);
+        assert!(out[330].anomaly, "{:?}", out[330]);
+        let after: Vec<_> = incidents(&out)
+            .into_iter()
+            .filter(|(s, _)| *s >= 270)
+            .collect();
+        assert_eq!(after, [(330, 330)], "the return to 100 is no incident");
     }
 
     #[test]

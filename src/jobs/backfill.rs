@@ -20,7 +20,7 @@ use super::notify::queue_and_deliver;
 use super::sync::{earliest_daily, sync, SyncOutcome};
 use crate::config::Config;
 use crate::detect::evaluate_each;
-use crate::model::{Incident, SeriesKey, SeriesSet};
+use crate::model::{Incident, SeriesSet};
 use crate::report::sink::outbox::{self, Delivered};
 use crate::report::{html, DataQuality, Report, ReportIncident};
 use crate::sources::cost_explorer::CostSource;
@@ -108,8 +108,8 @@ pub fn replay(
         b.set_prefix("replaying");
         b
     });
-    // (series, start) → the incident's latest version.
-    let mut found: BTreeMap<(SeriesKey, NaiveDate), Incident> = BTreeMap::new();
+    // (account, region, start) → the event's latest version.
+    let mut found: BTreeMap<(String, String, NaiveDate), Incident> = BTreeMap::new();
     let mut evaluated = 0;
     // Each day's outcome reads only the days up to it: what the daily job had that morning,
     // however much later data the store holds.
@@ -120,18 +120,22 @@ pub fn replay(
         }
         for mut i in out.incidents {
             i.account_name = names.get(&i.account).cloned();
-            // A run that continues an earlier one (one quiet day allowed) is the same incident.
-            let key = i.key();
+            for r in &mut i.related {
+                r.account_name = i.account_name.clone();
+            }
+            // A run that continues an earlier event of the place (one quiet day allowed) is
+            // the same incident, whichever of its families is flagged now.
             let earlier = found
                 .iter()
-                .filter(|((k, _), prev)| *k == key && prev.day + Days::new(2) >= i.start)
-                .map(|((_, s), _)| *s)
+                .filter(|(_, prev)| prev.continued_by(&i))
+                .map(|(k, _)| k.clone())
                 .next_back();
-            let start = earlier.unwrap_or(i.start);
-            if let Some(s) = earlier {
-                i.start = i.start.min(s);
+            match earlier.and_then(|k| found.get_mut(&k)) {
+                Some(prev) => prev.absorb(i),
+                None => {
+                    found.insert((i.account.clone(), i.region.clone(), i.start), i);
+                }
             }
-            found.insert((key, start), i);
         }
         match &bar {
             Some(b) => {

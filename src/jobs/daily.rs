@@ -106,13 +106,33 @@ pub fn evaluate(
     for mut i in outcome.incidents {
         i.account_name = names.get(&i.account).cloned();
         let already_notified = store.is_notified(&i)?;
-        let mtd = set.series.iter().find(|s| s.key == i.key()).map(|s| {
-            s.values
-                .range(month_start..=eval_day)
-                .map(|(_, v)| v.cost_usd)
-                .sum::<f64>()
-        });
-        let projected = i.total_excess_cost_usd + i.excess_cost_usd.max(0.0) * remaining as f64;
+        for r in &mut i.related {
+            r.account_name = i.account_name.clone();
+        }
+        // The event's families, this month so far and projected to its end.
+        let keys: Vec<_> = i.families().map(|f| f.key()).collect();
+        let mtd = set
+            .series
+            .iter()
+            .filter(|s| keys.contains(&s.key))
+            .map(|s| {
+                s.values
+                    .range(month_start..=eval_day)
+                    .map(|(_, v)| v.cost_usd)
+                    .sum::<f64>()
+            })
+            .reduce(|a, b| a + b);
+        let projected: f64 = i
+            .families()
+            .map(|f| {
+                let today = if f.day == eval_day {
+                    f.excess_cost_usd.max(0.0)
+                } else {
+                    0.0
+                };
+                f.total_excess_cost_usd + today * remaining as f64
+            })
+            .sum();
         incidents.push(ReportIncident {
             already_notified,
             month_to_date_usd: mtd,

@@ -12,41 +12,44 @@ pub fn field(s: &str) -> String {
     super::format::csv(s)
 }
 
-/// `incidents.csv`: one row per incident, with its header. `top_callers` holds the top
-/// `max_callers` callers (`;`-separated) when CloudTrail was read, empty otherwise.
+/// `incidents.csv`: one row per incident and family (an event's related families each have
+/// their own row, right after it, so the total columns add up to every dollar), with its
+/// header. `top_callers` holds the top `max_callers` callers (`;`-separated) when CloudTrail
+/// was read, empty otherwise (the event's, on each of its rows).
 pub fn incidents(incidents: &[ReportIncident], max_callers: usize) -> String {
     let mut csv = String::from(
         "account,account_name,region,family,start,end,peak_day,days,unit,total_excess_usage,total_excess_cost_usd,observed,expected,score,robust_z,evidence,young,reason,top_callers\n",
     );
     for ri in incidents {
-        let i = &ri.incident;
         let callers = ri
             .cloudtrail
             .as_ref()
             .map(|c| super::context(c, max_callers).callers.join("; "))
             .unwrap_or_default();
-        csv.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{:.3},{:.2},{:.3},{:.3},{:.4},{:.2},{},{},{},{}\n",
-            field(&i.account),
-            field(i.account_name.as_deref().unwrap_or("")),
-            field(&i.region),
-            i.family,
-            i.start,
-            i.day,
-            i.peak_day,
-            i.days,
-            field(&i.unit),
-            i.total_excess_usage,
-            i.total_excess_cost_usd,
-            i.observed,
-            i.expected,
-            i.score,
-            i.robust_z,
-            i.evidence,
-            i.young,
-            field(&i.reason),
-            field(&callers)
-        ));
+        for i in ri.incident.families() {
+            csv.push_str(&format!(
+                "{},{},{},{},{},{},{},{},{},{:.3},{:.2},{:.3},{:.3},{:.4},{:.2},{},{},{},{}\n",
+                field(&i.account),
+                field(i.account_name.as_deref().unwrap_or("")),
+                field(&i.region),
+                i.family,
+                i.start,
+                i.day,
+                i.peak_day,
+                i.days,
+                field(&i.unit),
+                i.total_excess_usage,
+                i.total_excess_cost_usd,
+                i.observed,
+                i.expected,
+                i.score,
+                i.robust_z,
+                i.evidence,
+                i.young,
+                field(&i.reason),
+                field(&callers)
+            ));
+        }
     }
     csv
 }
@@ -80,5 +83,35 @@ mod tests {
         assert_eq!(csv_field("plain"), "plain");
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+    }
+
+    #[test]
+    fn an_events_families_each_have_a_row_and_the_dollars_add_up() {
+        use crate::model::incident::{by_place, fixture::inc};
+        use crate::model::Family;
+        let events = by_place(vec![
+            inc("eu-west-1", Family::InternetOut, 2, 3, 30.25),
+            inc("eu-west-1", Family::GetRequests, 3, 3, 2.5),
+            inc("us-east-1", Family::InterRegionOut, 3, 3, 7.0),
+        ]);
+        let report: Vec<_> = events
+            .into_iter()
+            .map(crate::report::ReportIncident::bare)
+            .collect();
+        let csv = super::incidents(&report, 5);
+        // (The fixture's fields hold no comma or quote: a plain split reads them.)
+        let mut lines = csv.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+        let (family, total) = (col("family"), col("total_excess_cost_usd"));
+        let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+        assert!(rows.iter().all(|r| r.len() == header.len()), "{csv}");
+        let families: Vec<&str> = rows.iter().map(|r| r[family]).collect();
+        assert_eq!(
+            families,
+            ["internet-out", "get-requests", "inter-region-out"]
+        );
+        let sum: f64 = rows.iter().map(|r| r[total].parse::<f64>().unwrap()).sum();
+        assert!((sum - 39.75).abs() < 1e-9, "{sum}");
     }
 }

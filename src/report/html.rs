@@ -198,7 +198,7 @@ fn chart(
 /// The whole report.
 pub fn render(b: &Replay<'_>, detect: &DetectSettings) -> String {
     let mut out = String::new();
-    let total: f64 = b.incidents.iter().map(|i| i.total_excess_cost_usd).sum();
+    let total: f64 = b.incidents.iter().map(Incident::event_cost_usd).sum();
     let _ = write!(
         out,
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>egresswatch backfill {} to {}</title><style>{STYLE}</style></head><body>",
@@ -222,7 +222,7 @@ pub fn render(b: &Replay<'_>, detect: &DetectSettings) -> String {
         let m = format!("{:04}-{:02}", i.start.year(), i.start.month());
         let e = by_month.entry(m.clone()).or_insert((0, 0.0));
         e.0 += 1;
-        e.1 += i.total_excess_cost_usd;
+        e.1 += i.event_cost_usd();
         *by_month_region.entry((m, i.region.clone())).or_insert(0) += 1;
         if !regions.contains(&i.region) {
             regions.push(i.region.clone());
@@ -294,7 +294,7 @@ pub fn render(b: &Replay<'_>, detect: &DetectSettings) -> String {
             i.peak_day,
             esc(&usage(i.total_excess_usage, &i.unit)),
             esc(&usd(i.total_excess_cost_usd)),
-            esc(&i.reason),
+            esc(&i.why()),
             if who.is_empty() {
                 "<span class=\"muted\">not read (backfill --with-callers)</span>".to_string()
             } else {

@@ -297,7 +297,7 @@ impl Report {
     pub fn total_excess_usd(&self) -> f64 {
         self.incidents
             .iter()
-            .map(|i| i.incident.total_excess_cost_usd)
+            .map(|i| i.incident.event_cost_usd())
             .sum()
     }
 
@@ -632,6 +632,7 @@ pub(crate) mod fixture {
             young: n == 5,
             estimated: n.is_multiple_of(2),
             reason: format!("{excess:.1} GB vs 40.0 GB expected (Sunday baseline, 17 weeks of history), 41.5 robust σ, +${:.2}", excess * 0.09),
+            related: Vec::new(),
         }
     }
 

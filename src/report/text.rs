@@ -81,7 +81,7 @@ pub fn render(r: &Report) -> String {
                 usd(i.total_excess_cost_usd)
             );
         }
-        let _ = writeln!(out, "    why: {}", clean(&i.reason));
+        let _ = writeln!(out, "    why: {}", clean(&i.why()));
         if let (Some(m), Some(p)) = (ri.month_to_date_usd, ri.projected_month_excess_usd) {
             let _ = writeln!(
                 out,

@@ -355,6 +355,7 @@ async fn watch_reports_the_bursting_bucket_within_the_first_hour() {
         young: false,
         estimated: false,
         reason: String::new(),
+        related: Vec::new(),
     };
     let settled =
         egresswatch::jobs::watch::settle(&mut store, &[incident], burst.date_naive()).unwrap();

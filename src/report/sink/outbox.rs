@@ -56,7 +56,7 @@ pub fn build_keyed(
     if incidents.is_empty() && !digest_due {
         return Vec::new();
     }
-    let total: f64 = incidents.iter().map(|i| i.total_excess_cost_usd).sum();
+    let total: f64 = incidents.iter().map(Incident::event_cost_usd).sum();
     let summary = if incidents.is_empty() {
         format!("daily digest for {}", report.evaluated_day)
     } else {

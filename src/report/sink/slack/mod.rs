@@ -22,7 +22,7 @@ const FIXED_BLOCKS: usize = 4;
 
 /// The message announcing `incidents` (those not announced before), in the context of `report`.
 pub fn message(report: &Report, incidents: &[Incident]) -> Value {
-    let total: f64 = incidents.iter().map(|i| i.total_excess_cost_usd).sum();
+    let total: f64 = incidents.iter().map(Incident::event_cost_usd).sum();
     let n = incidents.len();
     let plural = if n == 1 { "" } else { "s" };
     let text = format!(
@@ -124,7 +124,7 @@ fn incident_sections(
         .unwrap_or_default();
     let bullet = |l: &str| format!("\n• {}", mrkdwn(l));
     // Optional parts, most important first; each goes where it reads best.
-    let reason = format!("\n_{}_", mrkdwn(&i.reason));
+    let reason = format!("\n_{}_", mrkdwn(&i.why()));
     let links: Vec<String> = crate::report::links(i, None)
         .into_iter()
         .map(|(title, url)| format!("<{url}|{title}>"))
@@ -367,6 +367,7 @@ mod tests {
             robust_z: 40.0,
             estimated: false,
             reason: "robust z 40.0".into(),
+            related: Vec::new(),
         }
     }
 

@@ -29,7 +29,7 @@ fn text(t: String, extra: Value) -> Value {
 
 /// The Workflows message announcing `incidents`.
 pub fn message(report: &Report, incidents: &[Incident]) -> Value {
-    let total: f64 = incidents.iter().map(|i| i.total_excess_cost_usd).sum();
+    let total: f64 = incidents.iter().map(Incident::event_cost_usd).sum();
     let mut body = vec![text(
         format!(
             "S3 egress over baseline: {} in {} series",
@@ -123,7 +123,7 @@ fn incident_blocks(i: &Incident, report: &Report, room: usize) -> Option<Vec<Val
             {"title": "Days", "value": escape(&format!("{} to {} ({} flagged)", i.start, i.day, i.days))},
             {"title": "Observed", "value": escape(&format!("{} vs {} expected", usage(i.observed, &i.unit), usage(i.expected, &i.unit)))},
             {"title": "Excess", "value": escape(&format!("{} ({}), {} today; {} in all", usage(i.excess_usage, &i.unit), pct(i.excess_pct), usd(i.excess_cost_usd), usd(i.total_excess_cost_usd)))},
-            {"title": "Why", "value": escape(&i.reason)},
+            {"title": "Why", "value": escape(&i.why())},
         ]}),
     ];
     let ctx = full

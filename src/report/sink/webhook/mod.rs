@@ -39,7 +39,7 @@ pub fn document(report: &Report, incidents: &[Incident], id: &str) -> Value {
         "kind": if incidents.is_empty() { "digest" } else { "incidents" },
         "run_date": report.run_date,
         "evaluated_day": report.evaluated_day,
-        "total_excess_cost_usd": incidents.iter().map(|i| i.total_excess_cost_usd).sum::<f64>(),
+        "total_excess_cost_usd": incidents.iter().map(Incident::event_cost_usd).sum::<f64>(),
         "incidents": items,
         "digest": report.digest,
         "data_quality": report.quality,
