@@ -8,18 +8,23 @@
 //! - `--pct0`: a row for egresswatch without its percent gate (one more replay per seed);
 //! - `--thefts`: every theft, its $ and GB, and which detector caught it;
 //! - `--false`: every egresswatch incident that touched no theft, with its cause;
+//! - `--changes`: every rising legitimate change alerted on more than once, with its alerts;
 //! - `--no-gaps`: the same bills without unanswered days and refused series-days;
 //! - `--trace SEED SERIES DAY` (e.g. `--trace 1 prod-data/us-east-1/internet-out 2025-08-31`):
-//!   no replay, but what the detector saw of one series on that morning, day by day over its
-//!   history window (observed, expected, σ, z, CUSUM, score, and which days were thefts, batch
-//!   exports, or came after a missing day).
+//!   no replay, but what the detector saw of one series on that morning, exactly as the daily
+//!   run computes it, its last 90 days (observed, expected, σ, z, CUSUM, score, flag, and which
+//!   days were thefts, batch exports, or came after a missing day).
+//!
+//! It also prints a ceiling: how many thefts a test at the same threshold would see if it knew
+//! each series' true noise and theft-free expectation (no estimation error): recall above it
+//! is not to be had without a lower threshold, i.e. more false incidents.
 //!
 //! # Why
 //!
 //! `benches/detection.rs` scores the statistics alone, one clean series at a time. What people
 //! get is different: the daily job's evaluation over every series of an organisation at once, with the
-//! materiality gates, Benjamini–Hochberg across the day's series, a 120-day history window and
-//! incidents grouped as backfill groups them, on a bill whose every oddity (batch exports,
+//! materiality gates, Benjamini–Hochberg across the day's series, each series' whole history and
+//! incidents grouped as backfill groups them (one per account and region), on a bill whose every oddity (batch exports,
 //! December, migrations, a new account) is somebody's legitimate business. This benchmark
 //! measures that whole pipeline on bills as nasty as the held-out one the issue tracker quotes,
 //! so that a change to the detector or its gates can be judged by recall of thefts that cost
@@ -2326,6 +2331,33 @@ fn why_missed(bill: &Bill, cal: &Calendar, t: &Theft, verdicts: &Verdicts) -> St
         .join("\n      ")
 }
 
+/// The threshold of the ceiling line: egresswatch's daily `threshold_z`.
+const ORACLE_Z: f64 = 4.0;
+
+/// How many σ of its series' true day noise the theft's own rise is, on the series it touches
+/// most clearly: its largest day, or its days together (the sum of z over √days, what a
+/// matched test over the theft's known days would see).
+fn oracle_z(bill: &Bill, t: &Theft) -> f64 {
+    t.series
+        .iter()
+        .zip(&t.excess)
+        .map(|(&s, excess)| {
+            let g = &bill.series[s];
+            let z: Vec<f64> = excess
+                .iter()
+                .enumerate()
+                .map(|(k, e)| {
+                    let clean = g.clean[t.start + k];
+                    ((clean + e.max(0.0) + 1.0) / (clean + 1.0)).ln() / g.noise_sd
+                })
+                .collect();
+            let max = z.iter().copied().fold(0.0, f64::max);
+            let summed = z.iter().sum::<f64>() / (z.len() as f64).sqrt();
+            max.max(summed)
+        })
+        .fold(0.0, f64::max)
+}
+
 fn amount(v: f64, family: Family) -> String {
     if family.is_bytes() {
         format!("{v:.1} GB")
@@ -2945,6 +2977,39 @@ fn main() {
     );
     println!();
     causes(&pooled);
+    // The ceiling: what a test at egresswatch's threshold would see if it knew each series' true
+    // noise and expectation exactly (no estimation error), and at lower thresholds.
+    let zs: Vec<(Kind, f64)> = results
+        .iter()
+        .flat_map(|r| {
+            r.bill
+                .thefts
+                .iter()
+                .filter(|t| t.worth())
+                .map(|t| (t.kind, oracle_z(&r.bill, t)))
+        })
+        .collect();
+    let seen = |z: f64| zs.iter().filter(|(_, o)| *o >= z).count();
+    println!(
+        "Ceiling: a test knowing each series' true day noise (its Student-t scale) and the \
+         theft-free expectation, by the theft's own rise (its largest day, or z summed over its \
+         days / √days), sees of the {} thefts worth ≥ $1: at {ORACLE_Z}σ {} ({:.0}%; per kind {}), \
+         at 3.5σ {}, at 3σ {}",
+        zs.len(),
+        seen(ORACLE_Z),
+        100.0 * seen(ORACLE_Z) as f64 / zs.len().max(1) as f64,
+        Kind::ALL
+            .iter()
+            .map(|k| {
+                let of = zs.iter().filter(|(kk, _)| kk == k);
+                let hit = of.clone().filter(|(_, o)| *o >= ORACLE_Z).count();
+                format!("{} {hit}/{}", k.column(), of.count())
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        seen(3.5),
+        seen(3.0)
+    );
     println!();
     let missed: Vec<&String> = results.iter().flat_map(|r| &r.missed).collect();
     println!(
