@@ -780,8 +780,10 @@ fn cmd_detect(a: DetectArgs) -> Result<()> {
             .map_err(|e| Error::config(format!("{label}: cannot read: {e}")))?
     };
     let series = csvio::read(&text, &label).map_err(Error::config)?;
+    // Warnings about the input (rows kept, never dropped) are log lines: shown by default,
+    // silent under --quiet like every other warning (cron mails any output).
     for w in &series.warnings {
-        eprintln!("egresswatch: warning: {}", text::clean_line(w));
+        tracing::warn!("{}", text::clean_line(w));
     }
     let direction = match a.direction {
         DirectionArg::Up => Direction::Up,

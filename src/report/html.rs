@@ -9,7 +9,6 @@ use std::fmt::Write;
 use chrono::{Datelike, NaiveDate};
 
 use super::format::{num, usage, usd};
-use crate::detect::online;
 use crate::detect::DetectSettings;
 use crate::model::{Incident, SeriesKey, SeriesSet};
 
@@ -49,20 +48,17 @@ fn chart(
     b: &Replay<'_>,
     key: &SeriesKey,
     incidents: &[&Incident],
-    params: &online::OnlineParams,
+    detect: &DetectSettings,
 ) -> String {
-    let Some(series) = b.set.series.iter().find(|s| &s.key == key) else {
+    // Exactly the daily run's pass (its origin, its gaps, the series' gates); an unknown day is
+    // left out of the picture.
+    let Some(trace) = crate::detect::trace_series(b.set, key, b.to, detect) else {
         return String::new();
     };
-    // The days the detector read: from the account's first day, less the series' unknown days.
-    let days: Vec<NaiveDate> = b.set.days_of(key, NaiveDate::MIN, b.to);
-    let values: Vec<f64> = days
-        .iter()
-        .map(|d| series.values.get(d).map_or(0.0, |v| v.usage))
-        .collect();
-    let outs = online::run(&values, Some(&days), params);
+    let (days, values, outs) = (&trace.days, &trace.values, &trace.out);
+    let unit = incidents.first().map_or("", |i| i.unit.as_str());
     let shown: Vec<usize> = (0..days.len())
-        .filter(|i| days[*i] >= b.from && days[*i] <= b.to)
+        .filter(|i| days[*i] >= b.from && days[*i] <= b.to && values[*i].is_finite())
         .collect();
     if shown.len() < 2 {
         return String::new();
@@ -155,7 +151,7 @@ fn chart(
             r##"<text x="{:.1}" y="{:.1}" font-size="12" text-anchor="end" fill="#57606a">{}</text>"##,
             pad_l - 6.0,
             y(v) + 4.0,
-            esc(&usage(v, &series.unit))
+            esc(&usage(v, unit))
         );
     }
     // Days: the first of every month in the range (a tick and its month), or the ends of a
@@ -304,25 +300,26 @@ pub fn render(b: &Replay<'_>, detect: &DetectSettings) -> String {
     }
     out.push_str("</table>");
     // Charts.
-    let mut keys: Vec<SeriesKey> = b.incidents.iter().map(|i| i.key()).collect();
+    // Every family of every incident (a related family has its chart too).
+    let families: Vec<&Incident> = b.incidents.iter().flat_map(|i| i.families()).collect();
+    let mut keys: Vec<SeriesKey> = families.iter().map(|i| i.key()).collect();
     keys.sort();
     keys.dedup();
     if !keys.is_empty() {
         out.push_str("<h2>Series with incidents</h2><p class=\"legend muted\"><span><i class=\"sw\" style=\"background:#1b1f24\"></i>actual</span><span><i class=\"sw\" style=\"background:#0969da\"></i>expected</span><span><i class=\"sw\" style=\"background:#54aeff;opacity:.4\"></i>prediction band</span><span><i class=\"sw\" style=\"background:#ff8182;opacity:.6\"></i>incident</span></p>");
     }
     for k in keys {
-        let incs: Vec<&Incident> = b.incidents.iter().filter(|i| i.key() == k).collect();
+        let incs: Vec<&Incident> = families.iter().copied().filter(|i| i.key() == k).collect();
         let name = incs
             .first()
             .map(|i| super::account_label(i))
             .unwrap_or_else(|| k.account.clone());
-        let gates = crate::detect::thresholds::gates_for(&detect.gates, &detect.overrides, &k);
         let _ = write!(
             out,
             "<h3>{}</h3>",
             esc(&format!("{name} / {} / {}", k.region, k.family))
         );
-        out.push_str(&chart(b, &k, &incs, &detect.params(&gates)));
+        out.push_str(&chart(b, &k, &incs, detect));
     }
     let _ = writeln!(
         out,

@@ -220,6 +220,15 @@ fn a_real_file_with_repeated_times_crlf_quotes_and_gaps_is_judged_row_for_row() 
         "{stderr}"
     );
     assert!(stderr.contains("gap"), "{stderr}");
+    // Under --quiet (cron) the same file succeeds silently, with the same rows.
+    let quiet = bin.run(&["detect", "--quiet", "--input", input.to_str().unwrap()]);
+    assert_eq!(quiet.status.code(), Some(0));
+    assert!(
+        quiet.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&quiet.stderr)
+    );
+    assert_eq!(quiet.stdout, out.stdout);
     let got = rows(&stdout);
     assert_eq!(
         got.len(),
