@@ -40,7 +40,9 @@
 //!   dip does not become the normal that the recovery then rises above.
 //!
 //! The score is `s / (s + s_threshold)` where `s = -log10(p)` of the strongest evidence: 0.5 at
-//! the threshold, monotonic in the evidence, and comparable across series.
+//! the threshold, monotonic in the evidence, and comparable across series. Long generic series
+//! (`egresswatch detect`) are scored as a stream instead ([`StreamScoring`]): onsets alarm once,
+//! plateaus calm, and hourly to minutely data also has each day's total judged.
 
 use std::collections::VecDeque;
 
@@ -133,7 +135,8 @@ pub struct OnlineParams {
 
 /// Scoring for long generic series (`egresswatch detect`): a point scores high when the
 /// surprise of the last few points is unusual for this series (an anomaly likelihood, after
-/// Numenta's), or when the value is far outside the series' long-run distribution; after an
+/// Numenta's), or when the value is far outside the series' long-run distribution, and a day's
+/// last point when the day's total is unusual for the series (`day_z`); after an
 /// alarm the score stays below the threshold for `refractory` points, so an excursion or a new
 /// plateau alarms once, at its onset, and not point after point. Constants are in points;
 /// they were tuned on the NAB corpus (mostly 5-minute data): see scripts/bench-nab.sh.
@@ -162,6 +165,15 @@ pub struct StreamScoring {
     /// a point, the value distribution's own horizon.
     pub point_z: f64,
     pub point_margin: f64,
+    /// Points in a day (hourly to minutely data), counted from the first point: each day's
+    /// total is then judged against its own history (see `day_z`). `None`: not judged.
+    pub day_points: Option<usize>,
+    /// A day's total alarms (at its last point) when it is this many robust σ from both the
+    /// same weekday's last eight totals and the last fourteen days' (median and 1.4826 MAD,
+    /// at least 1% of the median and the data's step), and nothing alarmed in the
+    /// `refractory` points before. Slow, whole-day anomalies (a holiday in taxi rides, a day
+    /// a machine room ran hot) that no single point reveals.
+    pub day_z: f64,
 }
 
 impl Default for StreamScoring {
@@ -179,6 +191,8 @@ impl Default for StreamScoring {
             break_through: 20.0,
             point_z: 8.0,
             point_margin: 1.5,
+            day_points: None,
+            day_z: 3.0,
         }
     }
 }
@@ -257,7 +271,13 @@ impl OnlineParams {
             abs_floor: 1e-9,
             floor_diff: 0.5,
             floor_quant: 0.5,
-            stream: Some(StreamScoring::default()),
+            stream: Some(StreamScoring {
+                day_points: {
+                    let p = points_per_day.round();
+                    ((24.0..=1440.0).contains(&p)).then_some(p as usize)
+                },
+                ..StreamScoring::default()
+            }),
             alpha: 0.08,
             gamma: 0.1,
             scale_lambda: 0.02,
@@ -502,7 +522,17 @@ struct StreamState {
     since_alarm: usize,
     /// The largest |z| seen lately (decaying).
     max_z: f64,
+    /// Day totals (`StreamScoring::day_points`): points seen, the day so far (sum, points),
+    /// the last `DAY_TOTALS_KEPT` totals, and the point of the last alarm.
+    points: usize,
+    day_sum: f64,
+    day_count: usize,
+    day_totals: VecDeque<f64>,
+    last_alarm: Option<usize>,
 }
+
+/// Day totals kept: eight weeks, for the same weekday's last eight.
+const DAY_TOTALS_KEPT: usize = 56;
 
 const MIN_START: usize = 5;
 /// Share of a recovery towards the remembered level taken per point.
@@ -836,6 +866,10 @@ impl OnlineDetector {
             self.judge_and_update(y, day)
         };
         self.advance(y);
+        let mut out = out;
+        if let Some(points) = self.p.stream.as_ref().and_then(|c| c.day_points) {
+            self.judge_day_total(x, points, &mut out);
+        }
         // The floors learn from a point only after it was judged: a jump cannot widen the band
         // it is judged against.
         if x.is_finite() {
@@ -950,6 +984,73 @@ impl OnlineDetector {
             sigma: 0.0,
             period: self.period,
             history: self.n,
+        }
+    }
+
+    /// Stream scoring's day totals: `x` (the series' unit) joins its day; at the day's last point
+    /// the total is judged against its own history and may alarm (see `StreamScoring::day_z`).
+    fn judge_day_total(&mut self, x: f64, points: usize, out: &mut PointOutput) {
+        let Some(c) = self.p.stream.as_ref() else {
+            return;
+        };
+        let (day_z, refractory) = (c.day_z, c.refractory);
+        let st = &mut self.stream;
+        let t = st.points;
+        st.points += 1;
+        if out.anomaly {
+            st.last_alarm = Some(t);
+        }
+        st.day_sum += x;
+        st.day_count += 1;
+        if st.day_count < points {
+            return;
+        }
+        let total = std::mem::take(&mut st.day_sum);
+        st.day_count = 0;
+        let n = st.day_totals.len();
+        let weekdays: Vec<f64> = (1..=8)
+            .filter_map(|k| n.checked_sub(7 * k).map(|i| st.day_totals[i]))
+            .collect();
+        let recent: Vec<f64> = st
+            .day_totals
+            .iter()
+            .skip(n.saturating_sub(14))
+            .copied()
+            .collect();
+        st.day_totals.push_back(total);
+        if st.day_totals.len() > DAY_TOTALS_KEPT {
+            st.day_totals.pop_front();
+        }
+        if weekdays.len() < 4 || recent.len() < 14 {
+            return;
+        }
+        let step = if self.quantum.is_finite() {
+            self.quantum
+        } else {
+            0.0
+        };
+        let z = [weekdays, recent]
+            .into_iter()
+            .map(|mut h| {
+                let m = median(&mut h);
+                let mut dev: Vec<f64> = h.iter().map(|v| (v - m).abs()).collect();
+                let sd = (1.4826 * median(&mut dev))
+                    .max(0.01 * m.abs())
+                    .max(step)
+                    .max(1e-9);
+                (total - m).abs() / sd
+            })
+            .fold(f64::INFINITY, f64::min);
+        if z >= day_z && st.last_alarm.is_none_or(|a| t - a > refractory) {
+            let score = 0.5 + 0.495 * ((z - day_z) / day_z).min(1.0);
+            if score > out.score {
+                out.score = score;
+            }
+            out.anomaly = true;
+            if out.evidence == Evidence::None {
+                out.evidence = Evidence::Spike;
+            }
+            st.last_alarm = Some(t);
         }
     }
 
@@ -1953,6 +2054,46 @@ mod tests {
         assert!(
             n <= 20,
             "{n} of 4,032 flagged (the old score flagged 1,344)"
+        );
+    }
+
+    #[test]
+    fn a_whole_day_low_is_judged_by_its_total() {
+        // Hourly data, a daily cycle and quiet weekends, 10% noise a point, ten weeks. On day 60
+        // (a Wednesday) every hour runs at 75%: no hour is far outside its band, the day's total
+        // is (a day's total varies by about 2%).
+        let mut noise = Noise(97);
+        let day = 60;
+        let v: Vec<f64> = (0..24 * 70)
+            .map(|i| {
+                let (d, h) = (i / 24, i % 24);
+                let cycle = 100.0 + 40.0 * (std::f64::consts::TAU * h as f64 / 24.0).sin();
+                let weekend = if d % 7 >= 5 { 0.7 } else { 1.0 };
+                let holiday = if d == day { 0.75 } else { 1.0 };
+                cycle * weekend * holiday * (1.0 + 0.1 * noise.gauss())
+            })
+            .collect();
+        let params = OnlineParams::for_interval(3_600.0);
+        let out = run(&v, None, &params);
+        let last = 24 * day + 23;
+        assert!(
+            out[last].anomaly && out[last].score > 0.5,
+            "{:?}",
+            out[last]
+        );
+        let hours_alone = (24 * day..last).filter(|i| out[*i].anomaly).count();
+        let others = flagged(&out)
+            .into_iter()
+            .filter(|i| *i >= 24 * 28 && !(24 * day..=last).contains(i))
+            .count();
+        assert!(others <= 2, "{others} other alarms after four weeks");
+        // Without the day totals the day goes unseen, hour by hour.
+        let mut without = params.clone();
+        without.stream.as_mut().unwrap().day_points = None;
+        let plain = run(&v, None, &without);
+        assert!(
+            (24 * day..=last).all(|i| !plain[i].anomaly),
+            "{hours_alone} hours alarmed on their own"
         );
     }
 
