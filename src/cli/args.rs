@@ -237,6 +237,14 @@ pub struct CallersArgs {
     /// Days before the window that define known callers [default: `cloudtrail.baseline_days`, 14].
     #[arg(long, value_name = "N")]
     pub baseline_days: Option<u32>,
+    /// Callers listed one by one, most excess first; the rest are summed in one "others" line
+    /// (groups, requests, bytes, objects), so totals stay exact [default:
+    /// `cloudtrail.max_callers_kept`, 100].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: Option<u32>,
+    /// List every caller (an organisation trail may have hundreds of thousands).
+    #[arg(long, conflicts_with = "limit")]
+    pub all: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = CallersFormat::Table)]
     pub format: CallersFormat,

@@ -215,14 +215,24 @@ fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
 
 /// A command's JSON document, with its schema name first (README, "JSON outputs"): fields are
 /// only ever added within a version; a rename or removal makes the next version.
+///
+/// Written as a stream (no copy of the document in memory: `callers --all` on an organisation
+/// trail lists hundreds of thousands of callers).
 fn print_versioned<T: serde::Serialize>(schema: &str, v: &T) -> Result<()> {
-    let mut doc = serde_json::Map::new();
-    doc.insert("schema".into(), schema.into());
-    match serde_json::to_value(v).map_err(anyhow::Error::from)? {
-        serde_json::Value::Object(fields) => doc.extend(fields),
-        other => return print_json(&other),
+    use std::io::Write;
+    #[derive(serde::Serialize)]
+    struct Versioned<'a, T: serde::Serialize> {
+        schema: &'a str,
+        #[serde(flatten)]
+        doc: &'a T,
     }
-    print_json(&doc)
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    serde_json::to_writer_pretty(&mut out, &Versioned { schema, doc: v })
+        .map_err(anyhow::Error::from)?;
+    writeln!(out)
+        .and_then(|()| out.flush())
+        .map_err(anyhow::Error::from)?;
+    Ok(())
 }
 
 /// Every secret the configured sinks need can be read: a run (not a dry run) that could not
@@ -442,6 +452,12 @@ fn cmd_callers(a: CallersArgs) -> Result<()> {
     if let Some(n) = a.baseline_days {
         settings.baseline_days = n;
     }
+    if let Some(n) = a.limit {
+        settings.max_callers_kept = n;
+    }
+    if a.all {
+        settings.max_callers_kept = u32::MAX;
+    }
     let source: TrailSource = settings
         .source_or(a.source.as_deref())
         .map_err(Error::config)?;
@@ -464,7 +480,8 @@ fn cmd_callers(a: CallersArgs) -> Result<()> {
     })?;
     match a.format {
         CallersFormat::Json => print_versioned("egresswatch.callers/v1", &analysis)?,
-        CallersFormat::Table => print!("{}", text::render_analysis(&analysis, 50)),
+        // The table lists what the analysis kept (--limit): the same callers as the JSON.
+        CallersFormat::Table => print!("{}", text::render_analysis(&analysis, usize::MAX)),
     }
     Ok(())
 }

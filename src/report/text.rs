@@ -187,7 +187,7 @@ pub fn render_analysis(a: &crate::correlate::Analysis, max: usize) -> String {
     if let Some(o) = &a.others {
         let _ = writeln!(
             out,
-            "  {:>5.1}%  {:>10}  {:>8}  {:>7}  {} more callers, summed (cloudtrail.max_callers_kept)",
+            "  {:>5.1}%  {:>10}  {:>8}  {:>7}  {} more callers, summed (--limit, --all; cloudtrail.max_callers_kept)",
             o.share_of_excess * 100.0,
             bytes(o.bytes_out),
             o.requests,

@@ -360,9 +360,40 @@ fn thousands_of_callers_keep_the_top_ones_and_an_exact_rollup() {
     let out = bin.run(&callers_args(&cfg, &[]));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
-        text.contains("4900 more callers, summed (cloudtrail.max_callers_kept)"),
+        text.contains("4900 more callers, summed (--limit, --all; cloudtrail.max_callers_kept)"),
         "{text}"
     );
+
+    // --limit N: N callers and the rest summed, in the JSON and the table alike (the table
+    // used to stop at 50 whatever was kept); totals exact.
+    let v = bin.run_json(
+        &callers_args(&cfg, &["--format", "json", "--limit", "7"]),
+        0,
+    );
+    let callers = v["callers"].as_array().unwrap();
+    assert_eq!(callers.len(), 7);
+    assert_eq!(v["others"]["groups"], 4993);
+    let bytes: u64 = callers
+        .iter()
+        .map(|c| c["bytes_out"].as_u64().unwrap())
+        .sum::<u64>()
+        + v["others"]["bytes_out"].as_u64().unwrap();
+    assert_eq!(bytes, total_bytes);
+    let out = bin.run(&callers_args(&cfg, &["--limit", "70"]));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let rows = text.lines().filter(|l| l.contains(" / 10.")).count();
+    assert_eq!(rows, 70, "{text}");
+    assert!(text.contains("4930 more callers, summed"), "{text}");
+    // --all: every caller, no rollup.
+    let v = bin.run_json(&callers_args(&cfg, &["--format", "json", "--all"]), 0);
+    assert_eq!(v["callers"].as_array().unwrap().len(), 5000);
+    assert!(v["others"].is_null(), "{}", v["others"]);
+    assert_eq!(v["schema"], "egresswatch.callers/v1");
+    // Nonsense is a usage error.
+    for bad in [&["--limit", "0"][..], &["--limit", "3", "--all"][..]] {
+        let out = bin.run(&callers_args(&cfg, bad));
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+    }
 }
 
 #[test]
