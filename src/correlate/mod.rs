@@ -94,12 +94,84 @@ impl AnalysisSpec {
 
 const SEP: char = '\u{1f}';
 
+/// The strings one worker has seen, each stored once, by a small id: a caller is keyed by the
+/// ids of its principal, source IP, user agent and bucket (16 bytes), not by a copy of them. An
+/// organisation trail has hundreds of thousands of callers built from far fewer distinct
+/// strings (sessions x a fleet's IPs x a few agents).
+#[derive(Debug, Clone, Default)]
+struct Interner {
+    ids: FxHashMap<Box<str>, u32>,
+    strings: Vec<Box<str>>,
+}
+
+impl Interner {
+    fn id(&mut self, s: &str) -> u32 {
+        if let Some(&id) = self.ids.get(s) {
+            return id;
+        }
+        let id = u32::try_from(self.strings.len()).expect("fewer than 2^32 distinct strings");
+        self.strings.push(s.into());
+        self.ids.insert(s.into(), id);
+        id
+    }
+
+    fn get(&self, id: u32) -> &str {
+        &self.strings[id as usize]
+    }
+}
+
+/// A caller: the interned (principal, source IP, user agent, bucket).
+type CallerKey = [u32; 4];
+
+/// The distinct objects a caller read, as key hashes: most callers of a busy trail read one
+/// or two, which need no set of their own.
+#[derive(Debug, Clone, Default)]
+enum Objects {
+    #[default]
+    None,
+    One(u64),
+    Many(FxHashSet<u64>),
+}
+
+impl Objects {
+    fn insert(&mut self, h: u64) {
+        match self {
+            Objects::None => *self = Objects::One(h),
+            Objects::One(o) if *o == h => {}
+            Objects::One(o) => {
+                let first = *o;
+                *self = Objects::Many([first, h].into_iter().collect());
+            }
+            Objects::Many(set) => {
+                set.insert(h);
+            }
+        }
+    }
+
+    fn extend(&mut self, other: Objects) {
+        match other {
+            Objects::None => {}
+            Objects::One(h) => self.insert(h),
+            Objects::Many(set) => set.into_iter().for_each(|h| self.insert(h)),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Objects::None => 0,
+            Objects::One(_) => 1,
+            Objects::Many(set) => set.len(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 struct CallerAcc {
-    role: Option<String>,
+    /// Interned (see [`Partial::strings`]).
+    role: Option<u32>,
     requests: u64,
     bytes_out: u64,
-    objects: FxHashSet<u64>,
+    objects: Objects,
     /// Distinct objects counted by a query engine (SQL sources), beside the hashed keys.
     objects_counted: u64,
     errors: u64,
@@ -110,7 +182,8 @@ struct CallerAcc {
     anonymous: bool,
     aws_service: bool,
     vpc_endpoint: bool,
-    cross_account: Option<String>,
+    /// Interned.
+    cross_account: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -138,18 +211,6 @@ pub(crate) struct Group<'a> {
     pub n: u64,
     /// The earliest event time.
     pub first: i64,
-}
-
-impl Group<'_> {
-    fn caller_key(&self) -> String {
-        format!(
-            "{}{SEP}{}{SEP}{}{SEP}{}",
-            self.principal,
-            self.ip.unwrap_or(""),
-            self.ua.unwrap_or(""),
-            self.bucket.unwrap_or("")
-        )
-    }
 }
 
 /// A window caller group's sums.
@@ -278,7 +339,9 @@ impl DataQuality {
 /// One worker's share of the analysis; merged with [`Partial::merge`].
 #[derive(Debug, Default)]
 pub struct Partial {
-    callers: FxHashMap<String, CallerAcc>,
+    /// The strings of `callers`' keys, roles and accounts.
+    strings: Interner,
+    callers: FxHashMap<CallerKey, CallerAcc>,
     base_principals: FxHashSet<String>,
     base_ips: FxHashSet<String>,
     base_principal_ua: FxHashSet<String>,
@@ -288,7 +351,6 @@ pub struct Partial {
     recon: FxHashMap<String, ReconAcc>,
     deletes: FxHashMap<String, DeleteAcc>,
     pub quality: DataQuality,
-    key: String,
 }
 
 fn fxhash(s: &str) -> u64 {
@@ -452,17 +514,39 @@ impl Partial {
     }
 
     /// A window caller aggregated by a query engine (one row per key, see [`sql`]).
+    /// The interned key of a caller.
+    fn caller_key(&mut self, principal: &str, ip: &str, ua: &str, bucket: &str) -> CallerKey {
+        [
+            self.strings.id(principal),
+            self.strings.id(ip),
+            self.strings.id(ua),
+            self.strings.id(bucket),
+        ]
+    }
+
+    fn group_key(&mut self, g: &Group<'_>) -> CallerKey {
+        self.caller_key(
+            g.principal,
+            g.ip.unwrap_or(""),
+            g.ua.unwrap_or(""),
+            g.bucket.unwrap_or(""),
+        )
+    }
+
     pub(crate) fn add_caller_group(&mut self, g: &Group<'_>, r: &Record<'_>, c: CallerTotals) {
         // Error-code rows may come first and leave an empty entry: fill it in.
-        let acc = self.callers.entry(g.caller_key()).or_default();
+        let key = self.group_key(g);
+        let role = r.role().map(|s| self.strings.id(s));
+        let cross_account = r.cross_account().map(|s| self.strings.id(s));
+        let acc = self.callers.entry(key).or_default();
         if acc.requests == 0 {
-            acc.role = r.role().map(str::to_string);
+            acc.role = role;
             acc.first = g.first;
             acc.last = c.last;
             acc.anonymous = r.is_anonymous();
             acc.aws_service = r.is_aws_service();
             acc.vpc_endpoint = r.vpc_endpoint_id.is_some();
-            acc.cross_account = r.cross_account().map(str::to_string);
+            acc.cross_account = cross_account;
         }
         acc.requests += g.n;
         acc.bytes_out = acc.bytes_out.saturating_add(c.bytes);
@@ -475,7 +559,8 @@ impl Partial {
 
     /// A window caller's failed requests with one error code.
     pub(crate) fn add_error_group(&mut self, g: &Group<'_>, code: &str) {
-        let acc = self.callers.entry(g.caller_key()).or_default();
+        let key = self.group_key(g);
+        let acc = self.callers.entry(key).or_default();
         *acc.error_codes.entry(code.to_string()).or_insert(0) += g.n;
     }
 
@@ -538,28 +623,26 @@ impl Partial {
     fn add_caller(&mut self, r: &Record<'_>, t: i64, bytes: u64) {
         let principal = r.principal();
         let obj = r.object();
-        self.key.clear();
-        self.key.push_str(&principal);
-        self.key.push(SEP);
-        self.key.push_str(r.source_ip.as_deref().unwrap_or(""));
-        self.key.push(SEP);
-        self.key.push_str(r.user_agent.as_deref().unwrap_or(""));
-        self.key.push(SEP);
-        self.key.push_str(obj.bucket.as_deref().unwrap_or(""));
-        let acc = match self.callers.get_mut(self.key.as_str()) {
+        let key = self.caller_key(
+            &principal,
+            r.source_ip.as_deref().unwrap_or(""),
+            r.user_agent.as_deref().unwrap_or(""),
+            obj.bucket.as_deref().unwrap_or(""),
+        );
+        let acc = match self.callers.get_mut(&key) {
             Some(a) => a,
             None => {
                 let acc = CallerAcc {
-                    role: r.role().map(str::to_string),
+                    role: r.role().map(|s| self.strings.id(s)),
                     first: t,
                     last: t,
                     anonymous: r.is_anonymous(),
                     aws_service: r.is_aws_service(),
                     vpc_endpoint: r.vpc_endpoint_id.is_some(),
-                    cross_account: r.cross_account().map(str::to_string),
+                    cross_account: r.cross_account().map(|s| self.strings.id(s)),
                     ..Default::default()
                 };
-                self.callers.entry(self.key.clone()).or_insert(acc)
+                self.callers.entry(key).or_insert(acc)
             }
         };
         acc.requests += 1;
@@ -613,7 +696,16 @@ impl Partial {
     }
 
     pub fn merge(mut self, other: Partial) -> Partial {
-        for (k, o) in other.callers {
+        // The other worker's ids mean its own strings: take them into ours.
+        let theirs = other.strings;
+        let mut ids: Vec<Option<u32>> = vec![None; theirs.strings.len()];
+        let mut remap = |strings: &mut Interner, id: u32| -> u32 {
+            *ids[id as usize].get_or_insert_with(|| strings.id(theirs.get(id)))
+        };
+        for (k, mut o) in other.callers {
+            let k = k.map(|id| remap(&mut self.strings, id));
+            o.role = o.role.map(|id| remap(&mut self.strings, id));
+            o.cross_account = o.cross_account.map(|id| remap(&mut self.strings, id));
             match self.callers.get_mut(&k) {
                 None => {
                     self.callers.insert(k, o);
@@ -781,7 +873,7 @@ pub fn finalize_keeping(p: Partial, spec: &AnalysisSpec, max_callers_kept: usize
     // Excess per principal: window bytes above its baseline daily rate, split over its callers.
     let mut principal_window: FxHashMap<&str, u64> = FxHashMap::default();
     for (k, c) in &p.callers {
-        let principal = k.split(SEP).next().unwrap_or("");
+        let principal = p.strings.get(k[0]);
         let w = principal_window.entry(principal).or_insert(0);
         *w = w.saturating_add(c.bytes_out);
     }
@@ -800,11 +892,7 @@ pub fn finalize_keeping(p: Partial, spec: &AnalysisSpec, max_callers_kept: usize
     }
     let mut ranked: Vec<Ranked<'_>> = Vec::with_capacity(p.callers.len());
     for (k, c) in &p.callers {
-        let mut it = k.split(SEP);
-        let mut parts = [""; 4];
-        for part in &mut parts {
-            *part = it.next().unwrap_or("");
-        }
+        let parts = k.map(|id| p.strings.get(id));
         let pw = principal_window.get(parts[0]).copied().unwrap_or(0) as f64;
         let pe = principal_expected(parts[0]);
         let excess = if pw > 0.0 {
@@ -874,7 +962,7 @@ pub fn finalize_keeping(p: Partial, spec: &AnalysisSpec, max_callers_kept: usize
         let allowlisted = spec
             .allow_principals
             .iter()
-            .any(|a| *a == principal || Some(a.as_str()) == c.role.as_deref())
+            .any(|a| *a == principal || Some(a.as_str()) == c.role.map(|r| p.strings.get(r)))
             || in_any(&spec.allow_cidrs, &source_ip) == Some(true);
         let mut new = Vec::new();
         let mut flags = Vec::new();
@@ -909,7 +997,7 @@ pub fn finalize_keeping(p: Partial, spec: &AnalysisSpec, max_callers_kept: usize
             if c.anonymous {
                 flags.push("anonymous".to_string());
             }
-            if let Some(a) = &c.cross_account {
+            if let Some(a) = c.cross_account.map(|a| p.strings.get(a)) {
                 flags.push(format!("cross-account ({a})"));
             }
             if c.presigned > 0 {
@@ -935,7 +1023,7 @@ pub fn finalize_keeping(p: Partial, spec: &AnalysisSpec, max_callers_kept: usize
         }
         callers.push(CallerReport {
             principal,
-            role: c.role.clone(),
+            role: c.role.map(|r| p.strings.get(r).to_string()),
             source_ip,
             user_agent,
             bucket,
@@ -1531,6 +1619,61 @@ mod tests {
             empty["bad_record_reasons"],
             serde_json::json!({}),
             "{empty}"
+        );
+    }
+
+    #[test]
+    fn workers_merged_say_what_one_reader_says() {
+        // Records fed to two workers in different orders (so each numbers the strings its own
+        // way), merged, and to one reader: the same analysis. Callers read 1, 2 and 3 distinct
+        // objects (the set grows from none to one to many), cross-account and with a role.
+        let mut lines = Vec::new();
+        for i in 0..60u32 {
+            let mut v: serde_json::Value = serde_json::from_str(&get(
+                &format!("arn:aws:sts::2:assumed-role/r{}/s{}", i % 2, i % 2),
+                Some(&format!("arn:aws:iam::2:role/r{}", i % 2)),
+                &format!("203.0.113.{}", i % 3),
+                false,
+            ))
+            .unwrap();
+            // Caller i % 6 reads 1, 2 or 3 distinct objects (i % 6 % 3 + 1).
+            v["requestParameters"]["key"] = format!("k{}", (i / 6) % (i % 6 % 3 + 1)).into();
+            v["userIdentity"]["accountId"] = "2".into();
+            lines.push(v.to_string());
+        }
+        let one = analyse(&lines, &spec());
+        let (mut a, mut b) = (Partial::default(), Partial::default());
+        let (odd, even): (Vec<_>, Vec<_>) = lines.iter().enumerate().partition(|(i, _)| i % 2 == 1);
+        let text = |v: Vec<(usize, &String)>| {
+            v.into_iter()
+                .rev()
+                .map(|(_, l)| l.as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        for_each_record(text(odd).as_bytes(), |r| a.add(&r, &spec()));
+        for_each_record(text(even).as_bytes(), |r| b.add(&r, &spec()));
+        let merged = finalize(a.merge(b), &spec());
+        let key = |x: &Analysis| {
+            let mut v: Vec<String> = x.callers.iter().map(|c| format!("{c:?}")).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(key(&merged), key(&one));
+        assert_eq!(merged.bytes_out, one.bytes_out);
+        let mut objects: Vec<u64> = one.callers.iter().map(|c| c.objects).collect();
+        objects.sort_unstable();
+        assert_eq!(objects, [1, 1, 2, 2, 3, 3], "{:#?}", one.callers);
+        assert!(one
+            .callers
+            .iter()
+            .all(|c| c.role.as_deref().is_some_and(|r| r.contains(":role/r"))));
+        assert!(
+            one.callers
+                .iter()
+                .all(|c| c.flags.iter().any(|f| f == "cross-account (2)")),
+            "{:#?}",
+            one.callers
         );
     }
 
