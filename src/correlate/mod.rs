@@ -130,7 +130,7 @@ enum Objects {
     #[default]
     None,
     One(u64),
-    Many(FxHashSet<u64>),
+    Many(Box<FxHashSet<u64>>),
 }
 
 impl Objects {
@@ -140,7 +140,7 @@ impl Objects {
             Objects::One(o) if *o == h => {}
             Objects::One(o) => {
                 let first = *o;
-                *self = Objects::Many([first, h].into_iter().collect());
+                *self = Objects::Many(Box::new([first, h].into_iter().collect()));
             }
             Objects::Many(set) => {
                 set.insert(h);
@@ -167,6 +167,7 @@ impl Objects {
 
 #[derive(Debug, Clone, Default)]
 struct CallerAcc {
+    // (Hundreds of thousands of these on an organisation trail: keep it small.)
     /// Interned (see [`Partial::strings`]).
     role: Option<u32>,
     requests: u64,
@@ -175,7 +176,9 @@ struct CallerAcc {
     /// Distinct objects counted by a query engine (SQL sources), beside the hashed keys.
     objects_counted: u64,
     errors: u64,
-    error_codes: FxHashMap<String, u64>,
+    /// Failed requests by error code (boxed: most callers have none, and an empty map inline
+    /// would cost every caller its size).
+    error_codes: Option<Box<FxHashMap<String, u64>>>,
     presigned: u64,
     first: i64,
     last: i64,
@@ -561,7 +564,10 @@ impl Partial {
     pub(crate) fn add_error_group(&mut self, g: &Group<'_>, code: &str) {
         let key = self.group_key(g);
         let acc = self.callers.entry(key).or_default();
-        *acc.error_codes.entry(code.to_string()).or_insert(0) += g.n;
+        *acc.error_codes
+            .get_or_insert_with(Box::default)
+            .entry(code.to_string())
+            .or_insert(0) += g.n;
     }
 
     /// Baseline GetObject calls of one (principal, IP, agent, bucket) and their bytes.
@@ -651,7 +657,10 @@ impl Partial {
         acc.vpc_endpoint |= r.vpc_endpoint_id.is_some();
         if let Some(code) = r.error_code.as_deref().filter(|c| !c.is_empty()) {
             acc.errors += 1;
-            *acc.error_codes.entry(code.to_string()).or_insert(0) += 1;
+            *acc.error_codes
+                .get_or_insert_with(Box::default)
+                .entry(code.to_string())
+                .or_insert(0) += 1;
         } else {
             // Saturating: byte counts come from the log, and a forged one must not panic.
             acc.bytes_out = acc.bytes_out.saturating_add(bytes);
@@ -695,7 +704,18 @@ impl Partial {
         self.quality.file_done(name, records, bad_records, error);
     }
 
-    pub fn merge(mut self, other: Partial) -> Partial {
+    pub fn merge(mut self, mut other: Partial) -> Partial {
+        // The smaller one goes into the larger: rebuilding a table of hundreds of thousands of
+        // callers entry by entry (an empty partial absorbing a full one, as a parallel reduce
+        // does) held three tables at once. (No reserve: the two workers mostly saw the same
+        // callers, and room for both would double the table for nothing.)
+        // Sums, minima, maxima and sets do not mind the order; the lists (events, the first
+        // bad files named) keep it: theirs stay first.
+        if self.callers.len() < other.callers.len() {
+            std::mem::swap(&mut self, &mut other);
+            std::mem::swap(&mut self.events, &mut other.events);
+            std::mem::swap(&mut self.quality, &mut other.quality);
+        }
         // The other worker's ids mean its own strings: take them into ours.
         let theirs = other.strings;
         let mut ids: Vec<Option<u32>> = vec![None; theirs.strings.len()];
@@ -716,8 +736,11 @@ impl Partial {
                     a.objects.extend(o.objects);
                     a.objects_counted += o.objects_counted;
                     a.errors += o.errors;
-                    for (c, n) in o.error_codes {
-                        *a.error_codes.entry(c).or_insert(0) += n;
+                    for (c, n) in o.error_codes.into_iter().flat_map(|m| *m) {
+                        *a.error_codes
+                            .get_or_insert_with(Box::default)
+                            .entry(c)
+                            .or_insert(0) += n;
                     }
                     a.presigned += o.presigned;
                     a.first = a.first.min(o.first);
@@ -1012,7 +1035,7 @@ pub fn finalize_keeping(p: Partial, spec: &AnalysisSpec, max_callers_kept: usize
                 flags.push(format!("bulk download tool ({tool})"));
             }
             if c.requests >= 20 && c.errors * 5 >= c.requests {
-                let mut codes: Vec<_> = c.error_codes.iter().collect();
+                let mut codes: Vec<_> = c.error_codes.iter().flat_map(|m| m.iter()).collect();
                 codes.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
                 let top = codes.first().map(|(c, _)| c.as_str()).unwrap_or("errors");
                 flags.push(format!(
