@@ -215,17 +215,29 @@ fn analyse_bytes<C: Consumer>(
             return;
         }
     };
-    let data = match reader::decode_bounded(bytes, limits.max_file_bytes) {
-        Ok(d) => d,
-        Err(e) => {
-            p.file_done(name, 0, 0, Some(e));
-            return;
+    // Each thread decodes into one buffer, file after file (see `decode_bounded_into`).
+    thread_local! {
+        static DECODED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    DECODED.with_borrow_mut(|data| {
+        match reader::decode_bounded_into(bytes, limits.max_file_bytes, data) {
+            Err(e) => p.file_done(name, 0, 0, Some(e)),
+            Ok(()) => {
+                let outcome = reader::for_each_record(data, |r| p.add(&r, spec));
+                p.bad_record_reasons(&outcome.bad_reasons);
+                p.file_done(name, outcome.records, outcome.bad_records, outcome.error);
+            }
         }
-    };
-    let outcome = reader::for_each_record(&data, |r| p.add(&r, spec));
-    p.bad_record_reasons(&outcome.bad_reasons);
-    p.file_done(name, outcome.records, outcome.bad_records, outcome.error);
+        // An unusually large file's buffer is not kept (CloudTrail files are a few MB; the
+        // bound allows up to `max_file_bytes`).
+        if data.capacity() > KEEP_DECODED {
+            *data = Vec::new();
+        }
+    });
 }
+
+/// The largest decode buffer a thread keeps between files.
+const KEEP_DECODED: usize = 64 << 20;
 
 /// A local file's bytes, at most `max` of them (a larger file is not read at all).
 fn read_local(path: &Path, max: u64) -> Result<Vec<u8>, Unread> {
