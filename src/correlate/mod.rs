@@ -944,12 +944,19 @@ pub fn finalize_keeping(p: Partial, spec: &AnalysisSpec, max_callers_kept: usize
             0.0
         };
     }
-    ranked.sort_by(|a, b| {
+    // Rank order (a total order: the key breaks every tie). Only the kept ones need sorting:
+    // the rest are summed (in an order of their own, below), so a selection finds them.
+    let rank = |a: &Ranked<'_>, b: &Ranked<'_>| {
         b.share_of_excess
             .total_cmp(&a.share_of_excess)
             .then(b.acc.bytes_out.cmp(&a.acc.bytes_out))
             .then(a.parts.cmp(&b.parts))
-    });
+    };
+    let keep = max_callers_kept.min(ranked.len());
+    if keep > 0 && keep < ranked.len() {
+        ranked.select_nth_unstable_by(keep, rank);
+    }
+    ranked[..keep].sort_by(rank);
     let share_of_bytes = |bytes: u64| {
         if total_bytes > 0 {
             bytes as f64 / total_bytes as f64
@@ -957,7 +964,7 @@ pub fn finalize_keeping(p: Partial, spec: &AnalysisSpec, max_callers_kept: usize
             0.0
         }
     };
-    let dropped = ranked.split_off(max_callers_kept.min(ranked.len()));
+    let dropped = ranked.split_off(keep);
     let others = (!dropped.is_empty()).then(|| {
         let mut o = OtherCallers::default();
         for r in &dropped {
