@@ -855,11 +855,7 @@ impl OnlineDetector {
             return self.gap(day);
         }
         let y = self.unit_to_model(x);
-        self.maybe_decide_season();
-        if let Some(d) = day.filter(|_| self.p.year_end && self.started) {
-            let sigma = self.sigma_at(self.level);
-            self.year_end.roll(d, sigma);
-        }
+        self.before_point(day);
         let out = if !self.started {
             self.warmup_output(y)
         } else {
@@ -889,12 +885,18 @@ impl OnlineDetector {
         out
     }
 
-    fn gap(&mut self, day: Option<NaiveDate>) -> PointOutput {
+    /// What every point and gap does first: settle the season once it can be decided, and
+    /// close last year's end once past it.
+    fn before_point(&mut self, day: Option<NaiveDate>) {
         self.maybe_decide_season();
         if let Some(d) = day.filter(|_| self.p.year_end && self.started) {
             let sigma = self.sigma_at(self.level);
             self.year_end.roll(d, sigma);
         }
+    }
+
+    fn gap(&mut self, day: Option<NaiveDate>) -> PointOutput {
+        self.before_point(day);
         let out = if self.started {
             let expected = self.forecast(day).expected;
             let sigma = self.sigma_at(expected);

@@ -119,10 +119,7 @@ pub fn replay(
             evaluated += 1;
         }
         for mut i in out.incidents {
-            i.account_name = names.get(&i.account).cloned();
-            for r in &mut i.related {
-                r.account_name = i.account_name.clone();
-            }
+            i.name_account(names.get(&i.account).cloned());
             // A run that continues an earlier event of the place (one quiet day allowed) is
             // the same incident, whichever of its families is flagged now.
             let earlier = found

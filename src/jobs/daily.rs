@@ -104,11 +104,8 @@ pub fn evaluate(
     };
     let remaining = days_in_month - i64::from(eval_day.day());
     for mut i in outcome.incidents {
-        i.account_name = names.get(&i.account).cloned();
+        i.name_account(names.get(&i.account).cloned());
         let already_notified = store.is_notified(&i)?;
-        for r in &mut i.related {
-            r.account_name = i.account_name.clone();
-        }
         // The event's families, this month so far and projected to its end.
         let keys: Vec<_> = i.families().map(|f| f.key()).collect();
         let mtd = set

@@ -67,6 +67,14 @@ impl Incident {
         }
     }
 
+    /// Name the account (its name from the organisation), on the related families too.
+    pub fn name_account(&mut self, name: Option<String>) {
+        for r in &mut self.related {
+            r.account_name = name.clone();
+        }
+        self.account_name = name;
+    }
+
     /// This incident's series, then every related family's.
     pub fn families(&self) -> impl Iterator<Item = &Incident> {
         std::iter::once(self).chain(self.related.iter())
