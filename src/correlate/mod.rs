@@ -353,7 +353,25 @@ pub struct Partial {
     events: Vec<EventReport>,
     recon: FxHashMap<String, ReconAcc>,
     deletes: FxHashMap<String, DeleteAcc>,
+    /// Callers a query engine ranked below the kept ones and summed (SQL sources): the
+    /// scanner keeps every caller and leaves this empty.
+    rolled: Option<Rolled>,
+    /// Window bytes of those summed callers, per principal of a kept caller (its excess and
+    /// growth are judged on all of the principal's bytes).
+    rolled_principal_bytes: FxHashMap<String, u64>,
     pub quality: DataQuality,
+}
+
+/// Callers summed before [`finalize`] (by a query engine), with the excess they carry.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Rolled {
+    pub groups: u64,
+    pub requests: u64,
+    pub bytes_out: u64,
+    pub objects: u64,
+    pub errors: u64,
+    /// The sum of each summed caller's excess, as [`finalize`] computes one caller's.
+    pub excess: f64,
 }
 
 fn fxhash(s: &str) -> u64 {
@@ -588,6 +606,53 @@ impl Partial {
         *b = b.saturating_add(bytes);
     }
 
+    /// Callers summed by a query engine (below the kept ones in rank order).
+    pub(crate) fn add_rolled(&mut self, r: Rolled) {
+        let a = self.rolled.get_or_insert_with(Rolled::default);
+        a.groups += r.groups;
+        a.requests += r.requests;
+        a.bytes_out = a.bytes_out.saturating_add(r.bytes_out);
+        a.objects += r.objects;
+        a.errors += r.errors;
+        a.excess += r.excess;
+    }
+
+    /// Window bytes of `principal`'s summed callers.
+    pub(crate) fn add_rolled_principal_bytes(&mut self, principal: &str, bytes: u64) {
+        let b = self
+            .rolled_principal_bytes
+            .entry(principal.to_string())
+            .or_insert(0);
+        *b = b.saturating_add(bytes);
+    }
+
+    /// One fact of the baseline a kept caller is judged by (a query engine returns these
+    /// instead of every baseline group): a source IP seen, a principal's user agent or bucket
+    /// seen, or a principal's baseline bytes.
+    pub(crate) fn add_baseline_fact(&mut self, fact: BaselineFact<'_>) {
+        match fact {
+            BaselineFact::Ip(ip) => {
+                self.base_ips.insert(ip.to_string());
+            }
+            BaselineFact::Agent(principal, ua) => {
+                self.base_principal_ua
+                    .insert(format!("{principal}{SEP}{ua}"));
+            }
+            BaselineFact::Bucket(principal, bucket) => {
+                self.base_principal_bucket
+                    .insert(format!("{principal}{SEP}{bucket}"));
+            }
+            BaselineFact::Bytes(principal, bytes) => {
+                self.base_principals.insert(principal.to_string());
+                let b = self
+                    .base_principal_bytes
+                    .entry(principal.to_string())
+                    .or_insert(0);
+                *b = b.saturating_add(bytes);
+            }
+        }
+    }
+
     /// Deletions by one principal in one bucket within one hour (`detail`: `YYYY-MM-DDTHH`).
     pub(crate) fn add_delete_group(&mut self, g: &Group<'_>) -> anyhow::Result<()> {
         let hour = g.detail.unwrap_or("");
@@ -779,9 +844,23 @@ impl Partial {
             a.calls += o.calls;
             a.first = a.first.min(o.first);
         }
+        if let Some(r) = other.rolled {
+            self.add_rolled(r);
+        }
+        for (k, n) in other.rolled_principal_bytes {
+            self.add_rolled_principal_bytes(&k, n);
+        }
         self.quality.merge(other.quality);
         self
     }
+}
+
+/// See [`Partial::add_baseline_fact`].
+pub(crate) enum BaselineFact<'a> {
+    Ip(&'a str),
+    Agent(&'a str, &'a str),
+    Bucket(&'a str, &'a str),
+    Bytes(&'a str, u64),
 }
 
 impl Consumer for Partial {
@@ -889,16 +968,21 @@ pub fn finalize(p: Partial, spec: &AnalysisSpec) -> Analysis {
 pub fn finalize_keeping(p: Partial, spec: &AnalysisSpec, max_callers_kept: usize) -> Analysis {
     let window_days = ((spec.window.1 - spec.window.0) as f64 / 86_400.0).max(1.0 / 24.0);
     let base_days = ((spec.baseline.1 - spec.baseline.0) as f64 / 86_400.0).max(0.0);
+    let rolled = p.rolled.clone().unwrap_or_default();
     let total_bytes: u64 = p
         .callers
         .values()
-        .fold(0u64, |a, c| a.saturating_add(c.bytes_out));
+        .fold(rolled.bytes_out, |a, c| a.saturating_add(c.bytes_out));
     // Excess per principal: window bytes above its baseline daily rate, split over its callers.
     let mut principal_window: FxHashMap<&str, u64> = FxHashMap::default();
     for (k, c) in &p.callers {
         let principal = p.strings.get(k[0]);
         let w = principal_window.entry(principal).or_insert(0);
         *w = w.saturating_add(c.bytes_out);
+    }
+    for (principal, n) in &p.rolled_principal_bytes {
+        let w = principal_window.entry(principal.as_str()).or_insert(0);
+        *w = w.saturating_add(*n);
     }
     let principal_expected = |principal: &str| -> f64 {
         if base_days <= 0.0 {
@@ -934,6 +1018,9 @@ pub fn finalize_keeping(p: Partial, spec: &AnalysisSpec, max_callers_kept: usize
     // files, a query engine's rows), and float sums depend on order.
     let excess_total: f64 = {
         let mut sorted: Vec<f64> = ranked.iter().map(|r| r.excess).collect();
+        if p.rolled.is_some() {
+            sorted.push(rolled.excess);
+        }
         sorted.sort_by(f64::total_cmp);
         sorted.iter().sum()
     };
@@ -946,9 +1033,10 @@ pub fn finalize_keeping(p: Partial, spec: &AnalysisSpec, max_callers_kept: usize
     }
     // Rank order (a total order: the key breaks every tie). Only the kept ones need sorting:
     // the rest are summed (in an order of their own, below), so a selection finds them.
+    // (By excess, not its share: the SQL sources rank the same way, see `sql::query`.)
     let rank = |a: &Ranked<'_>, b: &Ranked<'_>| {
-        b.share_of_excess
-            .total_cmp(&a.share_of_excess)
+        b.excess
+            .total_cmp(&a.excess)
             .then(b.acc.bytes_out.cmp(&a.acc.bytes_out))
             .then(a.parts.cmp(&b.parts))
     };
@@ -965,8 +1053,15 @@ pub fn finalize_keeping(p: Partial, spec: &AnalysisSpec, max_callers_kept: usize
         }
     };
     let dropped = ranked.split_off(keep);
-    let others = (!dropped.is_empty()).then(|| {
-        let mut o = OtherCallers::default();
+    let others = (!dropped.is_empty() || p.rolled.is_some()).then(|| {
+        let mut o = OtherCallers {
+            groups: rolled.groups,
+            requests: rolled.requests,
+            bytes_out: rolled.bytes_out,
+            objects: rolled.objects,
+            errors: rolled.errors,
+            ..OtherCallers::default()
+        };
         for r in &dropped {
             let c = r.acc;
             o.groups += 1;
@@ -976,6 +1071,9 @@ pub fn finalize_keeping(p: Partial, spec: &AnalysisSpec, max_callers_kept: usize
             o.errors += c.errors;
         }
         let mut shares: Vec<f64> = dropped.iter().map(|r| r.share_of_excess).collect();
+        if p.rolled.is_some() && excess_total > 0.0 {
+            shares.push(rolled.excess / excess_total);
+        }
         shares.sort_by(f64::total_cmp);
         o.share_of_excess = shares.iter().sum();
         o.share_of_bytes = share_of_bytes(o.bytes_out);
@@ -1239,7 +1337,12 @@ pub async fn analyse(
     let spec = std::sync::Arc::new(query.spec(settings));
     let (partial, stats) = match dialect_of(source) {
         Some(dialect) => {
-            let (rows, stats) = run_sql(&dialect, clients, &sql::query(&spec, &dialect)?).await?;
+            let (rows, stats) = run_sql(
+                &dialect,
+                clients,
+                &sql::query(&spec, &dialect, settings.max_callers_kept)?,
+            )
+            .await?;
             let nested_as_text = matches!(dialect, sql::Dialect::Lake { .. });
             (sql::fold(&rows, &spec, nested_as_text)?, Some(stats))
         }
@@ -1299,7 +1402,7 @@ pub fn sql_for(
     let dialect = dialect_of(source).ok_or_else(|| {
         anyhow::anyhow!("{source} is read here, not queried: there is no SQL to show")
     })?;
-    sql::query(&query.spec(settings), &dialect)
+    sql::query(&query.spec(settings), &dialect, settings.max_callers_kept)
 }
 
 /// The SQL the activity count would run for `query`'s days on a SQL source.

@@ -4,16 +4,24 @@
 //! Why one query: Athena bills every byte of the JSON files a query reads, whatever columns it
 //! selects, so the window, the baseline and the control-plane lookback are read in a single
 //! scan, pruned by partition (region, day), by event source and name, and by time. The engine
-//! only groups and counts; every judgement (what is new, flags, severities, ranking) stays in
-//! Rust: the rows become the same [`Partial`] the file scanner fills, and [`super::finalize`]
-//! runs on it unchanged. The query is derived from the [`AnalysisSpec`] and the same event lists
+//! groups, counts and ranks (below); every judgement (what is new, flags, severities) stays in
+//! Rust: the rows become the [`Partial`] the file scanner fills (with the summed callers as one
+//! entry), and [`super::finalize`] runs on it unchanged. The query is derived from the [`AnalysisSpec`] and the same event lists
 //! ([`DELETES`], [`RECON`], the classifier's name rules) as the scanner, so the sources cannot
 //! drift apart; `tests/pushdown.rs` runs it on DuckDB against the scanner, exact to the byte.
 //!
-//! Each output row is one group of one `section`:
-//! - `get`: window GetObject calls per (principal, source IP, user agent, bucket), and, in rows
-//!   with `whole = 0`, the same group split by error code;
-//! - `base`: baseline GetObject calls per (principal, source IP, user agent, bucket);
+//! The engine also ranks and rolls up, as [`super::finalize_keeping`] does: an organisation
+//! trail's day has hundreds of thousands of (principal, IP, agent, bucket) groups, and every row
+//! of the answer is paged back to us. Each output row is one group of one `section`:
+//! - `get`: the window GetObject calls of one of the top `keep` callers (ranked by excess, as
+//!   the report ranks them) per (principal, source IP, user agent, bucket), and, in rows with
+//!   `whole = 0`, the same group split by error code;
+//! - `others`: every other window caller, summed (groups, requests, bytes, objects, errors,
+//!   and their excess, so that shares and totals stay whole);
+//! - `rest`: per principal of a kept caller, the window bytes of its callers summed in `others`
+//!   (a principal's excess and growth are judged on all of its bytes);
+//! - `bpb`, `bip`, `bua`, `bbk`: of the baseline, only what judging the kept callers needs: their
+//!   principals' bytes, and whether their IP, their principal's user agent and bucket were seen;
 //! - `del`: object deletions per (principal, bucket, hour), only bursts;
 //! - `recon`: configuration reads in the window per (principal, IP, agent, event name);
 //! - `cp`: every other S3 management write in the lookback, one row per event, with its
@@ -206,8 +214,10 @@ fn scope_filters(
     Ok(filters)
 }
 
-/// The query for `spec` in `dialect`.
-pub fn query(spec: &AnalysisSpec, dialect: &Dialect) -> anyhow::Result<String> {
+/// The query for `spec` in `dialect`, returning the `keep` window callers
+/// [`super::finalize_keeping`] would list (`cloudtrail.max_callers_kept`, or `--limit`) one by
+/// one and the rest summed in one `others` row.
+pub fn query(spec: &AnalysisSpec, dialect: &Dialect, keep: u32) -> anyhow::Result<String> {
     let (from, to) = spec.span();
     if from >= to {
         bail!("an empty time span");
@@ -281,11 +291,11 @@ pub fn query(spec: &AnalysisSpec, dialect: &Dialect) -> anyhow::Result<String> {
          CASE WHEN bytes_d >= 0 AND bytes_d < 9.0e18 THEN CAST(round(bytes_d) AS BIGINT) ELSE 0 END AS bytes,\n    \
          CASE WHEN section = 'cp' THEN params END AS params,\n    \
          t, name, obj, err, presigned, vpc, id_type, id_principal, id_arn, id_account,\n    \
-         id_invoked_by, role, owner\n  FROM s WHERE section IS NOT NULL\n)\n",
+         id_invoked_by, role, owner\n  FROM s WHERE section IS NOT NULL\n),\n",
     );
     let _ = write!(
         q,
-        "SELECT section, principal, k_ip AS ip, k_ua AS ua, k_bucket AS bucket, detail,\n  \
+        "a AS (\n  SELECT section, principal, k_ip AS ip, k_ua AS ua, k_bucket AS bucket, detail,\n  \
          err_key AS err, grouping(err_key) AS whole, count(*) AS n,\n  \
          sum(CASE WHEN err IS NULL THEN bytes ELSE 0 END) AS bytes,\n  \
          sum(CASE WHEN err IS NULL THEN 0 ELSE 1 END) AS errors,\n  \
@@ -298,12 +308,188 @@ pub fn query(spec: &AnalysisSpec, dialect: &Dialect) -> anyhow::Result<String> {
          GROUP BY GROUPING SETS ((section, principal, k_ip, k_ua, k_bucket, detail),\n  \
          (section, principal, k_ip, k_ua, k_bucket, detail, err_key))\n\
          HAVING (grouping(err_key) = 1 OR err_key IS NOT NULL)\n  \
-         AND (section <> 'del' OR count(*) >= {burst})",
+         AND (section <> 'del' OR count(*) >= {burst})\n),\n",
         burst = spec.delete_burst.max(1),
     );
+    q.push_str(&ranked(spec, keep));
     Ok(q)
 }
 
+/// The columns of the answer, and their types (every part of the union has them all).
+const COLUMNS: &[(&str, &str)] = &[
+    ("section", "VARCHAR"),
+    ("principal", "VARCHAR"),
+    ("ip", "VARCHAR"),
+    ("ua", "VARCHAR"),
+    ("bucket", "VARCHAR"),
+    ("detail", "VARCHAR"),
+    ("err", "VARCHAR"),
+    ("whole", "BIGINT"),
+    ("n", "BIGINT"),
+    ("bytes", "BIGINT"),
+    ("errors", "BIGINT"),
+    ("objects", "BIGINT"),
+    ("first_t", "VARCHAR"),
+    ("last_t", "VARCHAR"),
+    ("presigned", "BIGINT"),
+    ("vpc", "BIGINT"),
+    ("id_type", "VARCHAR"),
+    ("id_principal", "VARCHAR"),
+    ("id_arn", "VARCHAR"),
+    ("id_account", "VARCHAR"),
+    ("id_invoked_by", "VARCHAR"),
+    ("role", "VARCHAR"),
+    ("owner", "VARCHAR"),
+    ("params", "VARCHAR"),
+    ("name", "VARCHAR"),
+    ("any_err", "VARCHAR"),
+    ("groups", "BIGINT"),
+    ("excess", "DOUBLE"),
+];
+
+/// One part of the answer's union: `values` by column name, NULL for the others.
+fn part(values: &[(&str, &str)], from: &str) -> String {
+    let cols: Vec<String> = COLUMNS
+        .iter()
+        .map(|(name, ty)| {
+            let v = values
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or("NULL", |(_, v)| v);
+            format!("CAST({v} AS {ty}) AS {name}")
+        })
+        .collect();
+    format!("SELECT {}\n  FROM {from}", cols.join(", "))
+}
+
+/// A double literal both Trino and DuckDB read as DOUBLE, exactly (Rust prints the shortest
+/// form that reads back to the same value).
+fn double(x: f64) -> String {
+    format!("{x:e}")
+}
+
+/// The rest of the query, after the groups (`a`): the window callers ranked as
+/// [`super::finalize_keeping`] ranks them (excess: window bytes above the principal's baseline
+/// rate, split over its callers by bytes; then bytes; then principal, IP, agent, bucket), the
+/// top `keep` returned whole and the rest summed in one `others` row with their excess, plus
+/// what judging the kept ones needs: the summed callers' bytes per kept principal (`rest`),
+/// and of the baseline only the facts about kept callers (`bip`: their IPs seen; `bua`, `bbk`:
+/// their principal's agent and bucket seen; `bpb`: their principal's bytes). An organisation
+/// trail's day has hundreds of thousands of callers: the engine pages back a few hundred rows.
+fn ranked(spec: &AnalysisSpec, keep: u32) -> String {
+    let window_days = ((spec.window.1 - spec.window.0) as f64 / 86_400.0).max(1.0 / 24.0);
+    let base_days = ((spec.baseline.1 - spec.baseline.0) as f64 / 86_400.0).max(0.0);
+    // The same operations, in the same order, as `finalize_keeping`: the same doubles.
+    let expected = if base_days <= 0.0 {
+        "0e0".to_string()
+    } else {
+        format!(
+            "CAST(coalesce(pb.pb, 0) AS DOUBLE) / {} * {}",
+            double(base_days),
+            double(window_days)
+        )
+    };
+    let mut q = format!(
+        "w AS (\n  SELECT principal, ip, ua, bucket, n, bytes, errors, objects FROM a \
+         WHERE section = 'get' AND whole = 1\n),\n\
+         pw AS (SELECT principal, sum(bytes) AS pw FROM w GROUP BY principal),\n\
+         pb AS (SELECT principal, sum(bytes) AS pb FROM a WHERE section = 'base' AND whole = 1 \
+         GROUP BY principal),\n\
+         x AS (\n  SELECT w.*, CASE WHEN pw.pw > 0 THEN greatest(CAST(pw.pw AS DOUBLE) - {expected}, 0e0)\n    \
+         * (CAST(w.bytes AS DOUBLE) / CAST(pw.pw AS DOUBLE)) ELSE 0e0 END AS excess\n  \
+         FROM w JOIN pw ON w.principal = pw.principal LEFT JOIN pb ON w.principal = pb.principal\n),\n\
+         r AS (\n  SELECT x.*, row_number() OVER (ORDER BY excess DESC, bytes DESC, principal,\n    \
+         coalesce(ip, ''), coalesce(ua, ''), coalesce(bucket, '')) AS rank\n  FROM x\n),\n\
+         kept AS (SELECT principal, ip, ua, bucket FROM r WHERE rank <= {keep}),\n\
+         kp AS (SELECT DISTINCT principal FROM kept),\n\
+         b AS (SELECT principal, ip, ua, bucket FROM a WHERE section = 'base' AND whole = 1)\n"
+    );
+    let pass: Vec<(&str, &str)> = COLUMNS.iter().map(|(c, _)| (*c, *c)).collect();
+    let a_cols: Vec<(String, String)> = COLUMNS[..COLUMNS.len() - 2]
+        .iter()
+        .map(|(c, _)| (c.to_string(), format!("a.{c}")))
+        .collect();
+    let a_pass: Vec<(&str, &str)> = a_cols
+        .iter()
+        .map(|(c, v)| (c.as_str(), v.as_str()))
+        .collect();
+    let parts = [
+        // Everything but the window callers and the baseline, as grouped.
+        part(
+            &pass[..pass.len() - 2],
+            "a WHERE section NOT IN ('get', 'base')",
+        ),
+        // The kept callers, whole and by error code.
+        part(
+            &a_pass,
+            "a JOIN kept ON a.section = 'get' AND a.principal = kept.principal\n    \
+             AND a.ip IS NOT DISTINCT FROM kept.ip AND a.ua IS NOT DISTINCT FROM kept.ua\n    \
+             AND a.bucket IS NOT DISTINCT FROM kept.bucket",
+        ),
+        // The rest, summed.
+        part(
+            &[
+                ("section", "'others'"),
+                ("principal", "''"),
+                ("whole", "1"),
+                ("n", "sum(n)"),
+                ("bytes", "sum(bytes)"),
+                ("errors", "sum(errors)"),
+                ("objects", "sum(objects)"),
+                ("groups", "count(*)"),
+                ("excess", "sum(excess)"),
+            ],
+            &format!("r WHERE rank > {keep} HAVING count(*) > 0"),
+        ),
+        part(
+            &[
+                ("section", "'rest'"),
+                ("principal", "principal"),
+                ("whole", "1"),
+                ("bytes", "sum(bytes)"),
+            ],
+            &format!(
+                "r WHERE rank > {keep} AND principal IN (SELECT principal FROM kp) GROUP BY principal"
+            ),
+        ),
+        part(
+            &[
+                ("section", "'bpb'"),
+                ("principal", "principal"),
+                ("whole", "1"),
+                ("bytes", "pb"),
+            ],
+            "pb WHERE principal IN (SELECT principal FROM kp)",
+        ),
+        part(
+            &[("section", "'bip'"), ("principal", "''"), ("ip", "ip"), ("whole", "1")],
+            "(SELECT DISTINCT ip FROM b WHERE ip IN (SELECT ip FROM kept)) bi",
+        ),
+        part(
+            &[
+                ("section", "'bua'"),
+                ("principal", "principal"),
+                ("ua", "ua"),
+                ("whole", "1"),
+            ],
+            "(SELECT DISTINCT principal, ua FROM b WHERE EXISTS (SELECT 1 FROM kept \
+             WHERE kept.principal = b.principal AND coalesce(kept.ua, '') = coalesce(b.ua, ''))) bu",
+        ),
+        part(
+            &[
+                ("section", "'bbk'"),
+                ("principal", "principal"),
+                ("bucket", "bucket"),
+                ("whole", "1"),
+            ],
+            "(SELECT DISTINCT principal, bucket FROM b WHERE EXISTS (SELECT 1 FROM kept \
+             WHERE kept.principal = b.principal \
+             AND coalesce(kept.bucket, '') = coalesce(b.bucket, ''))) bb",
+        ),
+    ];
+    q.push_str(&parts.join("\nUNION ALL\n"));
+    q
+}
 /// How many (principal, source IP, user agent) drivers are kept per activity series and day,
 /// as the scanner keeps (see [`crate::model::ActivityCount::drivers`]).
 pub const ACTIVITY_DRIVERS: u32 = 20;
@@ -510,11 +696,57 @@ fn fold_row(
     spec: &AnalysisSpec,
     nested_as_text: bool,
 ) -> anyhow::Result<()> {
-    use super::Group;
+    use super::{BaselineFact, Group};
     let section = row.text("section").unwrap_or("");
     let whole = row.num("whole")? == 1;
+    let principal = row.text("principal").unwrap_or("unknown");
+    match section {
+        "others" => {
+            let excess = row.text("excess").map_or(Ok(0.0), |s| {
+                s.trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|x| x.is_finite() && *x >= 0.0)
+                    .ok_or_else(|| anyhow::anyhow!("`excess` is not a number: {s:?}"))
+            })?;
+            p.add_rolled(super::Rolled {
+                groups: row.num("groups")?,
+                requests: row.num("n")?,
+                bytes_out: row.num("bytes")?,
+                objects: row.num("objects")?,
+                errors: row.num("errors")?,
+                excess,
+            });
+            return Ok(());
+        }
+        "rest" => {
+            p.add_rolled_principal_bytes(principal, row.num("bytes")?);
+            return Ok(());
+        }
+        "bpb" => {
+            p.add_baseline_fact(BaselineFact::Bytes(principal, row.num("bytes")?));
+            return Ok(());
+        }
+        "bip" => {
+            if let Some(ip) = row.text("ip") {
+                p.add_baseline_fact(BaselineFact::Ip(ip));
+            }
+            return Ok(());
+        }
+        "bua" => {
+            let ua = row.text("ua").unwrap_or("");
+            p.add_baseline_fact(BaselineFact::Agent(principal, ua));
+            return Ok(());
+        }
+        "bbk" => {
+            let bucket = row.text("bucket").unwrap_or("");
+            p.add_baseline_fact(BaselineFact::Bucket(principal, bucket));
+            return Ok(());
+        }
+        _ => {}
+    }
     let g = Group {
-        principal: row.text("principal").unwrap_or("unknown"),
+        principal,
         ip: row.text("ip"),
         ua: row.text("ua"),
         bucket: row.text("bucket"),
@@ -640,7 +872,7 @@ mod tests {
 
     #[test]
     fn prunes_by_partition_time_and_event() {
-        let q = query(&spec(), &Dialect::Athena(AthenaTable::default())).unwrap();
+        let q = query(&spec(), &Dialect::Athena(AthenaTable::default()), 100).unwrap();
         // 14 baseline days, the window, and the day after it for delivery delay.
         assert!(q.contains("\"timestamp\" IN ('2026/02/15', "), "{q}");
         assert!(q.contains("'2026/03/02')"), "{q}");
@@ -665,14 +897,14 @@ mod tests {
             date_partition: None,
             ..AthenaTable::default()
         };
-        let q = query(&s, &Dialect::Athena(t)).unwrap();
+        let q = query(&s, &Dialect::Athena(t), 100).unwrap();
         assert!(q.contains("recipientaccountid = '1'' OR ''1''=''1'"), "{q}");
         assert!(q.contains("\"logs\"\" x\""));
         assert!(!q.contains("\"timestamp\" IN") && !q.contains("\"region\" ="));
         let lake = Dialect::Lake {
             event_data_store: "x; DROP".into(),
         };
-        assert!(query(&s, &lake).is_err());
+        assert!(query(&s, &lake, 100).is_err());
     }
 
     #[test]
@@ -680,7 +912,7 @@ mod tests {
         let d = Dialect::Lake {
             event_data_store: "arn:aws:cloudtrail:us-east-1:1:eventdatastore/abc-123".into(),
         };
-        let q = query(&spec(), &d).unwrap();
+        let q = query(&spec(), &d, 100).unwrap();
         assert!(q.contains("FROM abc-123\n"), "{q}");
         assert!(q.contains("eventtime >= '2026-02-15 00:00:00'"));
         assert!(q.contains("element_at(requestparameters, 'bucketName')"));
@@ -696,7 +928,7 @@ mod tests {
             ymd_partitions: Some(["year".into(), "month".into(), "day".into()]),
             ..AthenaTable::default()
         };
-        let q = query(&spec(), &Dialect::Athena(t)).unwrap();
+        let q = query(&spec(), &Dialect::Athena(t), 100).unwrap();
         assert!(
             q.contains("((\"year\" = '2026' AND \"month\" = '02' AND \"day\" = '15') OR "),
             "{q}"
