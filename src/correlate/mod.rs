@@ -272,6 +272,9 @@ impl EventReport {
 /// implausible byte counts of `record`).
 pub const BAD_EVENT_TIME: &str = "eventTime missing or not a timestamp";
 
+/// How many bad files [`DataQuality`] names.
+const BAD_FILES_NAMED: usize = 20;
+
 /// Counts of what was read.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct DataQuality {
@@ -282,7 +285,7 @@ pub struct DataQuality {
     pub bad_files: u64,
     /// Records skipped: not readable as a record, or holding a value that cannot be true.
     pub bad_records: u64,
-    /// The first few bad files, with why.
+    /// A few bad files (the first 20 by name, so the same whichever worker read them), with why.
     pub bad_file_names: Vec<String>,
     /// Why records were skipped: reason → count.
     #[serde(default)]
@@ -309,17 +312,22 @@ impl DataQuality {
         }
     }
 
-    /// Count one file and its outcome (the first 20 bad files are named).
+    /// Count one file and its outcome (the first 20 bad files by name are named).
     pub fn file_done(&mut self, name: &str, records: u64, bad_records: u64, error: Option<String>) {
         self.files += 1;
         self.records += records;
         self.bad_records += bad_records;
         if let Some(e) = error {
             self.bad_files += 1;
-            if self.bad_file_names.len() < 20 {
-                self.bad_file_names.push(format!("{name}: {e}"));
-            }
+            self.name_bad_files([format!("{name}: {e}")]);
         }
+    }
+
+    /// Keep the first [`BAD_FILES_NAMED`] of the bad files named so far and `more`, by name.
+    fn name_bad_files(&mut self, more: impl IntoIterator<Item = String>) {
+        self.bad_file_names.extend(more);
+        self.bad_file_names.sort();
+        self.bad_file_names.truncate(BAD_FILES_NAMED);
     }
 
     /// Add another worker's counts.
@@ -328,11 +336,7 @@ impl DataQuality {
         self.records += other.records;
         self.bad_files += other.bad_files;
         self.bad_records += other.bad_records;
-        for n in other.bad_file_names {
-            if self.bad_file_names.len() < 20 {
-                self.bad_file_names.push(n);
-            }
-        }
+        self.name_bad_files(other.bad_file_names);
         for (reason, n) in other.bad_record_reasons {
             self.add_reason(&reason, n);
         }
@@ -1258,11 +1262,24 @@ pub fn finalize_keeping(p: Partial, spec: &AnalysisSpec, max_callers_kept: usize
             epoch: d.first,
         });
     }
+    // A total order (events equal in every field are interchangeable): the workers' lists
+    // arrive in the order files were handed out, which differs from run to run.
     events.sort_by(|a, b| {
         a.epoch
             .cmp(&b.epoch)
             .then(b.severity.cmp(&a.severity))
             .then(a.event_name.cmp(&b.event_name))
+            .then_with(|| {
+                (&a.principal, &a.source_ip, &a.user_agent, &a.bucket, &a.why).cmp(&(
+                    &b.principal,
+                    &b.source_ip,
+                    &b.user_agent,
+                    &b.bucket,
+                    &b.why,
+                ))
+            })
+            .then(a.before_window.cmp(&b.before_window))
+            .then_with(|| a.time.cmp(&b.time))
     });
     Analysis {
         window: Window {
@@ -1542,6 +1559,32 @@ pub async fn scan_activity(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bad_files_named_are_the_first_by_name_whatever_the_worker() {
+        let fail = |q: &mut DataQuality, names: &[u32]| {
+            for n in names {
+                q.file_done(&format!("f{n:03}"), 1, 0, Some("corrupt".into()));
+            }
+        };
+        let (mut a, mut b, mut one) = (
+            DataQuality::default(),
+            DataQuality::default(),
+            DataQuality::default(),
+        );
+        let names: Vec<u32> = (0..50).rev().collect();
+        fail(&mut a, &names[..25]); // 49..25
+        fail(&mut b, &names[25..]); // 24..0
+        fail(&mut one, &names);
+        let mut ab = a.clone();
+        ab.merge(b.clone());
+        b.merge(a);
+        let first: Vec<String> = (0..20).map(|n| format!("f{n:03}: corrupt")).collect();
+        for q in [&ab, &b, &one] {
+            assert_eq!(q.bad_file_names, first);
+            assert_eq!(q.bad_files, 50);
+        }
+    }
 
     #[test]
     fn aws_services_reading_configuration_are_never_reconnaissance() {
