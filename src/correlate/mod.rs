@@ -15,6 +15,7 @@
 pub mod activity;
 pub mod agents;
 pub mod controlplane;
+pub mod coverage;
 pub mod settings;
 pub mod sql;
 

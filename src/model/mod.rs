@@ -7,6 +7,7 @@
 //! clock or the network.
 
 pub mod activity;
+pub mod coverage;
 pub mod incident;
 pub mod series;
 pub mod units;

@@ -12,6 +12,7 @@
 pub mod cloudtrail;
 pub mod cloudwatch;
 pub mod cost_explorer;
+pub mod posture;
 pub mod sql;
 
 use serde::Deserialize;
