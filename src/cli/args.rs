@@ -73,6 +73,15 @@ pub enum Command {
     /// S3 activity trends from CloudTrail: daily counts per (account, region, event, outcome),
     /// and the findings (rises, first-ever events) for each day of the range.
     Activity(ActivityArgs),
+    /// Know the blind spots: per bucket, whether any trail records its GetObject data events,
+    /// its request metrics, Block Public Access, policy status, versioning and MFA delete,
+    /// GuardDuty S3 protection and the service control policies that deny deleting or
+    /// reconfiguring it.
+    ///
+    /// Blind spots come first, each with the exact fix (the selector to add, the command to
+    /// run). Reads the account the credentials belong to (read-only calls, listed in
+    /// deploy/iam-policy.json), or a saved inventory with --inventory.
+    Coverage(CoverageArgs),
     /// Run the detector on any `timestamp,value` CSV series.
     ///
     /// Timestamps `YYYY-MM-DD` or `YYYY-MM-DD HH:MM:SS`, any regular interval. Writes
@@ -248,6 +257,31 @@ pub struct CallersArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = CallersFormat::Table)]
     pub format: CallersFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct CoverageArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// A region to look at (repeatable) [default: `coverage.regions`, else the SDK's region].
+    #[arg(long = "region", value_name = "REGION")]
+    pub regions: Vec<String>,
+    /// Judge a saved inventory (JSON, as --save-inventory writes it) instead of reading AWS.
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+    /// Also write the inventory read from AWS to FILE (to judge it again, or share it).
+    #[arg(long, value_name = "FILE", conflicts_with = "inventory")]
+    pub save_inventory: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CoverageFormat::Table)]
+    pub format: CoverageFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CoverageFormat {
+    Table,
+    Json,
+    Html,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

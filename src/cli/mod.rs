@@ -22,6 +22,7 @@ use crate::jobs;
 use crate::jobs::daily::RunOptions;
 use crate::report::text;
 use crate::sources::cost_explorer::{CostExplorer, USD_PER_REQUEST};
+use crate::sources::posture_settings::CoverageSettings;
 use crate::state::remote::{State, StatePath};
 use crate::state::PointFilter;
 pub use args::*;
@@ -257,6 +258,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Detect(a) => cmd_detect(a),
         Command::Callers(a) => cmd_callers(a),
         Command::Activity(a) => cmd_activity(a),
+        Command::Coverage(a) => cmd_coverage(a),
         Command::Outbox(a) => cmd_outbox(a),
         Command::Backfill(a) => cmd_backfill(a),
         Command::Watch(a) => cmd_watch(a, quiet),
@@ -305,10 +307,14 @@ fn cmd_run(a: RunArgs, quiet: bool, log_format: LogFormat) -> Result<()> {
             ),
             None => None,
         };
+        let posture = cfg.coverage.as_ref().map(|_| jobs::coverage::AwsPosture {
+            profile: cfg.aws_profile.clone(),
+        });
         jobs::daily::run(
             &cfg,
             &source,
             metrics.as_ref(),
+            posture.as_ref(),
             store,
             &RunOptions {
                 date,
@@ -613,9 +619,13 @@ fn cmd_backfill(a: BackfillArgs) -> Result<()> {
     jobs::backfill::check_range(a.from, to, today, stored_before).map_err(Error::config)?;
     let outcome = rt.block_on(async {
         let source = CostExplorer::from_env(cfg.aws_profile.as_deref()).await;
+        let posture = cfg.coverage.as_ref().map(|_| jobs::coverage::AwsPosture {
+            profile: cfg.aws_profile.clone(),
+        });
         jobs::backfill::run(
             &cfg,
             &source,
+            posture.as_ref(),
             store,
             a.from,
             to,
@@ -770,6 +780,68 @@ fn cmd_activity(a: ActivityArgs) -> Result<()> {
             print_versioned("egresswatch.activity/v1", &render::activity_json(&out))?
         }
         CallersFormat::Table => print!("{}", render::activity_table(&out)),
+    }
+    Ok(())
+}
+
+fn cmd_coverage(a: CoverageArgs) -> Result<()> {
+    use crate::jobs::coverage::{coverage, regions_for, AwsPosture, SavedPosture};
+    use crate::sources::posture_settings::is_region_name;
+    let cfg = load_config(&a.config)?;
+    let settings = cfg.coverage.clone().unwrap_or_default();
+    if let Some(bad) = a.regions.iter().find(|r| !is_region_name(r)) {
+        return Err(Error::config(format!(
+            "--region `{bad}` is not a region name (like eu-west-1)"
+        )));
+    }
+    let env_region = ["AWS_REGION", "AWS_DEFAULT_REGION"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|r| is_region_name(r)));
+    let regions = if a.regions.is_empty() {
+        regions_for(&settings, env_region)
+    } else {
+        regions_for(&CoverageSettings::default(), a.regions.clone())
+    };
+    let rt = runtime()?;
+    let cov = match &a.inventory {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| Error::config(format!("--inventory {}: {e}", path.display())))?;
+            let saved = SavedPosture::parse(&text)
+                .map_err(|e| Error::config(format!("--inventory {}: {e:#}", path.display())))?;
+            rt.block_on(coverage(&saved, &regions, &settings))?
+        }
+        None => {
+            if regions.is_empty() {
+                return Err(Error::config(
+                    "no region to look at: name one with --region, coverage.regions or AWS_REGION",
+                ));
+            }
+            let inv = rt.block_on(async {
+                let aws = AwsPosture {
+                    profile: cfg.aws_profile.clone(),
+                };
+                crate::jobs::coverage::PostureSource::inventory(&aws, &regions, &settings).await
+            })?;
+            if let Some(path) = &a.save_inventory {
+                let body = serde_json::to_string_pretty(&inv).map_err(anyhow::Error::from)?;
+                std::fs::write(path, body).map_err(|e| {
+                    Error::Runtime(anyhow::anyhow!("writing {}: {e}", path.display()))
+                })?;
+            }
+            crate::correlate::coverage::evaluate(&inv)
+        }
+    };
+    match a.format {
+        CoverageFormat::Json => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer_pretty(&mut out, &crate::report::coverage::document(&cov))
+                .map_err(anyhow::Error::from)?;
+            let _ = writeln!(out);
+        }
+        CoverageFormat::Table => print!("{}", crate::report::coverage::table(&cov)),
+        CoverageFormat::Html => print!("{}", crate::report::coverage::html_page(&cov)),
     }
     Ok(())
 }

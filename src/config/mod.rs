@@ -24,6 +24,7 @@ use crate::report::ReportSettings;
 use crate::settings::locate::{display_path, span_of};
 use crate::settings::{error_at, keys, Check, Seg};
 use crate::sources::cost_explorer::SyncSettings;
+use crate::sources::posture_settings::CoverageSettings;
 use raw::{known_keys, RawConfig};
 
 pub use crate::settings::ConfigError;
@@ -52,6 +53,8 @@ pub struct Config {
     pub cloudwatch: Option<CloudWatchSettings>,
     /// S3 activity trends from CloudTrail (needs `[cloudtrail]`).
     pub activity: Option<ActivitySettings>,
+    /// Trail coverage, guard rails and GuardDuty, joined to incidents (`None`: not read).
+    pub coverage: Option<CoverageSettings>,
 }
 
 impl Default for Config {
@@ -67,6 +70,7 @@ impl Default for Config {
             cloudtrail: None,
             cloudwatch: None,
             activity: None,
+            coverage: None,
         }
     }
 }
@@ -203,6 +207,7 @@ fn compose(raw: RawConfig, c: &mut Check<'_>) -> Config {
         );
     }
     let cloudwatch = raw.cloudwatch.map(|w| CloudWatchSettings::check(w, c));
+    let coverage = raw.coverage.map(|v| CoverageSettings::check(v, c));
     Config {
         source: None,
         aws_profile,
@@ -214,6 +219,7 @@ fn compose(raw: RawConfig, c: &mut Check<'_>) -> Config {
         cloudtrail,
         cloudwatch,
         activity,
+        coverage,
     }
 }
 

@@ -17,6 +17,7 @@ use crate::detect::settings::RawDetect;
 use crate::report::sink::RawNotify;
 use crate::report::RawReport;
 use crate::sources::cost_explorer::RawSync;
+use crate::sources::posture_settings::RawCoverage;
 use crate::sources::RawAws;
 use crate::state::RawState;
 
@@ -35,6 +36,7 @@ pub struct RawConfig {
     pub cloudtrail: Option<RawCloudTrail>,
     pub cloudwatch: Option<RawCloudWatch>,
     pub activity: Option<RawActivity>,
+    pub coverage: Option<RawCoverage>,
     #[serde(default)]
     pub report: RawReport,
 }

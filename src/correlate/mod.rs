@@ -1458,6 +1458,62 @@ pub struct IncidentContext {
     pub reconciliation: Option<Reconciliation>,
     /// Why there is no analysis (the trail could not be read).
     pub error: Option<String>,
+    /// The region's trail coverage (with `[coverage]`): which buckets' bytes can be named.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<crate::model::coverage::RegionCoverage>,
+    /// GuardDuty's S3 findings for the incident's account, region and window.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub guardduty: Vec<crate::model::coverage::GuardDutyFinding>,
+}
+
+impl IncidentContext {
+    /// No trail read (yet): only what `[coverage]` may add.
+    pub fn unread() -> Self {
+        IncidentContext {
+            analysis: None,
+            reconciliation: None,
+            error: None,
+            coverage: None,
+            guardduty: Vec::new(),
+        }
+    }
+}
+
+/// How many buckets a reason names (the rest counted).
+const BUCKETS_NAMED: usize = 5;
+
+/// "b1 (why); b2 (why) and 3 more".
+fn name_buckets(list: &[(String, String)]) -> String {
+    let mut out: Vec<String> = list
+        .iter()
+        .take(BUCKETS_NAMED)
+        .map(|(b, why)| format!("{b} ({why})"))
+        .collect();
+    if list.len() > BUCKETS_NAMED {
+        out.push(format!("and {} more", list.len() - BUCKETS_NAMED));
+    }
+    out.join("; ")
+}
+
+/// What the region's coverage says about bytes CloudTrail cannot name, if it says anything.
+pub fn coverage_reason(c: &crate::model::coverage::RegionCoverage) -> Option<String> {
+    let mut parts = Vec::new();
+    if !c.not_attributable.is_empty() {
+        parts.push(format!(
+            "no trail records GetObject on {} bucket(s) of {}, whose bytes cannot be named: {}",
+            c.not_attributable.len(),
+            c.region,
+            name_buckets(&c.not_attributable)
+        ));
+    }
+    if !c.partly_attributable.is_empty() {
+        parts.push(format!(
+            "trails record only part of {} bucket(s): {}",
+            c.partly_attributable.len(),
+            name_buckets(&c.partly_attributable)
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 /// Whether a principal is an AWS service acting for itself (`s3.amazonaws.com`, not an ARN).
@@ -1468,8 +1524,13 @@ fn is_aws_service_name(principal: &str) -> bool {
     !name.contains(':') && (name.ends_with(".amazonaws.com") || name.ends_with(".amazonaws.com.cn"))
 }
 
-/// Compare an incident's billed excess with the analysis of its window.
-pub fn reconcile(i: &crate::model::Incident, a: &Analysis) -> Reconciliation {
+/// Compare an incident's billed excess with the analysis of its window. With the region's
+/// `coverage`, the reasons name the buckets no trail records instead of guessing.
+pub fn reconcile(
+    i: &crate::model::Incident,
+    a: &Analysis,
+    coverage: Option<&crate::model::coverage::RegionCoverage>,
+) -> Reconciliation {
     use crate::model::Family;
     let bytes_family = i.family.is_bytes();
     let (unit, billed, attributed) = if bytes_family {
@@ -1485,7 +1546,8 @@ pub fn reconcile(i: &crate::model::Incident, a: &Analysis) -> Reconciliation {
     };
     let unattributed = (billed - attributed).max(0.0);
     let mut reasons = Vec::new();
-    if a.callers.is_empty() {
+    let blind = coverage.and_then(coverage_reason);
+    if a.callers.is_empty() && blind.is_none() {
         reasons.push("no GetObject data events in the trail for this account, region and window: S3 data events may not be enabled for the bucket".to_string());
     }
     if i.family == Family::CloudfrontOut {
@@ -1497,8 +1559,16 @@ pub fn reconcile(i: &crate::model::Incident, a: &Analysis) -> Reconciliation {
             a.data_quality.bad_files
         ));
     }
-    if unattributed > 0.05 * billed && !a.callers.is_empty() {
-        reasons.push("data events may cover only some buckets (event selectors), and delivery can lag the window's end".into());
+    if unattributed > 0.05 * billed {
+        match (&blind, coverage) {
+            (Some(b), _) => reasons.push(b.clone()),
+            (None, Some(c)) if !a.callers.is_empty() && c.attributable > 0 => reasons.push(format!(
+                "every bucket of {} is recorded by a trail (coverage read {}): delivery can lag the window's end",
+                c.region, c.collected_at
+            )),
+            (None, _) if !a.callers.is_empty() => reasons.push("data events may cover only some buckets (event selectors), and delivery can lag the window's end".into()),
+            _ => {}
+        }
     }
     if attributed > 1.5 * billed && bytes_family {
         reasons.push("CloudTrail counts every GetObject byte, including transfer that is not billed in this family (same-region and CloudFront origin fetches are free)".into());
@@ -1933,7 +2003,7 @@ mod tests {
             reason: String::new(),
             related: Vec::new(),
         };
-        assert_eq!(reconcile(&i, &a).attributed, requests as f64);
+        assert_eq!(reconcile(&i, &a, None).attributed, requests as f64);
         // Few callers: no rollup, `null` in the JSON (present, as every field).
         let a = analyse(&lines[..3], &spec());
         assert!(a.others.is_none());

@@ -207,6 +207,7 @@ impl Backfill {
             set: &self.set,
             full: &report.incidents,
             max_callers: report.max_callers,
+            coverage: report.coverage.as_ref(),
         }
     }
 }
@@ -224,9 +225,10 @@ pub struct BackfillOutcome {
 
 /// Fill, replay, and write the report files into `out`.
 #[allow(clippy::too_many_arguments)]
-pub async fn run<S: CostSource>(
+pub async fn run<S: CostSource, P: super::coverage::PostureSource>(
     cfg: &Config,
     source: &S,
+    posture: Option<&P>,
     store: &mut Store,
     from: NaiveDate,
     to: NaiveDate,
@@ -252,6 +254,11 @@ pub async fn run<S: CostSource>(
     );
     if let Some(ct) = &cfg.cloudtrail {
         report.max_callers = ct.max_callers as usize;
+    }
+    // The coverage as it is now (the page says when it was read), and GuardDuty's findings
+    // for each incident's window (GuardDuty keeps them 90 days).
+    if let (Some(cov), Some(p), false) = (&cfg.coverage, posture, offline) {
+        super::coverage::attach_posture(cov, p, &mut report).await;
     }
     if with_callers {
         super::daily::attach_callers(cfg, &mut report).await;

@@ -8,6 +8,7 @@ use anyhow::Context;
 use chrono::{Datelike, Days, NaiveDate};
 use serde::Serialize;
 
+use super::coverage::PostureSource;
 use super::notify::queue_and_deliver;
 use super::sync::{sync, window_start, SyncOutcome};
 use crate::config::Config;
@@ -271,18 +272,15 @@ pub async fn attach_callers(cfg: &Config, report: &mut Report) {
             }
             scanned.insert(k.clone(), result);
         }
-        let ctx = match &scanned[&k] {
-            Ok(a) => IncidentContext {
-                reconciliation: Some(reconcile(i, a)),
-                analysis: Some(a.clone()),
-                error: None,
-            },
-            Err(e) => IncidentContext {
-                analysis: None,
-                reconciliation: None,
-                error: Some(e.clone()),
-            },
-        };
+        // What `[coverage]` attached already stays.
+        let mut ctx = ri.cloudtrail.take().unwrap_or_else(IncidentContext::unread);
+        match &scanned[&k] {
+            Ok(a) => {
+                ctx.reconciliation = Some(reconcile(i, a, ctx.coverage.as_ref()));
+                ctx.analysis = Some(a.clone());
+            }
+            Err(e) => ctx.error = Some(e.clone()),
+        }
         ri.cloudtrail = Some(ctx);
     }
 }
@@ -347,11 +345,13 @@ pub async fn attach_activity(cfg: &Config, store: &mut Store, report: &mut Repor
     }
 }
 
-/// The daily job.
-pub async fn run<S: CostSource, M: MetricSource>(
+/// The daily job. `posture`: where `[coverage]` reads the account's coverage and GuardDuty
+/// (unused without that table).
+pub async fn run<S: CostSource, M: MetricSource, P: PostureSource>(
     cfg: &Config,
     source: &S,
     metrics: Option<&M>,
+    posture: Option<&P>,
     store: &mut Store,
     opts: &RunOptions,
 ) -> anyhow::Result<RunOutcome> {
@@ -372,6 +372,9 @@ pub async fn run<S: CostSource, M: MetricSource>(
         .as_ref()
         .and_then(|c| c.source.as_ref())
         .is_some_and(|s| matches!(s, crate::sources::cloudtrail::TrailSource::Local(_)));
+    if let (Some(cov), Some(p), false) = (&cfg.coverage, posture, opts.offline) {
+        super::coverage::attach_posture(cov, p, &mut report).await;
+    }
     if !opts.offline || trail_is_local {
         attach_callers(cfg, &mut report).await;
         attach_activity(cfg, store, &mut report, opts.dry_run).await;
@@ -449,7 +452,7 @@ pub async fn run<S: CostSource, M: MetricSource>(
     pending.sort_by(|a, b| crate::model::incident::reading_order(&a.1, &b.1));
     let (ids, to_announce): (Vec<i64>, Vec<Incident>) = pending.into_iter().unzip();
     let digest_due = cfg.report.mode == ReportMode::Daily && to_announce.is_empty()
-        || (to_announce.is_empty() && report.activity_new > 0);
+        || (to_announce.is_empty() && (report.activity_new > 0 || !report.guardduty.is_empty()));
     let messages = outbox::build(&cfg.notify, &report, &ids, &to_announce, digest_due);
     if !to_announce.is_empty() || digest_due {
         // The Slack message as built for the outbox; rendered here only without a Slack sink.

@@ -4,6 +4,7 @@
 //! - [`watch`]: the hourly early warning, and its settlement by the daily run;
 //! - [`backfill`]: replaying past months exactly as the daily run would have;
 //! - [`activity`]: S3 activity counts and their findings;
+//! - [`coverage`]: trail coverage, guard rails and GuardDuty, joined to a run's report;
 //! - [`import`]: saved Cost Explorer responses into the store;
 //! - [`sync`]: bringing the store up to date with Cost Explorer, shared by the above;
 //! - [`notify`]: the one queue-and-deliver step every announcing job ends with;
@@ -15,6 +16,7 @@
 
 pub mod activity;
 pub mod backfill;
+pub mod coverage;
 pub mod daily;
 pub mod demo;
 pub mod import;

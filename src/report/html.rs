@@ -29,6 +29,8 @@ pub struct Replay<'a> {
     pub full: &'a [super::ReportIncident],
     /// Callers listed per incident.
     pub max_callers: usize,
+    /// The coverage read with the replay (with `[coverage]`).
+    pub coverage: Option<&'a crate::model::coverage::Coverage>,
 }
 
 /// Escape text for HTML content and attribute values (see `format::html`).
@@ -36,7 +38,7 @@ pub fn esc(s: &str) -> String {
     super::format::html(s)
 }
 
-const STYLE: &str = "body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;color:#1b1f24;padding:0 1em}
+pub(crate) const STYLE: &str = "body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;color:#1b1f24;padding:0 1em}
 h1{font-size:1.6em;margin-bottom:.2em}h2{margin-top:2em;border-bottom:1px solid #d0d7de;padding-bottom:.2em}
 table{border-collapse:collapse;margin:.8em 0}td,th{border:1px solid #d0d7de;padding:.3em .6em;text-align:right}
 th{background:#f6f8fa}td.l,th.l{text-align:left}.muted{color:#57606a}.chart{margin:1em 0 2em}
@@ -299,6 +301,9 @@ pub fn render(b: &Replay<'_>, detect: &DetectSettings) -> String {
         );
     }
     out.push_str("</table>");
+    if let Some(c) = b.coverage {
+        out.push_str(&super::coverage::html_section(c));
+    }
     // Charts.
     // Every family of every incident (a related family has its chart too).
     let families: Vec<&Incident> = b.incidents.iter().flat_map(|i| i.families()).collect();

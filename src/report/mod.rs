@@ -7,6 +7,7 @@
 //! string that came from AWS or a log is escaped by the renderer that knows the target's syntax.
 //! `[report]` (mode, runbook link) is read here.
 
+pub mod coverage;
 pub mod csv;
 pub mod format;
 pub mod html;
@@ -128,6 +129,13 @@ pub struct Report {
     /// How many of them no earlier run had announced.
     #[serde(skip)]
     pub activity_new: usize,
+    /// GuardDuty S3 findings updated on the evaluated day that no incident holds (with
+    /// `[coverage]`): the security part of the report.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guardduty: Vec<crate::model::coverage::GuardDutyFinding>,
+    /// The coverage read for this run (with `[coverage]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<crate::model::coverage::Coverage>,
     /// Callers listed per incident in messages (`cloudtrail.max_callers`).
     #[serde(skip)]
     pub max_callers: usize,
@@ -153,6 +161,8 @@ impl Report {
             verdicts: Vec::new(),
             activity: Vec::new(),
             activity_new: 0,
+            guardduty: Vec::new(),
+            coverage: None,
             max_callers: DEFAULT_MAX_CALLERS,
         }
     }
@@ -463,6 +473,11 @@ pub fn context(ctx: &crate::correlate::IncidentContext, max_callers: usize) -> C
     use format::display;
     use text::bytes;
     let mut out = ContextLines::default();
+    // GuardDuty's own conclusions lead the security lines, never dropped.
+    let findings: Vec<String> = ctx.guardduty.iter().map(guardduty_line).collect();
+    let n_findings = findings.len().min(bounds::HIGH_CHANGES);
+    out.more_high_changes = findings.len() - n_findings;
+    out.high_changes = findings.into_iter().take(n_findings).collect();
     if let Some(e) = &ctx.error {
         out.error = Some(format!(
             "Correlation unavailable: CloudTrail could not be read: {}",
@@ -470,7 +485,17 @@ pub fn context(ctx: &crate::correlate::IncidentContext, max_callers: usize) -> C
         ));
         return out;
     }
-    let Some(a) = &ctx.analysis else { return out };
+    let Some(a) = &ctx.analysis else {
+        // No trail read: the coverage alone says what could not have been named.
+        if let Some(r) = ctx
+            .coverage
+            .as_ref()
+            .and_then(crate::correlate::coverage_reason)
+        {
+            out.unattributed = Some(format!("Unattributed: {}", display(&r, bounds::ERROR)));
+        }
+        return out;
+    };
     if let Some(q) = &a.query {
         out.query = Some(format!(
             "CloudTrail queried in {} ({}): {} scanned, ${:.4}",
@@ -525,12 +550,10 @@ pub fn context(ctx: &crate::correlate::IncidentContext, max_callers: usize) -> C
         .iter()
         .filter(|e| e.severity >= Severity::High)
         .collect();
-    out.high_changes = high
-        .iter()
-        .take(bounds::HIGH_CHANGES)
-        .map(|e| change(e))
-        .collect();
-    out.more_high_changes = high.len().saturating_sub(bounds::HIGH_CHANGES);
+    let room = bounds::HIGH_CHANGES.saturating_sub(out.high_changes.len());
+    out.high_changes
+        .extend(high.iter().take(room).map(|e| change(e)));
+    out.more_high_changes += high.len().saturating_sub(room);
     for c in a.callers.iter().take(max_callers) {
         let mut line = format!(
             "{:.0}% of the excess, {}: {} from {} ({}) → {}",
@@ -578,6 +601,88 @@ pub fn context(ctx: &crate::correlate::IncidentContext, max_callers: usize) -> C
         }
     }
     out
+}
+
+/// The security part's lines beside S3 activity: GuardDuty's S3 findings no incident holds,
+/// and the coverage's high blind spots (at most `max` lines each, then "…and N more").
+pub fn security_lines(report: &Report, max: usize) -> Vec<String> {
+    use format::display;
+    let mut out: Vec<String> = report
+        .guardduty
+        .iter()
+        .take(max)
+        .map(guardduty_line)
+        .collect();
+    if report.guardduty.len() > max {
+        out.push(format!(
+            "…and {} more GuardDuty S3 findings",
+            report.guardduty.len() - max
+        ));
+    }
+    if let Some(c) = &report.coverage {
+        let high: Vec<_> = c
+            .blind_spots
+            .iter()
+            .filter(|b| b.severity == "high")
+            .collect();
+        for b in high.iter().take(max) {
+            out.push(format!(
+                "Blind spot in {}{}: {}",
+                display(&b.region, bounds::REGION),
+                b.bucket
+                    .as_deref()
+                    .map(|x| format!(" ({})", display(x, bounds::BUCKET)))
+                    .unwrap_or_default(),
+                display(&b.what, bounds::WHY)
+            ));
+        }
+        if high.len() > max {
+            out.push(format!(
+                "…and {} more blind spots (egresswatch coverage)",
+                high.len() - max
+            ));
+        }
+    }
+    out
+}
+
+/// One GuardDuty S3 finding, bounded: severity, type, buckets, principal, when, title.
+pub fn guardduty_line(f: &crate::model::coverage::GuardDutyFinding) -> String {
+    use format::display;
+    let buckets = if f.buckets.is_empty() {
+        String::new()
+    } else {
+        let named: Vec<String> = f
+            .buckets
+            .iter()
+            .take(3)
+            .map(|b| display(b, bounds::BUCKET))
+            .collect();
+        let more = f.buckets.len().saturating_sub(3);
+        format!(
+            " on {}{}",
+            named.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        )
+    };
+    let by = f
+        .principal
+        .as_deref()
+        .map(|p| format!(" by {}", display(p, bounds::PRINCIPAL)))
+        .unwrap_or_default();
+    format!(
+        "GuardDuty {} {}{buckets}{by} ({}×, {} to {}): {}",
+        f.severity_label(),
+        display(&f.kind, bounds::EVENT),
+        f.count.max(1),
+        display(&f.first_seen, bounds::EVENT),
+        display(&f.last_seen, bounds::EVENT),
+        display(&f.title, bounds::WHY)
+    )
 }
 
 /// [`context`]'s lines, in order.
@@ -719,6 +824,8 @@ pub(crate) mod fixture {
                         }),
                         analysis: Some(analysis),
                         error: None,
+                        coverage: None,
+                        guardduty: Vec::new(),
                     }),
                     incident: i,
                 }

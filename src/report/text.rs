@@ -112,6 +112,16 @@ pub fn render(r: &Report) -> String {
             );
         }
     }
+    let security = super::security_lines(r, 10);
+    if !security.is_empty() {
+        let _ = writeln!(out, "\n  Security ({}):", r.evaluated_day);
+        for l in &security {
+            let _ = writeln!(out, "    {}", clean(l));
+        }
+    }
+    if let Some(c) = &r.coverage {
+        let _ = writeln!(out, "\n{}", super::coverage::summary_text(c));
+    }
     let q = &r.quality;
     let _ = writeln!(
         out,

@@ -13,6 +13,7 @@ pub mod cloudtrail;
 pub mod cloudwatch;
 pub mod cost_explorer;
 pub mod posture;
+pub mod posture_settings;
 pub mod sql;
 
 use serde::Deserialize;

@@ -253,10 +253,26 @@ fn incident_sections(
     }
 }
 
-/// The "S3 activity" section, when the day has findings.
+/// The security part: S3 activity findings, GuardDuty's S3 findings no incident holds, and
+/// the coverage's high blind spots, when there are any.
 fn activity_block(report: &Report) -> Option<Value> {
-    if report.activity.is_empty() {
+    let security = crate::report::security_lines(report, 5);
+    if report.activity.is_empty() && security.is_empty() {
         return None;
+    }
+    if report.activity.is_empty() {
+        let lines: Vec<String> = security
+            .iter()
+            .map(|l| format!("• {}", mrkdwn(l)))
+            .collect();
+        let text = format!(
+            "*Security on {}*\n{}",
+            report.evaluated_day,
+            lines.join("\n")
+        );
+        return Some(
+            json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(&text, MAX_SECTION_CHARS)}}),
+        );
     }
     let lines: Vec<String> = report
         .activity
@@ -272,6 +288,9 @@ fn activity_block(report: &Report) -> Option<Value> {
     );
     if more > 0 {
         text.push_str(&format!("\n…and {more} more"));
+    }
+    for l in &security {
+        text.push_str(&format!("\n• {}", mrkdwn(l)));
     }
     Some(
         json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(&text, MAX_SECTION_CHARS)}}),

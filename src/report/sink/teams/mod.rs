@@ -259,8 +259,20 @@ pub fn digest(report: &Report) -> Value {
 
 /// The S3 activity findings of the evaluated day (first ten), or nothing.
 fn activity_items(report: &Report) -> Vec<Value> {
+    let security: Vec<Value> = crate::report::security_lines(report, 5)
+        .iter()
+        .map(|l| json!({"type": "TextBlock", "wrap": true, "text": escape(l)}))
+        .collect();
     if report.activity.is_empty() {
-        return Vec::new();
+        if security.is_empty() {
+            return Vec::new();
+        }
+        let mut out = vec![text(
+            format!("Security on {}", report.evaluated_day),
+            json!({"weight": "Bolder"}),
+        )];
+        out.extend(security);
+        return out;
     }
     let facts: Vec<Value> = report
         .activity
@@ -279,6 +291,7 @@ fn activity_items(report: &Report) -> Vec<Value> {
     if more > 0 {
         out.push(text(format!("…and {more} more"), json!({"isSubtle": true})));
     }
+    out.extend(security);
     out
 }
 

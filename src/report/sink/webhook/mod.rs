@@ -45,6 +45,8 @@ pub fn document(report: &Report, incidents: &[Incident], id: &str) -> Value {
         "data_quality": report.quality,
         // S3 activity findings (added within v1; `[]` without `[activity]`).
         "activity": report.activity,
+        // GuardDuty S3 findings no incident holds (added within v1; `[]` without `[coverage]`).
+        "guardduty": report.guardduty,
     });
     doc
 }

@@ -1,0 +1,221 @@
+//! Coverage on a run: read the account's posture once, judge it, and join it to the report —
+//! each incident learns which buckets of its region can be attributed and GuardDuty's S3
+//! findings for its window; findings no incident holds go to the report's security part.
+//!
+//! The posture comes through [`PostureSource`]: AWS ([`AwsPosture`]) on a real run, a saved
+//! inventory ([`SavedPosture`]) for the demo and `coverage --inventory`. Nothing read here
+//! fails a run: a posture that cannot be read is logged and the report goes out without it.
+
+use anyhow::Context;
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::correlate::IncidentContext;
+use crate::model::coverage::{Coverage, GuardDutyFinding, Inventory};
+use crate::report::Report;
+use crate::sources::posture_settings::CoverageSettings;
+
+/// Where the posture comes from.
+#[allow(async_fn_in_trait)]
+pub trait PostureSource {
+    /// The inventory of the account, for `regions`.
+    async fn inventory(
+        &self,
+        regions: &[String],
+        settings: &CoverageSettings,
+    ) -> anyhow::Result<Inventory>;
+    /// GuardDuty's S3 findings in `region` for `account`, updated within `[from, to)`.
+    async fn findings(
+        &self,
+        region: &str,
+        account: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<GuardDutyFinding>>;
+}
+
+/// AWS, through the SDK, with the config's profile.
+pub struct AwsPosture {
+    pub profile: Option<String>,
+}
+
+impl PostureSource for AwsPosture {
+    async fn inventory(
+        &self,
+        regions: &[String],
+        settings: &CoverageSettings,
+    ) -> anyhow::Result<Inventory> {
+        let mut inv = crate::sources::posture::collect(self.profile.as_deref(), regions).await?;
+        if !settings.guardduty {
+            inv.guardduty.clear();
+        }
+        if !settings.service_control_policies {
+            inv.scps = None;
+        }
+        Ok(inv)
+    }
+
+    async fn findings(
+        &self,
+        region: &str,
+        account: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<GuardDutyFinding>> {
+        crate::sources::posture::guardduty_findings(
+            self.profile.as_deref(),
+            region,
+            account,
+            from,
+            to,
+        )
+        .await
+    }
+}
+
+/// A saved posture: an inventory and GuardDuty findings as JSON (`{"inventory": …,
+/// "findings": […]}`, or an inventory alone).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SavedPosture {
+    pub inventory: Inventory,
+    #[serde(default)]
+    pub findings: Vec<GuardDutyFinding>,
+}
+
+impl SavedPosture {
+    /// Read a saved posture: the whole document, or an inventory alone.
+    pub fn parse(text: &str) -> anyhow::Result<SavedPosture> {
+        let v: serde_json::Value = serde_json::from_str(text).context("not JSON")?;
+        if v.get("inventory").is_some() {
+            serde_json::from_value(v).context("not a saved posture ({inventory, findings})")
+        } else {
+            Ok(SavedPosture {
+                inventory: serde_json::from_value(v).context("not an inventory")?,
+                findings: Vec::new(),
+            })
+        }
+    }
+}
+
+impl PostureSource for SavedPosture {
+    async fn inventory(
+        &self,
+        _regions: &[String],
+        _settings: &CoverageSettings,
+    ) -> anyhow::Result<Inventory> {
+        Ok(self.inventory.clone())
+    }
+
+    async fn findings(
+        &self,
+        region: &str,
+        account: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<GuardDutyFinding>> {
+        let within = |t: &str| {
+            DateTime::parse_from_rfc3339(t)
+                .map(|t| t.with_timezone(&Utc))
+                .is_ok_and(|t| t >= from && t < to)
+        };
+        Ok(self
+            .findings
+            .iter()
+            .filter(|f| f.region == region && f.account == account && within(&f.last_seen))
+            .cloned()
+            .collect())
+    }
+}
+
+/// The regions a run looks at: the configured ones, else those of `fallback`.
+pub fn regions_for(
+    settings: &CoverageSettings,
+    fallback: impl IntoIterator<Item = String>,
+) -> Vec<String> {
+    let mut out: Vec<String> = if settings.regions.is_empty() {
+        fallback.into_iter().collect()
+    } else {
+        settings.regions.clone()
+    };
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Read and judge the posture.
+pub async fn coverage<P: PostureSource>(
+    posture: &P,
+    regions: &[String],
+    settings: &CoverageSettings,
+) -> anyhow::Result<Coverage> {
+    let inv = posture.inventory(regions, settings).await?;
+    Ok(crate::correlate::coverage::evaluate(&inv))
+}
+
+fn day_start(d: NaiveDate) -> DateTime<Utc> {
+    crate::model::units::midnight(d)
+}
+
+/// Join the posture to a run's report: the coverage, each incident's region coverage and
+/// GuardDuty findings (its account, region and days), and the findings of the evaluated day
+/// no incident holds. Runs before the trail is read, so that the reconciliation can name
+/// the buckets no trail records.
+pub async fn attach_posture<P: PostureSource>(
+    settings: &CoverageSettings,
+    posture: &P,
+    report: &mut Report,
+) {
+    let regions = regions_for(
+        settings,
+        report.incidents.iter().map(|r| r.incident.region.clone()),
+    );
+    let cov = match coverage(posture, &regions, settings).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), "coverage: the posture could not be read");
+            return;
+        }
+    };
+    let day = report.evaluated_day;
+    let mut held: Vec<String> = Vec::new();
+    for ri in &mut report.incidents {
+        let i = &ri.incident;
+        let mut ctx = ri.cloudtrail.take().unwrap_or_else(IncidentContext::unread);
+        ctx.coverage = cov.region(&i.account, &i.region);
+        if settings.guardduty {
+            let (from, to) = (day_start(i.start), day_start(i.day + Days::new(1)));
+            match posture.findings(&i.region, &i.account, from, to).await {
+                Ok(f) => {
+                    held.extend(f.iter().map(|f| f.id.clone()));
+                    ctx.guardduty = f;
+                }
+                Err(e) => tracing::warn!(
+                    error = %format!("{e:#}"),
+                    region = %i.region,
+                    "GuardDuty findings could not be read"
+                ),
+            }
+        }
+        ri.cloudtrail = Some(ctx);
+    }
+    if settings.guardduty && !cov.account.is_empty() {
+        let (from, to) = (day_start(day), day_start(day + Days::new(1)));
+        for region in &regions {
+            match posture.findings(region, &cov.account, from, to).await {
+                Ok(f) => report
+                    .guardduty
+                    .extend(f.into_iter().filter(|f| !held.contains(&f.id))),
+                Err(e) => tracing::warn!(
+                    error = %format!("{e:#}"),
+                    region = %region,
+                    "GuardDuty findings could not be read"
+                ),
+            }
+        }
+        report
+            .guardduty
+            .sort_by(|a, b| b.severity.total_cmp(&a.severity).then(a.id.cmp(&b.id)));
+        report.guardduty.dedup_by(|a, b| a.id == b.id);
+    }
+    report.coverage = Some(cov);
+}
