@@ -93,6 +93,15 @@ fn scp(b: &BucketCoverage, scps_read: bool) -> String {
     actions.join(",")
 }
 
+/// The request metrics filters, or `none` (no early warning for the bucket).
+fn metrics(b: &BucketCoverage) -> String {
+    if b.request_metrics.is_empty() {
+        "none".to_string()
+    } else {
+        b.request_metrics.join("; ")
+    }
+}
+
 /// One line for a text cell: cleaned, bounded.
 fn cell(s: &str, max: usize) -> String {
     terminal(&display(s, max))
@@ -133,11 +142,7 @@ pub fn table(c: &Coverage) -> String {
         "bucket", "region", "trail", "metrics", "BPA", "public", "versioning", "MFA", "GD"
     );
     for b in &c.buckets {
-        let metrics = if b.request_metrics.is_empty() {
-            "none".to_string()
-        } else {
-            b.request_metrics.join("; ")
-        };
+        let metrics = metrics(b);
         let _ = writeln!(
             out,
             "{:<40} {:<15} {:<8} {:<14} {:<10} {:<7} {:<10} {:<4} {:<4} {}",
@@ -236,11 +241,7 @@ pub fn html_section(c: &Coverage) -> String {
     }
     out.push_str("<h3>Buckets</h3><table><tr><th class=\"l\">bucket</th><th class=\"l\">region</th><th class=\"l\">GetObject recorded</th><th class=\"l\">request metrics</th><th class=\"l\">Block Public Access</th><th>public</th><th class=\"l\">versioning</th><th>MFA delete</th><th>GuardDuty S3</th><th class=\"l\">SCP denies</th></tr>");
     for b in &c.buckets {
-        let metrics = if b.request_metrics.is_empty() {
-            "none".to_string()
-        } else {
-            b.request_metrics.join("; ")
-        };
+        let metrics = metrics(b);
         let _ = write!(
             out,
             "<tr data-bucket=\"{}\" data-attribution=\"{}\"><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}<br><span class=\"muted\">{}</span></td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td></tr>",
