@@ -5,6 +5,8 @@
 //!   [`sql`]: the engines (Athena, CloudTrail Lake) that run the same analysis as SQL where the
 //!   trail already is.
 //! - [`cloudwatch`]: hourly S3 request metrics per bucket.
+//! - [`posture`]: the account's posture as AWS states it (buckets' guard rails, trails and their
+//!   selectors, GuardDuty, service control policies), and GuardDuty's S3 findings.
 //!
 //! Sources speak the model's vocabulary and know nothing of the store, the detector or the
 //! report. `[aws]` (the profile every client uses) is read here.

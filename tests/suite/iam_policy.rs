@@ -36,6 +36,43 @@ const ACTIONS: &[(&str, &[&str])] = &[
     ("stop_query_execution", &["athena:StopQueryExecution"]),
     ("start_query", &["cloudtrail:StartQuery"]),
     ("cancel_query", &["cloudtrail:CancelQuery"]),
+    // The posture (sources::posture). GetCallerIdentity needs no permission.
+    ("get_caller_identity", &[]),
+    ("list_buckets", &["s3:ListAllMyBuckets"]),
+    ("get_bucket_location", &["s3:GetBucketLocation"]),
+    // S3's (a bucket's) and s3control's (the account's): one method name, two clients.
+    (
+        "get_public_access_block",
+        &[
+            "s3:GetBucketPublicAccessBlock",
+            "s3:GetAccountPublicAccessBlock",
+        ],
+    ),
+    ("get_bucket_policy_status", &["s3:GetBucketPolicyStatus"]),
+    ("get_bucket_versioning", &["s3:GetBucketVersioning"]),
+    (
+        "list_bucket_metrics_configurations",
+        &["s3:GetMetricsConfiguration"],
+    ),
+    ("describe_trails", &["cloudtrail:DescribeTrails"]),
+    ("get_trail_status", &["cloudtrail:GetTrailStatus"]),
+    ("get_event_selectors", &["cloudtrail:GetEventSelectors"]),
+    (
+        "list_event_data_stores",
+        &["cloudtrail:ListEventDataStores"],
+    ),
+    ("get_event_data_store", &["cloudtrail:GetEventDataStore"]),
+    ("list_detectors", &["guardduty:ListDetectors"]),
+    ("get_detector", &["guardduty:GetDetector"]),
+    ("list_findings", &["guardduty:ListFindings"]),
+    ("get_findings", &["guardduty:GetFindings"]),
+    ("list_policies", &["organizations:ListPolicies"]),
+    ("describe_policy", &["organizations:DescribePolicy"]),
+    (
+        "list_targets_for_policy",
+        &["organizations:ListTargetsForPolicy"],
+    ),
+    ("list_parents", &["organizations:ListParents"]),
 ];
 
 /// Client methods that are Rust, not AWS operations.

@@ -22,6 +22,7 @@ mod hostile_trail;
 mod iam_policy;
 mod layers;
 mod ops;
+mod posture;
 mod pushdown;
 mod pushdown_mocks;
 mod reference;

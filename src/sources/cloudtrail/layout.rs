@@ -201,10 +201,16 @@ pub async fn s3_client(profile: Option<&str>) -> aws_sdk_s3::Client {
     if let Some(p) = profile {
         loader = loader.profile_name(p);
     }
-    let conf = loader.load().await;
-    let custom_endpoint = std::env::var_os("AWS_ENDPOINT_URL").is_some()
+    s3_client_from(&loader.load().await)
+}
+
+/// An S3 client from a loaded configuration, path-style when an endpoint is overridden (in the
+/// configuration or the environment).
+pub fn s3_client_from(conf: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    let custom_endpoint = conf.endpoint_url().is_some()
+        || std::env::var_os("AWS_ENDPOINT_URL").is_some()
         || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
-    let s3conf = aws_sdk_s3::config::Builder::from(&conf)
+    let s3conf = aws_sdk_s3::config::Builder::from(conf)
         .force_path_style(custom_endpoint)
         .build();
     aws_sdk_s3::Client::from_conf(s3conf)

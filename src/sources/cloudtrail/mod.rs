@@ -409,7 +409,7 @@ pub async fn scan<C: Consumer>(
     }
 }
 
-pub use layout::s3_client;
+pub use layout::{s3_client, s3_client_from};
 
 #[cfg(test)]
 mod tests {
