@@ -269,9 +269,11 @@ pub struct Coverage {
 pub enum Attribution {
     /// Every GetObject is recorded by at least one logging trail or event data store.
     Full,
-    /// Only some keys (prefix selectors), or only through a trail that is not logging now.
+    /// Only some keys (prefix or ARN selectors), or only some calls (a selector on another
+    /// field, such as `userIdentity.arn`).
     Partial,
-    /// No trail records its GetObject data events.
+    /// No logging trail records its GetObject data events (a trail that would, but is not
+    /// logging, counts for nothing: its fix is to start it).
     None,
     /// The selectors could not be read.
     Unknown,

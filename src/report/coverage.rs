@@ -173,10 +173,11 @@ pub fn table(c: &Coverage) -> String {
     out
 }
 
-/// A few lines for the daily text report: counts and the high blind spots.
+/// One line for the daily text report: the counts (the high blind spots are in its security
+/// part).
 pub fn summary_text(c: &Coverage) -> String {
     let count = |a: Attribution| c.buckets.iter().filter(|b| b.attribution == a).count();
-    let mut out = format!(
+    format!(
         "  Coverage (account {}, read {}): {} bucket(s); GetObject recorded for {}, partly {}, not {}, unknown {}; {} blind spot(s) (egresswatch coverage)",
         cell(&c.account, 40),
         cell(&c.collected_at, 40),
@@ -186,26 +187,7 @@ pub fn summary_text(c: &Coverage) -> String {
         count(Attribution::None),
         count(Attribution::Unknown),
         c.blind_spots.len()
-    );
-    for b in c
-        .blind_spots
-        .iter()
-        .filter(|b| b.severity == "high")
-        .take(5)
-    {
-        let _ = write!(
-            out,
-            "\n    [{}] {}{}: {}",
-            b.severity,
-            cell(&b.region, 30),
-            b.bucket
-                .as_deref()
-                .map(|x| format!(" {}", cell(x, 80)))
-                .unwrap_or_default(),
-            cell(&b.what, 300)
-        );
-    }
-    out
+    )
 }
 
 /// The coverage as an HTML section (`<h2>Coverage</h2>…`), for the backfill report and the

@@ -135,6 +135,41 @@ fn demo_runs_offline_and_names_the_planted_spike() {
         stdout.contains("finance: $") && stdout.contains("excess by month end"),
         "{stdout}"
     );
+    // The coverage: the organisation trail's advanced selector excludes reports-archive, so
+    // the incident names it as the bucket whose bytes cannot be attributed; GuardDuty's
+    // finding inside the incident's window leads its security lines; the one no incident holds
+    // is in the security part; the coverage section closes the report.
+    assert!(
+        stdout.contains("no trail records GetObject on 1 bucket(s) of eu-west-1")
+            && stdout.contains("reports-archive (")
+            && stdout.contains("NotStartsWith"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("GuardDuty high Exfiltration:S3/AnomalousBehavior on prod-analytics"),
+        "{stdout}"
+    );
+    let security = stdout
+        .find("Security (2026-11-25)")
+        .expect("a security part");
+    assert!(stdout[security..].contains("Discovery:S3/AnomalousBehavior on legacy-uploads"));
+    assert!(
+        stdout.contains("Coverage (account 111111111111, read 2026-11-26T06:00:00Z): 4 bucket(s)"),
+        "{stdout}"
+    );
+    let cov: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("coverage.json")).unwrap()).unwrap();
+    assert_eq!(cov["schema"], "egresswatch.coverage/v1");
+    let not: Vec<&str> = cov["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["attribution"] == "none")
+        .map(|b| b["bucket"].as_str().unwrap())
+        .collect();
+    assert_eq!(not, ["reports-archive"], "{cov}");
+    let html = std::fs::read_to_string(out_dir.join("coverage.html")).unwrap();
+    assert!(html.contains("<h2 id=\"coverage\">Coverage</h2>"));
     for f in [
         "report.txt",
         "run.json",
@@ -142,6 +177,8 @@ fn demo_runs_offline_and_names_the_planted_spike() {
         "teams-message.json",
         "webhook.json",
         "egresswatch.db",
+        "coverage.json",
+        "coverage.html",
     ] {
         assert!(out_dir.join(f).exists(), "{f} written");
         assert!(stdout.contains(f), "stdout names {f}");

@@ -13,6 +13,7 @@ mod backfill;
 mod cli;
 mod cloudtrail;
 mod cloudwatch;
+mod coverage;
 mod daily_run;
 mod delivery;
 mod detect_cli;
