@@ -146,3 +146,146 @@ fn a_broken_inventory_is_one_line_and_exit_2() {
     let out = bin.run(&["coverage", "--region", "not a region"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The "done when", end to end against moto: an organisation trail whose advanced
+/// selector excludes one bucket (`beta-eu`, planted by `posture::plant` with a public bucket,
+/// a prefix-only basic trail and an SCP denying DeleteBucket). `coverage --format json` marks
+/// exactly that bucket as not attributable, and the daily run's incident in its region says
+/// its bytes cannot be named, instead of guessing.
+#[test]
+fn the_excluded_bucket_is_named_by_coverage_and_by_the_incident_in_its_region() {
+    use crate::common::trail::{day_dir, file_name, get_object, gz, records_file, write, Who};
+    use crate::common::{ce_response, day, Moto, Spike, MOTO_ACCOUNT};
+    use chrono::Days;
+    use egresswatch::sources::posture::PostureClients;
+    let moto = Moto::start();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let conf = crate::posture::moto_config(&moto.url).await;
+        let regions = vec!["us-east-1".to_string(), "eu-west-1".to_string()];
+        crate::posture::plant(&PostureClients::from_config(&conf, &regions)).await;
+    });
+    let bin = Bin::new(&moto.url);
+
+    // 1. The coverage, read from moto by the binary.
+    let v = bin.run_json(
+        &[
+            "coverage",
+            "--region",
+            "eu-west-1",
+            "--region",
+            "us-east-1",
+            "--format",
+            "json",
+        ],
+        0,
+    );
+    assert_eq!(v["account"], MOTO_ACCOUNT);
+    let not: Vec<&str> = v["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["attribution"] != "full")
+        .map(|b| b["bucket"].as_str().unwrap())
+        .collect();
+    assert_eq!(not, ["beta-eu"], "{v:#}");
+    assert_eq!(v["buckets"][0]["attribution"], "none");
+    assert!(v["scps_read"].as_bool().unwrap(), "{v:#}");
+    // What moto cannot answer is listed, never guessed (the account's access block).
+    assert!(
+        v["errors"]
+            .to_string()
+            .contains("s3:GetAccountPublicAccessBlock"),
+        "{}",
+        v["errors"]
+    );
+
+    // 2. A spike in eu-west-1 of the same account; the trail holds only an app's small reads.
+    let run_date = "2026-06-16";
+    let spike = day(run_date) - Days::new(1);
+    let (from, to) = (spike - Days::new(120), day(run_date));
+    let bill = ce_response(
+        from,
+        to,
+        to,
+        Some(Spike {
+            account: "111111111111",
+            usage_type: "EU-DataTransfer-Out-Bytes",
+            day: spike,
+            factor: 20.0,
+        }),
+        None,
+    );
+    // The bill of the account the credentials read (coverage is of that account).
+    let bill: Value =
+        serde_json::from_str(&bill.to_string().replace("111111111111", MOTO_ACCOUNT)).unwrap();
+    moto.queue_cost_and_usage(&[bill]);
+    let d = spike.to_string();
+    let mut records: Vec<Value> = (0..5)
+        .map(|i| {
+            get_object(
+                &format!("{d}T0{i}:00:00Z"),
+                Who::User("arn:aws:iam::123456789012:user/app"),
+                "10.0.0.5",
+                Some("aws-sdk-java/2.20.0"),
+                "trail-logs",
+                &format!("k{i}"),
+                json!(1_000),
+                false,
+                None,
+            )
+        })
+        .collect();
+    for r in &mut records {
+        r["recipientAccountId"] = json!(MOTO_ACCOUNT);
+    }
+    let root = bin.path("trail");
+    write(
+        &root,
+        &format!(
+            "{}{}",
+            day_dir(MOTO_ACCOUNT, "eu-west-1", &d),
+            file_name(MOTO_ACCOUNT, "eu-west-1", &d, 1)
+        ),
+        &gz(&records_file(&records)),
+    );
+    let cfg = bin.write_config(&format!(
+        "[cloudtrail]\nsource = \"{}\"\nbaseline_days = 3\n\n[coverage]\nregions = [\"eu-west-1\"]\n",
+        root.display()
+    ));
+    let run = bin.run_json(
+        &[
+            "run",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--date",
+            run_date,
+            "--format",
+            "json",
+        ],
+        0,
+    );
+    let i = &run["incidents"][0];
+    assert_eq!(i["region"], "eu-west-1", "{run:#}");
+    let ct = &i["cloudtrail"];
+    assert_eq!(
+        ct["coverage"]["not_attributable"][0][0], "beta-eu",
+        "{ct:#}"
+    );
+    assert_eq!(ct["coverage"]["attributable"], 0);
+    let reasons = ct["reconciliation"]["reasons"].to_string();
+    assert!(
+        reasons.contains("no trail records GetObject on 1 bucket(s) of eu-west-1")
+            && reasons.contains("beta-eu"),
+        "{reasons}"
+    );
+    assert!(
+        !reasons.contains("may cover only some buckets"),
+        "{reasons}"
+    );
+    // moto has no GuardDuty findings API: the run still delivers, with none.
+    assert!(ct["guardduty"].is_null(), "{ct:#}");
+}

@@ -22,7 +22,7 @@ use egresswatch::sources::posture::{collect_with, findings_with, PostureClients}
 
 const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
 
-async fn moto_config(url: &str) -> SdkConfig {
+pub(crate) async fn moto_config(url: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(url)
         .region(Region::new("us-east-1"))
@@ -56,7 +56,7 @@ fn account_public_access_block(account: &'static str) -> aws_sdk_s3control::Clie
 }
 
 /// Buckets, trails, detectors and an organisation in moto, as a test would expect to read them.
-async fn plant(clients: &PostureClients) -> String {
+pub(crate) async fn plant(clients: &PostureClients) -> String {
     use aws_sdk_cloudtrail::types::{
         AdvancedEventSelector, AdvancedFieldSelector, DataResource as CtData, EventSelector,
         ReadWriteType,
