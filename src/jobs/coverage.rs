@@ -219,3 +219,107 @@ pub async fn attach_posture<P: PostureSource>(
     }
     report.coverage = Some(cov);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::coverage::{Attribution, BucketFacts};
+    use crate::report::fixture::report;
+
+    fn finding(id: &str, account: &str, region: &str, last_seen: &str) -> GuardDutyFinding {
+        GuardDutyFinding {
+            id: id.into(),
+            kind: "Exfiltration:S3/AnomalousBehavior".into(),
+            severity: 8.0,
+            title: id.into(),
+            account: account.into(),
+            region: region.into(),
+            buckets: vec!["exports".into()],
+            principal: None,
+            first_seen: last_seen.into(),
+            last_seen: last_seen.into(),
+            count: 1,
+        }
+    }
+
+    /// Each incident gets its region's coverage and the findings of its account, region and
+    /// days; a finding of the evaluated day no incident holds goes to the security part; one
+    /// outside every window goes nowhere.
+    #[test]
+    fn findings_join_the_incident_whose_window_holds_them() {
+        // Incident 0: 111111111111, eu-west-1, 2026-06-14. Incident 1: 111111111112,
+        // us-east-1, 2026-06-13 .. 14.
+        let mut r = report(2);
+        let posture = SavedPosture {
+            inventory: Inventory {
+                account: "111111111111".into(),
+                collected_at: "2026-06-15T06:00:00Z".into(),
+                buckets: vec![BucketFacts {
+                    name: "exports".into(),
+                    region: "eu-west-1".into(),
+                    ..BucketFacts::default()
+                }],
+                ..Inventory::default()
+            },
+            findings: vec![
+                finding(
+                    "inside",
+                    "111111111111",
+                    "eu-west-1",
+                    "2026-06-14T10:00:00Z",
+                ),
+                finding(
+                    "week-before",
+                    "111111111111",
+                    "eu-west-1",
+                    "2026-06-07T10:00:00Z",
+                ),
+                finding(
+                    "other-region",
+                    "111111111111",
+                    "us-east-1",
+                    "2026-06-14T03:00:00Z",
+                ),
+                finding(
+                    "other-account",
+                    "999999999999",
+                    "eu-west-1",
+                    "2026-06-14T03:00:00Z",
+                ),
+            ],
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(attach_posture(
+            &CoverageSettings::default(),
+            &posture,
+            &mut r,
+        ));
+        let ctx0 = r.incidents[0].cloudtrail.as_ref().unwrap();
+        let ids: Vec<&str> = ctx0.guardduty.iter().map(|f| f.id.as_str()).collect();
+        assert_eq!(ids, ["inside"]);
+        let cov0 = ctx0
+            .coverage
+            .as_ref()
+            .expect("the incident's account was read");
+        assert_eq!(cov0.not_attributable[0].0, "exports");
+        // Another account's incident: no coverage (it is of the credentials' account).
+        let ctx1 = r.incidents[1].cloudtrail.as_ref().unwrap();
+        assert!(ctx1.coverage.is_none() && ctx1.guardduty.is_empty());
+        let rest: Vec<&str> = r.guardduty.iter().map(|f| f.id.as_str()).collect();
+        assert_eq!(rest, ["other-region"]);
+        let c = r.coverage.as_ref().unwrap();
+        assert_eq!(c.buckets[0].attribution, Attribution::None);
+    }
+
+    #[test]
+    fn a_saved_posture_is_the_whole_document_or_an_inventory_alone() {
+        let inv = r#"{"account":"1","collected_at":"t","regions":[],"trails":[],"event_data_stores":[],"buckets":[],"account_public_access_block":null,"guardduty":[],"scps":null,"org_path":[],"errors":[]}"#;
+        assert_eq!(SavedPosture::parse(inv).unwrap().inventory.account, "1");
+        let whole = format!(r#"{{"inventory":{inv},"findings":[]}}"#);
+        assert_eq!(SavedPosture::parse(&whole).unwrap().inventory.account, "1");
+        assert!(SavedPosture::parse("{\"account\": 1}").is_err());
+        assert!(SavedPosture::parse("[").is_err());
+    }
+}

@@ -854,6 +854,7 @@ pub(crate) mod fixture {
 
 #[cfg(test)]
 mod snapshots {
+    use super::context;
     use super::fixture::{incidents, report, HOSTILE};
     use super::sink::{slack, teams, webhook};
 
@@ -984,6 +985,67 @@ mod snapshots {
         );
         assert_eq!(hook["activity"][0]["count"], 304);
         assert_eq!(hook["kind"], "digest");
+    }
+
+    fn finding(id: &str, title: &str) -> crate::model::coverage::GuardDutyFinding {
+        crate::model::coverage::GuardDutyFinding {
+            id: id.into(),
+            kind: "Exfiltration:S3/AnomalousBehavior".into(),
+            severity: 8.0,
+            title: title.into(),
+            account: "111122223333".into(),
+            region: "eu-west-1".into(),
+            buckets: vec![HOSTILE.into()],
+            principal: Some(HOSTILE.into()),
+            first_seen: "2026-06-14T01:00:00Z".into(),
+            last_seen: "2026-06-14T02:00:00Z".into(),
+            count: 3,
+        }
+    }
+
+    /// GuardDuty's S3 findings that no incident holds make the security part of every sink,
+    /// hostile strings defused and an 8 KB title cut.
+    #[test]
+    fn guardduty_findings_without_an_incident_reach_every_sink_defused() {
+        let mut r = report(0);
+        let long = format!("{HOSTILE} {}", "x".repeat(8_000));
+        r.guardduty = vec![finding("gd-1", &long), finding("gd-2", "second")];
+        let slack = slack::digest(&r).to_string();
+        let teams = teams::digest(&r).to_string();
+        let hook = webhook::document(&r, &[], "egresswatch-webhook-digest-test");
+        for (sink, s) in [("slack", &slack), ("teams", &teams)] {
+            assert!(s.contains("Security on"), "{sink}: {s}");
+            // (Teams escapes `:` and `/`.)
+            assert!(
+                s.contains("GuardDuty high Exfiltration") && s.contains("AnomalousBehavior"),
+                "{sink}: {s}"
+            );
+            assert!(s.contains("second"), "{sink}: both findings");
+            assert!(!s.contains("<!channel>"), "{sink}: {s}");
+            assert!(!s.contains(&"x".repeat(1_000)), "{sink}: the title is cut");
+        }
+        assert!(!slack.contains("<https://evil"), "{slack}");
+        assert!(!teams.contains("](https://evil"), "{teams}");
+        assert_eq!(hook["guardduty"][1]["id"], "gd-2");
+        let text = super::text::render(&r);
+        assert!(text.contains("Security ("), "{text}");
+    }
+
+    /// An incident's own findings lead its security lines (before the control-plane changes).
+    #[test]
+    fn an_incidents_guardduty_findings_lead_its_context() {
+        let mut r = report(1);
+        let ctx = r.incidents[0].cloudtrail.as_mut().unwrap();
+        ctx.guardduty = vec![finding("gd-1", "inside the window")];
+        let lines = context(ctx, 5);
+        assert!(
+            lines.high_changes[0].starts_with("GuardDuty high Exfiltration:S3/AnomalousBehavior"),
+            "{:?}",
+            lines.high_changes
+        );
+        assert!(lines.high_changes.len() >= 2, "the changes follow");
+        let slack = slack::message(&r, &incidents(&r)).to_string();
+        assert!(slack.contains("inside the window"), "{slack}");
     }
 }
 

@@ -178,7 +178,7 @@ fn a_13_month_backfill_costs_one_request_per_page_and_finds_both_leaks() {
     std::fs::copy(out_dir.join("report.html"), keep.with_extension("html")).unwrap();
 }
 
-fn which_chromium() -> String {
+pub(crate) fn which_chromium() -> String {
     for c in ["/usr/bin/chromium", "/usr/bin/chromium-browser"] {
         if std::path::Path::new(c).exists() {
             return c.to_string();

@@ -147,18 +147,12 @@ fn a_broken_inventory_is_one_line_and_exit_2() {
     assert_eq!(out.status.code(), Some(2));
 }
 
-/// The "done when", end to end against moto: an organisation trail whose advanced
-/// selector excludes one bucket (`beta-eu`, planted by `posture::plant` with a public bucket,
-/// a prefix-only basic trail and an SCP denying DeleteBucket). `coverage --format json` marks
-/// exactly that bucket as not attributable, and the daily run's incident in its region says
-/// its bytes cannot be named, instead of guessing.
-#[test]
-fn the_excluded_bucket_is_named_by_coverage_and_by_the_incident_in_its_region() {
-    use crate::common::trail::{day_dir, file_name, get_object, gz, records_file, write, Who};
-    use crate::common::{ce_response, day, Moto, Spike, MOTO_ACCOUNT};
-    use chrono::Days;
+/// moto holding `posture::plant`'s account: buckets `alpha` (public), `beta-eu` (excluded by
+/// the organisation trail's advanced selector) and `trail-logs`, a prefix-only basic trail, an
+/// SCP denying DeleteBucket, GuardDuty detectors.
+fn planted_moto() -> crate::common::Moto {
     use egresswatch::sources::posture::PostureClients;
-    let moto = Moto::start();
+    let moto = crate::common::Moto::start();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -168,6 +162,20 @@ fn the_excluded_bucket_is_named_by_coverage_and_by_the_incident_in_its_region() 
         let regions = vec!["us-east-1".to_string(), "eu-west-1".to_string()];
         crate::posture::plant(&PostureClients::from_config(&conf, &regions)).await;
     });
+    moto
+}
+
+/// The "done when", end to end against moto: an organisation trail whose advanced
+/// selector excludes one bucket (`beta-eu`, planted by `posture::plant` with a public bucket,
+/// a prefix-only basic trail and an SCP denying DeleteBucket). `coverage --format json` marks
+/// exactly that bucket as not attributable, and the daily run's incident in its region says
+/// its bytes cannot be named, instead of guessing.
+#[test]
+fn the_excluded_bucket_is_named_by_coverage_and_by_the_incident_in_its_region() {
+    use crate::common::trail::{day_dir, file_name, get_object, gz, records_file, write, Who};
+    use crate::common::{ce_response, day, Spike, MOTO_ACCOUNT};
+    use chrono::Days;
+    let moto = planted_moto();
     let bin = Bin::new(&moto.url);
 
     // 1. The coverage, read from moto by the binary.
@@ -288,4 +296,68 @@ fn the_excluded_bucket_is_named_by_coverage_and_by_the_incident_in_its_region() 
     );
     // moto has no GuardDuty findings API: the run still delivers, with none.
     assert!(ct["guardduty"].is_null(), "{ct:#}");
+}
+
+/// `backfill` with `[coverage]`: report.html gains the Coverage section, and headless Chromium
+/// renders it with the excluded bucket marked.
+#[test]
+fn the_backfill_page_shows_the_coverage_in_a_real_browser() {
+    use crate::common::{ce_response, MOTO_ACCOUNT};
+    use chrono::Days;
+    let moto = planted_moto();
+    let today = chrono::Utc::now().date_naive();
+    let (from, to) = (today - Days::new(40), today - Days::new(1));
+    let bill = ce_response(from - Days::new(120), today, today, None, None);
+    let bill: Value =
+        serde_json::from_str(&bill.to_string().replace("111111111111", MOTO_ACCOUNT)).unwrap();
+    moto.queue_cost_and_usage(&[bill]);
+    let bin = Bin::new(&moto.url);
+    let cfg = bin.write_config("[coverage]\nregions = [\"eu-west-1\", \"us-east-1\"]\n");
+    let out_dir = bin.path("report");
+    let out = bin.run(&[
+        "backfill",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--from",
+        &from.to_string(),
+        "--to",
+        &to.to_string(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = out_dir.join("report.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("<h2 id=\"coverage\">Coverage</h2>"), "{html}");
+    let dom = std::process::Command::new(crate::backfill::which_chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--dump-dom",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            bin.path("chromium-profile").display()
+        ))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("running chromium");
+    assert!(
+        dom.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(
+        dom.contains("data-bucket=\"beta-eu\" data-attribution=\"NO\""),
+        "the browser's DOM marks the excluded bucket"
+    );
+    assert!(dom.contains("data-bucket=\"alpha\" data-attribution=\"yes\""));
 }
