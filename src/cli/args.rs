@@ -266,6 +266,10 @@ pub struct CoverageArgs {
     /// A region to look at (repeatable) [default: `coverage.regions`, else the SDK's region].
     #[arg(long = "region", value_name = "REGION")]
     pub regions: Vec<String>,
+    /// Another linked account, read through `coverage.role_name` [default: the credentials'
+    /// own account].
+    #[arg(long, value_name = "ID")]
+    pub account: Option<String>,
     /// Judge a saved inventory (JSON, as --save-inventory writes it) instead of reading AWS.
     #[arg(long, value_name = "FILE")]
     pub inventory: Option<PathBuf>,

@@ -789,6 +789,20 @@ fn cmd_coverage(a: CoverageArgs) -> Result<()> {
     use crate::sources::posture_settings::is_region_name;
     let cfg = load_config(&a.config)?;
     let settings = cfg.coverage.clone().unwrap_or_default();
+    if let Some(bad) = a
+        .account
+        .as_deref()
+        .filter(|x| !crate::sources::posture_settings::is_account_id(x))
+    {
+        return Err(Error::config(format!(
+            "--account `{bad}` is not an account ID (12 digits)"
+        )));
+    }
+    if a.account.is_some() && a.inventory.is_none() && settings.role_name.is_none() {
+        return Err(Error::config(
+            "--account needs a role to assume in that account: set coverage.role_name",
+        ));
+    }
     if let Some(bad) = a.regions.iter().find(|r| !is_region_name(r)) {
         return Err(Error::config(format!(
             "--region `{bad}` is not a region name (like eu-west-1)"
@@ -809,7 +823,8 @@ fn cmd_coverage(a: CoverageArgs) -> Result<()> {
                 .map_err(|e| Error::config(format!("--inventory {}: {e}", path.display())))?;
             let saved = SavedPosture::parse(&text)
                 .map_err(|e| Error::config(format!("--inventory {}: {e:#}", path.display())))?;
-            rt.block_on(coverage(&saved, &regions, &settings))?
+            rt.block_on(coverage(&saved, a.account.as_deref(), &regions, &settings))
+                .map_err(|e| Error::config(format!("--inventory {}: {e:#}", path.display())))?
         }
         None => {
             if regions.is_empty() {
@@ -821,7 +836,13 @@ fn cmd_coverage(a: CoverageArgs) -> Result<()> {
                 let aws = AwsPosture {
                     profile: cfg.aws_profile.clone(),
                 };
-                crate::jobs::coverage::PostureSource::inventory(&aws, &regions, &settings).await
+                crate::jobs::coverage::PostureSource::inventory(
+                    &aws,
+                    a.account.as_deref(),
+                    &regions,
+                    &settings,
+                )
+                .await
             })?;
             if let Some(path) = &a.save_inventory {
                 let body = serde_json::to_string_pretty(&inv).map_err(anyhow::Error::from)?;

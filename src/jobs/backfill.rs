@@ -207,7 +207,7 @@ impl Backfill {
             set: &self.set,
             full: &report.incidents,
             max_callers: report.max_callers,
-            coverage: report.coverage.as_ref(),
+            coverage: &report.coverage,
         }
     }
 }

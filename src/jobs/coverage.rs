@@ -18,9 +18,10 @@ use crate::sources::posture_settings::CoverageSettings;
 /// Where the posture comes from.
 #[allow(async_fn_in_trait)]
 pub trait PostureSource {
-    /// The inventory of the account, for `regions`.
+    /// The inventory of `account` (`None`: the one the credentials belong to), for `regions`.
     async fn inventory(
         &self,
+        account: Option<&str>,
         regions: &[String],
         settings: &CoverageSettings,
     ) -> anyhow::Result<Inventory>;
@@ -42,10 +43,27 @@ pub struct AwsPosture {
 impl PostureSource for AwsPosture {
     async fn inventory(
         &self,
+        account: Option<&str>,
         regions: &[String],
         settings: &CoverageSettings,
     ) -> anyhow::Result<Inventory> {
-        let mut inv = crate::sources::posture::collect(self.profile.as_deref(), regions).await?;
+        use crate::sources::posture_settings::role_arn;
+        let role = match (account, &settings.role_name) {
+            (None, _) => None,
+            (Some(a), Some(name)) => Some(role_arn(a, name)),
+            (Some(a), None) => anyhow::bail!(
+                "account {a} is not the credentials' own: name a role to assume in it (coverage.role_name)"
+            ),
+        };
+        let mut inv =
+            crate::sources::posture::collect_as(self.profile.as_deref(), regions, role.as_deref())
+                .await?;
+        if let Some(a) = account.filter(|a| *a != inv.account) {
+            anyhow::bail!(
+                "the role assumed for account {a} belongs to {}",
+                inv.account
+            );
+        }
         if !settings.guardduty {
             inv.guardduty.clear();
         }
@@ -100,10 +118,19 @@ impl SavedPosture {
 impl PostureSource for SavedPosture {
     async fn inventory(
         &self,
+        account: Option<&str>,
         _regions: &[String],
         _settings: &CoverageSettings,
     ) -> anyhow::Result<Inventory> {
-        Ok(self.inventory.clone())
+        match account {
+            Some(a) if a != self.inventory.account => {
+                anyhow::bail!(
+                    "the saved inventory is of account {}, not {a}",
+                    self.inventory.account
+                )
+            }
+            _ => Ok(self.inventory.clone()),
+        }
     }
 
     async fn findings(
@@ -142,14 +169,49 @@ pub fn regions_for(
     out
 }
 
-/// Read and judge the posture.
+/// Read and judge the posture of `account` (`None`: the credentials' own).
 pub async fn coverage<P: PostureSource>(
     posture: &P,
+    account: Option<&str>,
     regions: &[String],
     settings: &CoverageSettings,
 ) -> anyhow::Result<Coverage> {
-    let inv = posture.inventory(regions, settings).await?;
+    let inv = posture.inventory(account, regions, settings).await?;
     Ok(crate::correlate::coverage::evaluate(&inv))
+}
+
+/// The coverage of the credentials' account and, with `coverage.role_name`, of every other
+/// account in `accounts` (each read through its role). An account that cannot be read is
+/// logged and left out: its incidents keep the generic reason.
+pub async fn coverages<P: PostureSource>(
+    posture: &P,
+    accounts: &[String],
+    regions: &[String],
+    settings: &CoverageSettings,
+) -> Vec<Coverage> {
+    let mut out = Vec::new();
+    match coverage(posture, None, regions, settings).await {
+        Ok(c) => out.push(c),
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), "coverage: the posture could not be read")
+        }
+    }
+    if settings.role_name.is_some() {
+        for a in accounts {
+            if out.iter().any(|c| c.account == *a) {
+                continue;
+            }
+            match coverage(posture, Some(a), regions, settings).await {
+                Ok(c) => out.push(c),
+                Err(e) => tracing::warn!(
+                    error = %format!("{e:#}"),
+                    account = %a,
+                    "coverage: the account's posture could not be read"
+                ),
+            }
+        }
+    }
+    out
 }
 
 fn day_start(d: NaiveDate) -> DateTime<Utc> {
@@ -169,19 +231,23 @@ pub async fn attach_posture<P: PostureSource>(
         settings,
         report.incidents.iter().map(|r| r.incident.region.clone()),
     );
-    let cov = match coverage(posture, &regions, settings).await {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::warn!(error = %format!("{e:#}"), "coverage: the posture could not be read");
-            return;
-        }
+    let mut accounts: Vec<String> = report
+        .incidents
+        .iter()
+        .map(|r| r.incident.account.clone())
+        .collect();
+    accounts.sort();
+    accounts.dedup();
+    let covs = coverages(posture, &accounts, &regions, settings).await;
+    let Some(own) = covs.first().map(|c| c.account.clone()) else {
+        return;
     };
     let day = report.evaluated_day;
     let mut held: Vec<String> = Vec::new();
     for ri in &mut report.incidents {
         let i = &ri.incident;
         let mut ctx = ri.cloudtrail.take().unwrap_or_else(IncidentContext::unread);
-        ctx.coverage = cov.region(&i.account, &i.region);
+        ctx.coverage = covs.iter().find_map(|c| c.region(&i.account, &i.region));
         if settings.guardduty {
             let (from, to) = (day_start(i.start), day_start(i.day + Days::new(1)));
             match posture.findings(&i.region, &i.account, from, to).await {
@@ -198,10 +264,10 @@ pub async fn attach_posture<P: PostureSource>(
         }
         ri.cloudtrail = Some(ctx);
     }
-    if settings.guardduty && !cov.account.is_empty() {
+    if settings.guardduty {
         let (from, to) = (day_start(day), day_start(day + Days::new(1)));
         for region in &regions {
-            match posture.findings(region, &cov.account, from, to).await {
+            match posture.findings(region, &own, from, to).await {
                 Ok(f) => report
                     .guardduty
                     .extend(f.into_iter().filter(|f| !held.contains(&f.id))),
@@ -217,7 +283,7 @@ pub async fn attach_posture<P: PostureSource>(
             .sort_by(|a, b| b.severity.total_cmp(&a.severity).then(a.id.cmp(&b.id)));
         report.guardduty.dedup_by(|a, b| a.id == b.id);
     }
-    report.coverage = Some(cov);
+    report.coverage = covs;
 }
 
 #[cfg(test)]
@@ -309,8 +375,8 @@ mod tests {
         assert!(ctx1.coverage.is_none() && ctx1.guardduty.is_empty());
         let rest: Vec<&str> = r.guardduty.iter().map(|f| f.id.as_str()).collect();
         assert_eq!(rest, ["other-region"]);
-        let c = r.coverage.as_ref().unwrap();
-        assert_eq!(c.buckets[0].attribution, Attribution::None);
+        assert_eq!(r.coverage.len(), 1, "no role: only the own account");
+        assert_eq!(r.coverage[0].buckets[0].attribution, Attribution::None);
     }
 
     #[test]

@@ -275,7 +275,7 @@ pub async fn run_demo(out: &Path) -> anyhow::Result<DemoOutput> {
     };
     files.push(write("report.txt", text.clone())?);
     files.push(write("run.json", serde_json::to_string_pretty(&outcome)?)?);
-    if let Some(c) = &report.coverage {
+    if let Some(c) = report.coverage.first() {
         files.push(write(
             "coverage.html",
             crate::report::coverage::html_page(c),

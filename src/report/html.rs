@@ -29,8 +29,8 @@ pub struct Replay<'a> {
     pub full: &'a [super::ReportIncident],
     /// Callers listed per incident.
     pub max_callers: usize,
-    /// The coverage read with the replay (with `[coverage]`).
-    pub coverage: Option<&'a crate::model::coverage::Coverage>,
+    /// The coverage read with the replay, per account (with `[coverage]`).
+    pub coverage: &'a [crate::model::coverage::Coverage],
 }
 
 /// Escape text for HTML content and attribute values (see `format::html`).
@@ -301,7 +301,7 @@ pub fn render(b: &Replay<'_>, detect: &DetectSettings) -> String {
         );
     }
     out.push_str("</table>");
-    if let Some(c) = b.coverage {
+    for c in b.coverage {
         out.push_str(&super::coverage::html_section(c));
     }
     // Charts.

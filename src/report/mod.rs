@@ -133,9 +133,10 @@ pub struct Report {
     /// `[coverage]`): the security part of the report.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub guardduty: Vec<crate::model::coverage::GuardDutyFinding>,
-    /// The coverage read for this run (with `[coverage]`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub coverage: Option<crate::model::coverage::Coverage>,
+    /// The coverage read for this run, one per account read (with `[coverage]`; the
+    /// credentials' own account first).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub coverage: Vec<crate::model::coverage::Coverage>,
     /// Callers listed per incident in messages (`cloudtrail.max_callers`).
     #[serde(skip)]
     pub max_callers: usize,
@@ -162,7 +163,7 @@ impl Report {
             activity: Vec::new(),
             activity_new: 0,
             guardduty: Vec::new(),
-            coverage: None,
+            coverage: Vec::new(),
             max_callers: DEFAULT_MAX_CALLERS,
         }
     }
@@ -619,12 +620,13 @@ pub fn security_lines(report: &Report, max: usize) -> Vec<String> {
             report.guardduty.len() - max
         ));
     }
-    if let Some(c) = &report.coverage {
-        let high: Vec<_> = c
-            .blind_spots
-            .iter()
-            .filter(|b| b.severity == "high")
-            .collect();
+    let high: Vec<_> = report
+        .coverage
+        .iter()
+        .flat_map(|c| c.blind_spots.iter())
+        .filter(|b| b.severity == "high")
+        .collect();
+    {
         for b in high.iter().take(max) {
             out.push(format!(
                 "Blind spot in {}{}: {}",

@@ -119,7 +119,7 @@ pub fn render(r: &Report) -> String {
             let _ = writeln!(out, "    {}", clean(l));
         }
     }
-    if let Some(c) = &r.coverage {
+    for c in &r.coverage {
         let _ = writeln!(out, "\n{}", super::coverage::summary_text(c));
     }
     let q = &r.quality;

@@ -136,7 +136,30 @@ impl PostureClients {
 /// the account itself cannot be read (no credentials, no network); every other failure is a
 /// line in [`Inventory::errors`].
 pub async fn collect(profile: Option<&str>, regions: &[String]) -> anyhow::Result<Inventory> {
-    let conf = super::sdk_config(profile, Some(GLOBAL_REGION)).await;
+    collect_as(profile, regions, None).await
+}
+
+/// [`collect`] as `role_arn` (another account's read-only role, assumed through STS with the
+/// profile's credentials), or as the profile itself when `None`.
+pub async fn collect_as(
+    profile: Option<&str>,
+    regions: &[String],
+    role_arn: Option<&str>,
+) -> anyhow::Result<Inventory> {
+    let mut conf = super::sdk_config(profile, Some(GLOBAL_REGION)).await;
+    if let Some(role) = role_arn {
+        let provider = aws_config::sts::AssumeRoleProvider::builder(role)
+            .session_name("egresswatch-coverage")
+            .configure(&conf)
+            .build()
+            .await;
+        conf = conf
+            .into_builder()
+            .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(
+                provider,
+            ))
+            .build();
+    }
     let clients = PostureClients::from_config(&conf, regions);
     let inventory = collect_with(&clients).await;
     if inventory.account.is_empty() {

@@ -13,6 +13,7 @@ pub struct RawCoverage {
     pub regions: Option<Vec<String>>,
     pub guardduty: Option<bool>,
     pub service_control_policies: Option<bool>,
+    pub role_name: Option<String>,
 }
 
 /// `[coverage]`, validated.
@@ -26,6 +27,10 @@ pub struct CoverageSettings {
     /// Read the organisation's service control policies (needs the management account or a
     /// delegated administrator; elsewhere it is one "could not read" line).
     pub service_control_policies: bool,
+    /// A read-only role of this name in every other linked account (`OrganizationAccount…` or
+    /// your own), assumed to read that account's coverage for its incidents; `None`: only the
+    /// account the credentials belong to is read.
+    pub role_name: Option<String>,
 }
 
 impl Default for CoverageSettings {
@@ -34,8 +39,19 @@ impl Default for CoverageSettings {
             regions: Vec::new(),
             guardduty: true,
             service_control_policies: true,
+            role_name: None,
         }
     }
+}
+
+/// The role to assume in `account` to read its coverage.
+pub fn role_arn(account: &str, role_name: &str) -> String {
+    format!("arn:aws:iam::{account}:role/{role_name}")
+}
+
+/// An AWS account ID: twelve digits.
+pub fn is_account_id(a: &str) -> bool {
+    a.len() == 12 && a.chars().all(|c| c.is_ascii_digit())
 }
 
 /// A region name as AWS writes them (`eu-west-1`, `us-gov-west-1`, `cn-north-1`).
@@ -71,8 +87,22 @@ impl CoverageSettings {
                 );
             }
         }
+        let role_name = raw.role_name.filter(|r| {
+            let ok = !r.is_empty()
+                && r.len() <= 64
+                && r.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
+            if !ok {
+                c.fail(
+                    &with(&base, "role_name"),
+                    "must be an IAM role name (1 to 64 of letters, digits and + = , . @ _ -)",
+                );
+            }
+            ok
+        });
         CoverageSettings {
             regions,
+            role_name,
             guardduty: raw.guardduty.unwrap_or(d.guardduty),
             service_control_policies: raw
                 .service_control_policies

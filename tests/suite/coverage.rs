@@ -147,6 +147,25 @@ fn a_broken_inventory_is_one_line_and_exit_2() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// A local trail (in `bin`'s folder) holding `records` of `account` in eu-west-1 on `day`.
+fn trail_of(bin: &Bin, account: &str, day: &str, mut records: Vec<Value>) -> std::path::PathBuf {
+    use crate::common::trail::{day_dir, file_name, gz, records_file, write};
+    for r in &mut records {
+        r["recipientAccountId"] = json!(account);
+    }
+    let root = bin.path("trail");
+    write(
+        &root,
+        &format!(
+            "{}{}",
+            day_dir(account, "eu-west-1", day),
+            file_name(account, "eu-west-1", day, 1)
+        ),
+        &gz(&records_file(&records)),
+    );
+    root
+}
+
 /// moto holding `posture::plant`'s account: buckets `alpha` (public), `beta-eu` (excluded by
 /// the organisation trail's advanced selector) and `trail-logs`, a prefix-only basic trail, an
 /// SCP denying DeleteBucket, GuardDuty detectors.
@@ -172,7 +191,7 @@ fn planted_moto() -> crate::common::Moto {
 /// its bytes cannot be named, instead of guessing.
 #[test]
 fn the_excluded_bucket_is_named_by_coverage_and_by_the_incident_in_its_region() {
-    use crate::common::trail::{day_dir, file_name, get_object, gz, records_file, write, Who};
+    use crate::common::trail::{get_object, Who};
     use crate::common::{ce_response, day, Spike, MOTO_ACCOUNT};
     use chrono::Days;
     let moto = planted_moto();
@@ -232,7 +251,7 @@ fn the_excluded_bucket_is_named_by_coverage_and_by_the_incident_in_its_region() 
         serde_json::from_str(&bill.to_string().replace("111111111111", MOTO_ACCOUNT)).unwrap();
     moto.queue_cost_and_usage(&[bill]);
     let d = spike.to_string();
-    let mut records: Vec<Value> = (0..5)
+    let records: Vec<Value> = (0..5)
         .map(|i| {
             get_object(
                 &format!("{d}T0{i}:00:00Z"),
@@ -247,19 +266,7 @@ fn the_excluded_bucket_is_named_by_coverage_and_by_the_incident_in_its_region() 
             )
         })
         .collect();
-    for r in &mut records {
-        r["recipientAccountId"] = json!(MOTO_ACCOUNT);
-    }
-    let root = bin.path("trail");
-    write(
-        &root,
-        &format!(
-            "{}{}",
-            day_dir(MOTO_ACCOUNT, "eu-west-1", &d),
-            file_name(MOTO_ACCOUNT, "eu-west-1", &d, 1)
-        ),
-        &gz(&records_file(&records)),
-    );
+    let root = trail_of(&bin, MOTO_ACCOUNT, &d, records);
     let cfg = bin.write_config(&format!(
         "[cloudtrail]\nsource = \"{}\"\nbaseline_days = 3\n\n[coverage]\nregions = [\"eu-west-1\"]\n",
         root.display()
@@ -360,4 +367,132 @@ fn the_backfill_page_shows_the_coverage_in_a_real_browser() {
         "the browser's DOM marks the excluded bucket"
     );
     assert!(dom.contains("data-bucket=\"alpha\" data-attribution=\"yes\""));
+}
+
+/// With `coverage.role_name`, an incident in another linked account gets that account's
+/// coverage, read through the role (moto runs calls made with the assumed role's credentials in
+/// the role's account).
+#[test]
+fn an_incident_in_a_member_account_gets_its_coverage_through_the_role() {
+    use crate::common::trail::{get_object, Who};
+    use crate::common::{ce_response, day, Spike};
+    use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+    use chrono::Days;
+    let moto = planted_moto();
+    let member = "111111111111";
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let conf = crate::posture::moto_config(&moto.url).await;
+        let creds = aws_sdk_sts::Client::new(&conf)
+            .assume_role()
+            .role_arn(format!("arn:aws:iam::{member}:role/egresswatch-read"))
+            .role_session_name("test")
+            .send()
+            .await
+            .unwrap();
+        let c = creds.credentials().unwrap();
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&conf)
+                .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                    c.access_key_id(),
+                    c.secret_access_key(),
+                    Some(c.session_token().to_string()),
+                    None,
+                    "assumed",
+                ))
+                .region(aws_sdk_s3::config::Region::new("eu-west-1"))
+                .force_path_style(true)
+                .build(),
+        );
+        s3.create_bucket()
+            .bucket("member-exports")
+            .create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::EuWest1)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    });
+    let run_date = "2026-06-16";
+    let spike = day(run_date) - Days::new(1);
+    moto.queue_cost_and_usage(&[ce_response(
+        spike - Days::new(120),
+        day(run_date),
+        day(run_date),
+        Some(Spike {
+            account: member,
+            usage_type: "EU-DataTransfer-Out-Bytes",
+            day: spike,
+            factor: 20.0,
+        }),
+        None,
+    )]);
+    let bin = Bin::new(&moto.url);
+    let d = spike.to_string();
+    let r = get_object(
+        &format!("{d}T01:00:00Z"),
+        Who::User("arn:aws:iam::111111111111:user/app"),
+        "10.0.0.5",
+        None,
+        "logs",
+        "k",
+        json!(1_000),
+        false,
+        None,
+    );
+    let root = trail_of(&bin, member, &d, vec![r]);
+    let cfg = bin.write_config(&format!(
+        "[cloudtrail]\nsource = \"{}\"\n\n[coverage]\nregions = [\"eu-west-1\"]\nrole_name = \"egresswatch-read\"\n",
+        root.display()
+    ));
+    let cfg = cfg.to_str().unwrap();
+    let run = bin.run_json(
+        &[
+            "run", "--config", cfg, "--date", run_date, "--format", "json",
+        ],
+        0,
+    );
+    let cov = &run["incidents"][0]["cloudtrail"]["coverage"];
+    assert_eq!(cov["account"], member, "{run:#}");
+    assert_eq!(cov["not_attributable"][0][0], "member-exports", "{cov:#}");
+    // The CLI reads the same account through the role; without one it refuses (exit 2).
+    let v = bin.run_json(
+        &[
+            "coverage",
+            "--config",
+            cfg,
+            "--account",
+            member,
+            "--region",
+            "eu-west-1",
+            "--format",
+            "json",
+        ],
+        0,
+    );
+    let names: Vec<&str> = v["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["bucket"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["member-exports"], "{v:#}");
+    let bare = bin.path("bare.toml");
+    std::fs::write(&bare, "").unwrap();
+    let out = bin.run(&[
+        "coverage",
+        "--config",
+        bare.to_str().unwrap(),
+        "--account",
+        member,
+        "--region",
+        "eu-west-1",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("coverage.role_name"));
 }
