@@ -396,6 +396,33 @@ mod tests {
     }
 
     #[test]
+    fn coverage_settings_are_validated_where_written() {
+        let e = errs("[coverage]\nregions = [\"eu-west-1\", \"mars-1\"]\nrole_name = \"read only\"\nguardduty = 3\n");
+        assert!(
+            e.iter().any(|x| x.starts_with("t.toml:2:")
+                && x.contains("coverage.regions[1]")
+                && x.contains("mars-1")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter()
+                .any(|x| x.starts_with("t.toml:3:") && x.contains("coverage.role_name")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter()
+                .any(|x| x.starts_with("t.toml:4:") && x.contains("coverage.guardduty")),
+            "{e:?}"
+        );
+        let c = parse("[coverage]\nregions = [\"eu-west-1\", \"eu-west-1\"]\nrole_name = \"egresswatch-read\"\n", "t.toml").unwrap();
+        let cov = c.coverage.unwrap();
+        assert_eq!(cov.regions, ["eu-west-1"]);
+        assert_eq!(cov.role_name.as_deref(), Some("egresswatch-read"));
+        assert!(cov.guardduty && cov.service_control_policies);
+        assert!(parse("", "t.toml").unwrap().coverage.is_none());
+    }
+
+    #[test]
     fn activity_settings_are_validated_where_written() {
         let e = errs("[activity]\nmin_count = 5\n");
         assert_eq!(e.len(), 1, "{e:?}");
