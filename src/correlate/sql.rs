@@ -22,6 +22,8 @@
 //!   (a principal's excess and growth are judged on all of its bytes);
 //! - `bpb`, `bip`, `bua`, `bbk`: of the baseline, only what judging the kept callers needs: their
 //!   principals' bytes, and whether their IP, their principal's user agent and bucket were seen;
+//! - `bad`: GetObject records of the window or baseline whose byte count cannot be true, per
+//!   reason (`detail`), counted as the scanner counts them and otherwise ignored;
 //! - `del`: object deletions per (principal, bucket, hour), only bursts;
 //! - `recon`: configuration reads in the window per (principal, IP, agent, event name);
 //! - `cp`: every other S3 management write in the lookback, one row per event, with its
@@ -248,7 +250,7 @@ pub fn query(spec: &AnalysisSpec, dialect: &Dialect, keep: u32) -> anyhow::Resul
         "WITH e AS (\n  SELECT {time} AS t, eventname AS name, {PRINCIPAL} AS principal,\n    \
          sourceipaddress AS ip, useragent AS ua, {bucket} AS bucket, {key} AS obj,\n    \
          NULLIF(errorcode, '') AS err,\n    \
-         try_cast(trim({bytes}) AS DOUBLE) AS bytes_d,\n    \
+         {bytes} AS bytes_raw, try_cast(trim({bytes}) AS DOUBLE) AS bytes_d,\n    \
          CASE WHEN {auth} = 'QueryString' THEN 1 ELSE 0 END AS presigned,\n    \
          CASE WHEN vpcendpointid IS NULL THEN 0 ELSE 1 END AS vpc,\n    \
          useridentity.type AS id_type, useridentity.principalid AS id_principal,\n    \
@@ -266,9 +268,23 @@ pub fn query(spec: &AnalysisSpec, dialect: &Dialect, keep: u32) -> anyhow::Resul
         from = dialect.table_ref()?,
         filters = filters.join("\n    AND "),
     );
+    // A GetObject whose byte count cannot be true is a bad record with its reason, counting
+    // for nothing, as the scanner counts it (`record::checked_bytes_out`).
+    let implausible = format!(
+        "CASE WHEN bytes_raw IS NULL THEN NULL \
+         WHEN bytes_d IS NULL OR bytes_d <> bytes_d THEN {nan} \
+         WHEN bytes_d < 0 THEN {neg} \
+         WHEN round(bytes_d) > {max} THEN {big} END",
+        nan = lit(crate::sources::cloudtrail::record::BYTES_NOT_A_NUMBER),
+        neg = lit(crate::sources::cloudtrail::record::BYTES_NEGATIVE),
+        big = lit(crate::sources::cloudtrail::record::BYTES_ABOVE_MAX),
+        max = double(crate::sources::cloudtrail::record::MAX_OBJECT_BYTES as f64),
+    );
     let _ = write!(
         q,
-        "s AS (\n  SELECT e.*, CASE\n    \
+        "s AS (\n  SELECT e.*, {implausible} AS bad_bytes, CASE\n    \
+         WHEN name = 'GetObject' AND NOT (t >= {w0} AND t < {w1}) AND NOT (t >= {b0} AND t < {b1}) THEN NULL\n    \
+         WHEN name = 'GetObject' AND {implausible} IS NOT NULL THEN 'bad'\n    \
          WHEN name = 'GetObject' AND t >= {w0} AND t < {w1} THEN 'get'\n    \
          WHEN name = 'GetObject' AND t >= {b0} AND t < {b1} THEN 'base'\n    \
          WHEN name = 'GetObject' THEN NULL\n    \
@@ -281,12 +297,12 @@ pub fn query(spec: &AnalysisSpec, dialect: &Dialect, keep: u32) -> anyhow::Resul
         recon = list(RECON),
     );
     q.push_str(
-        "k AS (\n  SELECT section, principal,\n    \
-         CASE WHEN section = 'del' THEN NULL ELSE ip END AS k_ip,\n    \
-         CASE WHEN section = 'del' THEN NULL ELSE ua END AS k_ua,\n    \
-         CASE WHEN section = 'recon' THEN NULL ELSE bucket END AS k_bucket,\n    \
+        "k AS (\n  SELECT section, CASE WHEN section = 'bad' THEN '' ELSE principal END AS principal,\n    \
+         CASE WHEN section IN ('del', 'bad') THEN NULL ELSE ip END AS k_ip,\n    \
+         CASE WHEN section IN ('del', 'bad') THEN NULL ELSE ua END AS k_ua,\n    \
+         CASE WHEN section IN ('recon', 'bad') THEN NULL ELSE bucket END AS k_bucket,\n    \
          CASE WHEN section = 'del' THEN substr(t, 1, 13) WHEN section = 'recon' THEN name\n      \
-         WHEN section = 'cp' THEN coalesce(event_id, t || name) END AS detail,\n    \
+         WHEN section = 'cp' THEN coalesce(event_id, t || name) WHEN section = 'bad' THEN bad_bytes END AS detail,\n    \
          CASE WHEN section = 'get' THEN err END AS err_key,\n    \
          CASE WHEN bytes_d >= 0 AND bytes_d < 9.0e18 THEN CAST(round(bytes_d) AS BIGINT) ELSE 0 END AS bytes,\n    \
          CASE WHEN section = 'cp' THEN params END AS params,\n    \
@@ -685,7 +701,7 @@ pub fn fold(rows: &Rows, spec: &AnalysisSpec, nested_as_text: bool) -> anyhow::R
         }
     }
     p.quality.records = rows.rows.len() as u64;
-    p.quality.bad_records = bad;
+    p.quality.bad_records += bad;
     p.quality.add_reason(UNREADABLE_ROW, bad);
     Ok(p)
 }
@@ -736,6 +752,14 @@ fn fold_row(
         "bua" => {
             let ua = row.text("ua").unwrap_or("");
             p.add_baseline_fact(BaselineFact::Agent(principal, ua));
+            return Ok(());
+        }
+        "bad" => {
+            // GetObject records whose byte count cannot be true, by reason.
+            let n = row.num("n")?;
+            p.quality.bad_records += n;
+            p.quality
+                .add_reason(row.text("detail").unwrap_or(UNREADABLE_ROW), n);
             return Ok(());
         }
         "bbk" => {

@@ -92,11 +92,16 @@ fn generate(root: &Path) {
     let buckets = ["data", "exports", "logs"];
     let byte_forms = |rng: &mut Lcg| -> Value {
         let n = rng.below(5_000_000);
-        match rng.below(6) {
-            0 => json!(n as f64 + 0.0),
-            1 => json!(format!("{n}")),
-            2 => json!(n as f64 + 0.5),
-            3 => Value::Null,
+        match rng.below(40) {
+            0..=6 => json!(n as f64 + 0.0),
+            7..=13 => json!(format!("{n}")),
+            14..=20 => json!(n as f64 + 0.5),
+            21..=26 => Value::Null,
+            // Counts that cannot be true: the record is bad, in every source alike.
+            27 => json!(-5),
+            28 => json!("1e20"),
+            29 => json!(6_000_000_000_000u64),
+            30 => json!("not a number"),
             _ => json!(n),
         }
     };
@@ -470,7 +475,13 @@ fn scanner_sql_engine_and_athena_give_the_same_callers() {
     let spec = query.spec(&egresswatch::correlate::CloudTrailSettings::default());
     let parsed: egresswatch::correlate::sql::Rows = serde_json::from_value(rows.clone()).unwrap();
     let partial = egresswatch::correlate::sql::fold(&parsed, &spec, false).unwrap();
-    assert_eq!(partial.quality.bad_records, 0);
+    assert!(
+        !partial
+            .quality
+            .bad_record_reasons
+            .contains_key(egresswatch::correlate::sql::UNREADABLE_ROW),
+        "every row readable"
+    );
     // Through text, as the binary's answers are (serde_json's float parsing may differ from
     // the value printed by the last bit).
     let folded: Value = serde_json::from_str(
@@ -482,6 +493,23 @@ fn scanner_sql_engine_and_athena_give_the_same_callers() {
         &answer(&local),
         "the SQL on DuckDB and the scanner differ",
     );
+    // Implausible byte counts are bad records with the same reasons in both.
+    let reasons = |v: &Value| -> Value {
+        let all = v["data_quality"]["bad_record_reasons"].as_object().unwrap();
+        Value::Object(
+            all.iter()
+                .filter(|(k, _)| k.starts_with("bytesTransferredOut"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        )
+    };
+    let bad = reasons(&local);
+    assert_eq!(
+        bad.as_object().unwrap().len(),
+        3,
+        "every kind planted: {bad}"
+    );
+    assert_eq!(reasons(&folded), bad, "the same bad records, by reason");
 
     // The engine ranked and summed: the callers beyond the kept 100 came back as one row.
     let others = local["others"]["groups"]
@@ -523,7 +551,11 @@ fn scanner_sql_engine_and_athena_give_the_same_callers() {
     );
     let parsed: egresswatch::correlate::sql::Rows = serde_json::from_value(rows10).unwrap();
     let partial = egresswatch::correlate::sql::fold(&parsed, &spec, false).unwrap();
-    assert_eq!(partial.quality.bad_records, 0);
+    assert_eq!(
+        partial.quality.bad_records,
+        local10["data_quality"]["bad_records"].as_u64().unwrap(),
+        "the same bad records"
+    );
     let folded10: Value = serde_json::from_str(
         &serde_json::to_string(&egresswatch::correlate::finalize_keeping(
             partial, &spec, 10,
