@@ -25,13 +25,15 @@ pub trait PostureSource {
         regions: &[String],
         settings: &CoverageSettings,
     ) -> anyhow::Result<Inventory>;
-    /// GuardDuty's S3 findings in `region` for `account`, updated within `[from, to)`.
+    /// GuardDuty's S3 findings in `region` for `account`, updated within `[from, to)`; `role`:
+    /// read them in that account through `coverage.role_name` (not the credentials' own).
     async fn findings(
         &self,
         region: &str,
         account: &str,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
+        role: Option<&str>,
     ) -> anyhow::Result<Vec<GuardDutyFinding>>;
 }
 
@@ -79,13 +81,16 @@ impl PostureSource for AwsPosture {
         account: &str,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
+        role: Option<&str>,
     ) -> anyhow::Result<Vec<GuardDutyFinding>> {
-        crate::sources::posture::guardduty_findings(
+        let role = role.map(|name| crate::sources::posture_settings::role_arn(account, name));
+        crate::sources::posture::guardduty_findings_as(
             self.profile.as_deref(),
             region,
             account,
             from,
             to,
+            role.as_deref(),
         )
         .await
     }
@@ -139,6 +144,7 @@ impl PostureSource for SavedPosture {
         account: &str,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
+        _role: Option<&str>,
     ) -> anyhow::Result<Vec<GuardDutyFinding>> {
         let within = |t: &str| {
             DateTime::parse_from_rfc3339(t)
@@ -250,7 +256,13 @@ pub async fn attach_posture<P: PostureSource>(
         ctx.coverage = covs.iter().find_map(|c| c.region(&i.account, &i.region));
         if settings.guardduty {
             let (from, to) = (day_start(i.start), day_start(i.day + Days::new(1)));
-            match posture.findings(&i.region, &i.account, from, to).await {
+            // Another account's findings: in that account through the role when there is one
+            // (else as GuardDuty's administrator would see them, with the own credentials).
+            let role = settings.role_name.as_deref().filter(|_| i.account != own);
+            match posture
+                .findings(&i.region, &i.account, from, to, role)
+                .await
+            {
                 Ok(f) => {
                     held.extend(f.iter().map(|f| f.id.clone()));
                     ctx.guardduty = f;
@@ -267,7 +279,7 @@ pub async fn attach_posture<P: PostureSource>(
     if settings.guardduty {
         let (from, to) = (day_start(day), day_start(day + Days::new(1)));
         for region in &regions {
-            match posture.findings(region, &own, from, to).await {
+            match posture.findings(region, &own, from, to, None).await {
                 Ok(f) => report
                     .guardduty
                     .extend(f.into_iter().filter(|f| !held.contains(&f.id))),
@@ -377,6 +389,66 @@ mod tests {
         assert_eq!(rest, ["other-region"]);
         assert_eq!(r.coverage.len(), 1, "no role: only the own account");
         assert_eq!(r.coverage[0].buckets[0].attribution, Attribution::None);
+    }
+
+    /// A saved posture that records how findings were asked for.
+    struct Recording {
+        saved: SavedPosture,
+        asked: std::sync::Mutex<Vec<(String, Option<String>)>>,
+    }
+
+    impl PostureSource for Recording {
+        async fn inventory(
+            &self,
+            account: Option<&str>,
+            regions: &[String],
+            settings: &CoverageSettings,
+        ) -> anyhow::Result<Inventory> {
+            self.saved.inventory(account, regions, settings).await
+        }
+        async fn findings(
+            &self,
+            region: &str,
+            account: &str,
+            from: DateTime<Utc>,
+            to: DateTime<Utc>,
+            role: Option<&str>,
+        ) -> anyhow::Result<Vec<GuardDutyFinding>> {
+            self.asked
+                .lock()
+                .unwrap()
+                .push((account.to_string(), role.map(str::to_string)));
+            self.saved.findings(region, account, from, to, role).await
+        }
+    }
+
+    /// With a role, another account's findings are read in that account through it; the own
+    /// account's with the credentials.
+    #[test]
+    fn another_accounts_findings_are_read_through_the_role() {
+        let mut r = report(2);
+        let posture = Recording {
+            saved: SavedPosture {
+                inventory: Inventory {
+                    account: "111111111111".into(),
+                    ..Inventory::default()
+                },
+                findings: Vec::new(),
+            },
+            asked: Default::default(),
+        };
+        let settings = CoverageSettings {
+            role_name: Some("egresswatch-read".into()),
+            ..CoverageSettings::default()
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(attach_posture(&settings, &posture, &mut r));
+        let asked = posture.asked.lock().unwrap().clone();
+        assert!(asked.contains(&("111111111112".into(), Some("egresswatch-read".into()))));
+        assert!(asked.contains(&("111111111111".into(), None)));
+        assert!(!asked.contains(&("111111111111".into(), Some("egresswatch-read".into()))));
     }
 
     #[test]

@@ -146,20 +146,7 @@ pub async fn collect_as(
     regions: &[String],
     role_arn: Option<&str>,
 ) -> anyhow::Result<Inventory> {
-    let mut conf = super::sdk_config(profile, Some(GLOBAL_REGION)).await;
-    if let Some(role) = role_arn {
-        let provider = aws_config::sts::AssumeRoleProvider::builder(role)
-            .session_name("egresswatch-coverage")
-            .configure(&conf)
-            .build()
-            .await;
-        conf = conf
-            .into_builder()
-            .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(
-                provider,
-            ))
-            .build();
-    }
+    let conf = config_as(profile, GLOBAL_REGION, role_arn).await;
     let clients = PostureClients::from_config(&conf, regions);
     let inventory = collect_with(&clients).await;
     if inventory.account.is_empty() {
@@ -895,7 +882,37 @@ pub async fn guardduty_findings(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> anyhow::Result<Vec<GuardDutyFinding>> {
+    guardduty_findings_as(profile, region, account, from, to, None).await
+}
+
+/// The SDK configuration for `region`, with the profile's credentials or, given `role_arn`,
+/// with that role's (assumed through STS with the profile's).
+async fn config_as(profile: Option<&str>, region: &str, role_arn: Option<&str>) -> SdkConfig {
     let conf = super::sdk_config(profile, Some(region)).await;
+    let Some(role) = role_arn else { return conf };
+    let provider = aws_config::sts::AssumeRoleProvider::builder(role)
+        .session_name("egresswatch-coverage")
+        .configure(&conf)
+        .build()
+        .await;
+    conf.into_builder()
+        .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(
+            provider,
+        ))
+        .build()
+}
+
+/// [`guardduty_findings`] as `role_arn` (the account's own detector, when this account is not
+/// GuardDuty's administrator for it).
+pub async fn guardduty_findings_as(
+    profile: Option<&str>,
+    region: &str,
+    account: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    role_arn: Option<&str>,
+) -> anyhow::Result<Vec<GuardDutyFinding>> {
+    let conf = config_as(profile, region, role_arn).await;
     let client = aws_sdk_guardduty::Client::new(&conf);
     findings_with(&client, region, account, from, to).await
 }
