@@ -480,14 +480,24 @@ fn cmd_callers(a: CallersArgs) -> Result<()> {
         return Ok(());
     }
     let rt = runtime()?;
-    let analysis = rt.block_on(async {
-        let clients = source.clients(cfg.aws_profile.as_deref()).await;
-        analyse(&source, &query, &settings, &clients).await
-    })?;
     match a.format {
-        CallersFormat::Json => print_versioned("egresswatch.callers/v1", &analysis)?,
-        // The table lists what the analysis kept (--limit): the same callers as the JSON.
-        CallersFormat::Table => print!("{}", text::render_analysis(&analysis, usize::MAX)),
+        // Written as a stream: each caller's report is built as it is written (`--all` on an
+        // organisation trail lists hundreds of thousands).
+        CallersFormat::Json => rt.block_on(async {
+            let clients = source.clients(cfg.aws_profile.as_deref()).await;
+            crate::correlate::analyse_with(&source, &query, &settings, &clients, |analysis| {
+                print_versioned("egresswatch.callers/v1", &analysis)
+            })
+            .await
+        })??,
+        CallersFormat::Table => {
+            let analysis = rt.block_on(async {
+                let clients = source.clients(cfg.aws_profile.as_deref()).await;
+                analyse(&source, &query, &settings, &clients).await
+            })?;
+            // The table lists what the analysis kept (--limit): the same callers as the JSON.
+            print!("{}", text::render_analysis(&analysis, usize::MAX))
+        }
     }
     Ok(())
 }

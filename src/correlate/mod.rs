@@ -936,12 +936,16 @@ pub struct OtherCallers {
 }
 
 /// The analysis of one window.
+pub type Analysis = AnalysisOf<Vec<CallerReport>>;
+
+/// [`Analysis`] with its callers in any container: a list, or, written as a stream
+/// ([`finalize_with`]), an iterator that builds each caller's report only as it is written.
 #[derive(Debug, Clone, Serialize)]
-pub struct Analysis {
+pub struct AnalysisOf<C> {
     pub window: Window,
     pub baseline: Window,
     /// The top callers, at most `cloudtrail.max_callers_kept` of them, most excess first.
-    pub callers: Vec<CallerReport>,
+    pub callers: C,
     /// The callers beyond those, summed (absent when every caller is listed).
     pub others: Option<OtherCallers>,
     pub events: Vec<EventReport>,
@@ -971,6 +975,63 @@ pub fn finalize(p: Partial, spec: &AnalysisSpec) -> Analysis {
 /// [`Analysis::others`] (so that the report's size does not grow with the number of callers,
 /// and its totals stay exact).
 pub fn finalize_keeping(p: Partial, spec: &AnalysisSpec, max_callers_kept: usize) -> Analysis {
+    finalize_with(p, spec, max_callers_kept, |a| AnalysisOf {
+        callers: a.callers.into_inner().collect(),
+        window: a.window,
+        baseline: a.baseline,
+        others: a.others,
+        events: a.events,
+        data_quality: a.data_quality,
+        bytes_out: a.bytes_out,
+        excess_bytes: a.excess_bytes,
+        query: a.query,
+    })
+}
+
+/// Callers written as they are made: serialised once, each report built, written and dropped
+/// in turn (an organisation trail's `--all` holds one report at a time, not 300,000).
+pub struct CallerStream<'a>(
+    std::cell::RefCell<Option<Box<dyn Iterator<Item = CallerReport> + 'a>>>,
+);
+
+impl<'a> CallerStream<'a> {
+    fn new(it: impl Iterator<Item = CallerReport> + 'a) -> Self {
+        CallerStream(std::cell::RefCell::new(Some(Box::new(it))))
+    }
+
+    /// The callers, in rank order (once).
+    pub fn into_inner(self) -> Box<dyn Iterator<Item = CallerReport> + 'a> {
+        self.0
+            .into_inner()
+            .unwrap_or_else(|| Box::new(std::iter::empty()))
+    }
+}
+
+impl Serialize for CallerStream<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0.borrow_mut().take() {
+            Some(it) => s.collect_seq(it),
+            None => Err(serde::ser::Error::custom(
+                "the callers were written already",
+            )),
+        }
+    }
+}
+
+impl std::fmt::Debug for CallerStream<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CallerStream")
+    }
+}
+
+/// [`finalize_keeping`], handing `f` the analysis with its callers as a [`CallerStream`]: the
+/// ranking is done, each caller's report is built only when the stream is read.
+pub fn finalize_with<R>(
+    p: Partial,
+    spec: &AnalysisSpec,
+    max_callers_kept: usize,
+    f: impl FnOnce(AnalysisOf<CallerStream<'_>>) -> R,
+) -> R {
     let window_days = ((spec.window.1 - spec.window.0) as f64 / 86_400.0).max(1.0 / 24.0);
     let base_days = ((spec.baseline.1 - spec.baseline.0) as f64 / 86_400.0).max(0.0);
     let rolled = p.rolled.clone().unwrap_or_default();
@@ -1084,8 +1145,7 @@ pub fn finalize_keeping(p: Partial, spec: &AnalysisSpec, max_callers_kept: usize
         o.share_of_bytes = share_of_bytes(o.bytes_out);
         o
     });
-    let mut callers: Vec<CallerReport> = Vec::with_capacity(ranked.len());
-    for r in ranked {
+    let report = |r: &Ranked<'_>| -> CallerReport {
         let c = r.acc;
         let [principal, source_ip, user_agent, bucket] = r.parts.map(str::to_string);
         let pw = principal_window
@@ -1154,7 +1214,7 @@ pub fn finalize_keeping(p: Partial, spec: &AnalysisSpec, max_callers_kept: usize
                 ));
             }
         }
-        callers.push(CallerReport {
+        CallerReport {
             principal,
             role: c.role.map(|r| p.strings.get(r).to_string()),
             source_ip,
@@ -1171,8 +1231,8 @@ pub fn finalize_keeping(p: Partial, spec: &AnalysisSpec, max_callers_kept: usize
             share_of_bytes: share_of_bytes(c.bytes_out),
             share_of_excess: r.share_of_excess,
             allowlisted,
-        });
-    }
+        }
+    };
 
     let mut events = p.events;
     // Reconnaissance: summarized per (principal, source, agent), reported when something about
@@ -1282,7 +1342,7 @@ pub fn finalize_keeping(p: Partial, spec: &AnalysisSpec, max_callers_kept: usize
             .then(a.before_window.cmp(&b.before_window))
             .then_with(|| a.time.cmp(&b.time))
     });
-    Analysis {
+    f(AnalysisOf {
         window: Window {
             from: rfc3339(spec.window.0),
             to: rfc3339(spec.window.1),
@@ -1291,14 +1351,14 @@ pub fn finalize_keeping(p: Partial, spec: &AnalysisSpec, max_callers_kept: usize
             from: rfc3339(spec.baseline.0),
             to: rfc3339(spec.baseline.1),
         },
-        callers,
+        callers: CallerStream::new(ranked.iter().map(report)),
         others,
         events,
         data_quality: p.quality,
         bytes_out: total_bytes,
         excess_bytes: excess_total.round() as u64,
         query: None,
-    }
+    })
 }
 
 /// What to look at: a window, and optionally one account and region.
@@ -1351,6 +1411,45 @@ pub async fn analyse(
     settings: &CloudTrailSettings,
     clients: &crate::sources::cloudtrail::Clients,
 ) -> anyhow::Result<Analysis> {
+    let (partial, stats, spec) = read(source, query, settings, clients).await?;
+    let mut a = finalize_keeping(partial, &spec, settings.max_callers_kept as usize);
+    a.query = stats;
+    Ok(a)
+}
+
+/// [`analyse`], handing `f` the analysis with its callers as a stream ([`finalize_with`]):
+/// for writing every caller of an organisation trail without holding all their reports.
+pub async fn analyse_with<R>(
+    source: &crate::sources::cloudtrail::TrailSource,
+    query: &Query,
+    settings: &CloudTrailSettings,
+    clients: &crate::sources::cloudtrail::Clients,
+    f: impl FnOnce(AnalysisOf<CallerStream<'_>>) -> R,
+) -> anyhow::Result<R> {
+    let (partial, stats, spec) = read(source, query, settings, clients).await?;
+    Ok(finalize_with(
+        partial,
+        &spec,
+        settings.max_callers_kept as usize,
+        |mut a| {
+            a.query = stats;
+            f(a)
+        },
+    ))
+}
+
+/// Read the trail for `query`: the merged partial, the query's statistics (SQL sources), and
+/// the spec it was read with.
+async fn read(
+    source: &crate::sources::cloudtrail::TrailSource,
+    query: &Query,
+    settings: &CloudTrailSettings,
+    clients: &crate::sources::cloudtrail::Clients,
+) -> anyhow::Result<(
+    Partial,
+    Option<sql::QueryStats>,
+    std::sync::Arc<AnalysisSpec>,
+)> {
     use crate::sources::cloudtrail::scan;
     let spec = std::sync::Arc::new(query.spec(settings));
     let (partial, stats) = match dialect_of(source) {
@@ -1375,9 +1474,7 @@ pub async fn analyse(
             )
         }
     };
-    let mut a = finalize_keeping(partial, &spec, settings.max_callers_kept as usize);
-    a.query = stats;
-    Ok(a)
+    Ok((partial, stats, spec))
 }
 
 /// The dialect of a SQL source; `None` for sources read here.
@@ -1948,6 +2045,16 @@ mod tests {
         let text = lines.join("\n");
         let mut p = Partial::default();
         for_each_record(text.as_bytes(), |r| p.add(&r, &spec()));
+        // Written as a stream, the same document as the list (for every limit).
+        for keep in [1, 40, 250, usize::MAX] {
+            let mut q = Partial::default();
+            for_each_record(text.as_bytes(), |r| q.add(&r, &spec()));
+            let streamed = finalize_with(q, &spec(), keep, |a| serde_json::to_string(&a).unwrap());
+            let mut q = Partial::default();
+            for_each_record(text.as_bytes(), |r| q.add(&r, &spec()));
+            let listed = serde_json::to_string(&finalize_keeping(q, &spec(), keep)).unwrap();
+            assert_eq!(streamed, listed, "keep {keep}");
+        }
         let a = finalize_keeping(p, &spec(), 40);
         assert_eq!(a.callers.len(), 40);
         let o = a.others.as_ref().expect("an others rollup");
