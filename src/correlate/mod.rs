@@ -593,24 +593,6 @@ impl Partial {
             .or_insert(0) += g.n;
     }
 
-    /// Baseline GetObject calls of one (principal, IP, agent, bucket) and their bytes.
-    pub(crate) fn add_baseline_group(&mut self, g: &Group<'_>, bytes: u64) {
-        let principal = g.principal;
-        self.base_principals.insert(principal.to_string());
-        if let Some(ip) = g.ip {
-            self.base_ips.insert(ip.to_string());
-        }
-        self.base_principal_ua
-            .insert(format!("{principal}{SEP}{}", g.ua.unwrap_or("")));
-        self.base_principal_bucket
-            .insert(format!("{principal}{SEP}{}", g.bucket.unwrap_or("")));
-        let b = self
-            .base_principal_bytes
-            .entry(principal.to_string())
-            .or_insert(0);
-        *b = b.saturating_add(bytes);
-    }
-
     /// Callers summed by a query engine (below the kept ones in rank order).
     pub(crate) fn add_rolled(&mut self, r: Rolled) {
         let a = self.rolled.get_or_insert_with(Rolled::default);

@@ -3,7 +3,8 @@
 //!
 //! Why one query: Athena bills every byte of the JSON files a query reads, whatever columns it
 //! selects, so the window, the baseline and the control-plane lookback are read in a single
-//! scan, pruned by partition (region, day), by event source and name, and by time. The engine
+//! scan (ranked with window functions, not joins: Trino expands a CTE at each reference), pruned
+//! by partition (region, day), by event source and name, and by time. The engine
 //! groups, counts and ranks (below); every judgement (what is new, flags, severities) stays in
 //! Rust: the rows become the [`Partial`] the file scanner fills (with the summed callers as one
 //! entry), and [`super::finalize`] runs on it unchanged. The query is derived from the [`AnalysisSpec`] and the same event lists
@@ -15,13 +16,13 @@
 //! of the answer is paged back to us. Each output row is one group of one `section`:
 //! - `get`: the window GetObject calls of one of the top `keep` callers (ranked by excess, as
 //!   the report ranks them) per (principal, source IP, user agent, bucket), and, in rows with
-//!   `whole = 0`, the same group split by error code;
-//! - `others`: every other window caller, summed (groups, requests, bytes, objects, errors,
-//!   and their excess, so that shares and totals stay whole);
-//! - `rest`: per principal of a kept caller, the window bytes of its callers summed in `others`
-//!   (a principal's excess and growth are judged on all of its bytes);
-//! - `bpb`, `bip`, `bua`, `bbk`: of the baseline, only what judging the kept callers needs: their
-//!   principals' bytes, and whether their IP, their principal's user agent and bucket were seen;
+//!   `whole = 0`, the same group split by error code; the first carries every other window
+//!   caller summed (`o_groups`, `o_n`, `o_bytes`, `o_objects`, `o_errors`, `o_excess`), and each
+//!   kept principal's first carries its other callers' bytes (`rest`: a principal's excess and
+//!   growth are judged on all of its bytes);
+//! - `base`: of the baseline, only rows carrying a fact a kept caller is judged by, flagged:
+//!   its IP seen (`f_ip`), its principal's agent or bucket seen (`f_ua`, `f_bk`), its
+//!   principal's baseline bytes (`f_pb`, `pb`);
 //! - `bad`: GetObject records of the window or baseline whose byte count cannot be true, per
 //!   reason (`detail`), counted as the scanner counts them and otherwise ignored;
 //! - `del`: object deletions per (principal, bucket, hour), only bursts;
@@ -331,53 +332,6 @@ pub fn query(spec: &AnalysisSpec, dialect: &Dialect, keep: u32) -> anyhow::Resul
     Ok(q)
 }
 
-/// The columns of the answer, and their types (every part of the union has them all).
-const COLUMNS: &[(&str, &str)] = &[
-    ("section", "VARCHAR"),
-    ("principal", "VARCHAR"),
-    ("ip", "VARCHAR"),
-    ("ua", "VARCHAR"),
-    ("bucket", "VARCHAR"),
-    ("detail", "VARCHAR"),
-    ("err", "VARCHAR"),
-    ("whole", "BIGINT"),
-    ("n", "BIGINT"),
-    ("bytes", "BIGINT"),
-    ("errors", "BIGINT"),
-    ("objects", "BIGINT"),
-    ("first_t", "VARCHAR"),
-    ("last_t", "VARCHAR"),
-    ("presigned", "BIGINT"),
-    ("vpc", "BIGINT"),
-    ("id_type", "VARCHAR"),
-    ("id_principal", "VARCHAR"),
-    ("id_arn", "VARCHAR"),
-    ("id_account", "VARCHAR"),
-    ("id_invoked_by", "VARCHAR"),
-    ("role", "VARCHAR"),
-    ("owner", "VARCHAR"),
-    ("params", "VARCHAR"),
-    ("name", "VARCHAR"),
-    ("any_err", "VARCHAR"),
-    ("groups", "BIGINT"),
-    ("excess", "DOUBLE"),
-];
-
-/// One part of the answer's union: `values` by column name, NULL for the others.
-fn part(values: &[(&str, &str)], from: &str) -> String {
-    let cols: Vec<String> = COLUMNS
-        .iter()
-        .map(|(name, ty)| {
-            let v = values
-                .iter()
-                .find(|(n, _)| n == name)
-                .map_or("NULL", |(_, v)| v);
-            format!("CAST({v} AS {ty}) AS {name}")
-        })
-        .collect();
-    format!("SELECT {}\n  FROM {from}", cols.join(", "))
-}
-
 /// A double literal both Trino and DuckDB read as DOUBLE, exactly (Rust prints the shortest
 /// form that reads back to the same value).
 fn double(x: f64) -> String {
@@ -387,11 +341,19 @@ fn double(x: f64) -> String {
 /// The rest of the query, after the groups (`a`): the window callers ranked as
 /// [`super::finalize_keeping`] ranks them (excess: window bytes above the principal's baseline
 /// rate, split over its callers by bytes; then bytes; then principal, IP, agent, bucket), the
-/// top `keep` returned whole and the rest summed in one `others` row with their excess, plus
-/// what judging the kept ones needs: the summed callers' bytes per kept principal (`rest`),
-/// and of the baseline only the facts about kept callers (`bip`: their IPs seen; `bua`, `bbk`:
-/// their principal's agent and bucket seen; `bpb`: their principal's bytes). An organisation
-/// trail's day has hundreds of thousands of callers: the engine pages back a few hundred rows.
+/// top `keep` returned whole, and what judging them needs, carried on the rows returned:
+///
+/// - on the first kept caller (`rank0 = 1`), the rest summed: `o_groups`, `o_n`, `o_bytes`,
+///   `o_objects`, `o_errors`, `o_excess`;
+/// - on each kept principal's first kept caller, `rest`: the window bytes of its callers that
+///   were not kept (its excess and growth are judged on all its bytes);
+/// - of the baseline, one row per fact a kept caller is judged by, flagged: `f_ip` (its IP was
+///   seen), `f_ua` / `f_bk` (its principal's agent / bucket was seen), `f_pb` (its principal's
+///   baseline bytes, `pb`).
+///
+/// Why windows and not joins: Trino (Athena, CloudTrail Lake) expands a CTE at every
+/// reference, and every expansion would scan the trail again, billed per byte. Here `a` is
+/// read once and each step reads only the one before, so the trail is scanned once.
 fn ranked(spec: &AnalysisSpec, keep: u32) -> String {
     let window_days = ((spec.window.1 - spec.window.0) as f64 / 86_400.0).max(1.0 / 24.0);
     let base_days = ((spec.baseline.1 - spec.baseline.0) as f64 / 86_400.0).max(0.0);
@@ -400,112 +362,67 @@ fn ranked(spec: &AnalysisSpec, keep: u32) -> String {
         "0e0".to_string()
     } else {
         format!(
-            "CAST(coalesce(pb.pb, 0) AS DOUBLE) / {} * {}",
+            "CAST(pb AS DOUBLE) / {} * {}",
             double(base_days),
             double(window_days)
         )
     };
-    let mut q = format!(
-        "w AS (\n  SELECT principal, ip, ua, bucket, n, bytes, errors, objects FROM a \
-         WHERE section = 'get' AND whole = 1\n),\n\
-         pw AS (SELECT principal, sum(bytes) AS pw FROM w GROUP BY principal),\n\
-         pb AS (SELECT principal, sum(bytes) AS pb FROM a WHERE section = 'base' AND whole = 1 \
-         GROUP BY principal),\n\
-         x AS (\n  SELECT w.*, CASE WHEN pw.pw > 0 THEN greatest(CAST(pw.pw AS DOUBLE) - {expected}, 0e0)\n    \
-         * (CAST(w.bytes AS DOUBLE) / CAST(pw.pw AS DOUBLE)) ELSE 0e0 END AS excess\n  \
-         FROM w JOIN pw ON w.principal = pw.principal LEFT JOIN pb ON w.principal = pb.principal\n),\n\
-         r AS (\n  SELECT x.*, row_number() OVER (ORDER BY excess DESC, bytes DESC, principal,\n    \
-         coalesce(ip, ''), coalesce(ua, ''), coalesce(bucket, '')) AS rank\n  FROM x\n),\n\
-         kept AS (SELECT principal, ip, ua, bucket FROM r WHERE rank <= {keep}),\n\
-         kp AS (SELECT DISTINCT principal FROM kept),\n\
-         b AS (SELECT principal, ip, ua, bucket FROM a WHERE section = 'base' AND whole = 1)\n"
-    );
-    let pass: Vec<(&str, &str)> = COLUMNS.iter().map(|(c, _)| (*c, *c)).collect();
-    let a_cols: Vec<(String, String)> = COLUMNS[..COLUMNS.len() - 2]
-        .iter()
-        .map(|(c, _)| (c.to_string(), format!("a.{c}")))
-        .collect();
-    let a_pass: Vec<(&str, &str)> = a_cols
-        .iter()
-        .map(|(c, v)| (c.as_str(), v.as_str()))
-        .collect();
-    let parts = [
-        // Everything but the window callers and the baseline, as grouped.
-        part(
-            &pass[..pass.len() - 2],
-            "a WHERE section NOT IN ('get', 'base')",
-        ),
-        // The kept callers, whole and by error code.
-        part(
-            &a_pass,
-            "a JOIN kept ON a.section = 'get' AND a.principal = kept.principal\n    \
-             AND a.ip IS NOT DISTINCT FROM kept.ip AND a.ua IS NOT DISTINCT FROM kept.ua\n    \
-             AND a.bucket IS NOT DISTINCT FROM kept.bucket",
-        ),
-        // The rest, summed.
-        part(
-            &[
-                ("section", "'others'"),
-                ("principal", "''"),
-                ("whole", "1"),
-                ("n", "sum(n)"),
-                ("bytes", "sum(bytes)"),
-                ("errors", "sum(errors)"),
-                ("objects", "sum(objects)"),
-                ("groups", "count(*)"),
-                ("excess", "sum(excess)"),
-            ],
-            &format!("r WHERE rank > {keep} HAVING count(*) > 0"),
-        ),
-        part(
-            &[
-                ("section", "'rest'"),
-                ("principal", "principal"),
-                ("whole", "1"),
-                ("bytes", "sum(bytes)"),
-            ],
-            &format!(
-                "r WHERE rank > {keep} AND principal IN (SELECT principal FROM kp) GROUP BY principal"
-            ),
-        ),
-        part(
-            &[
-                ("section", "'bpb'"),
-                ("principal", "principal"),
-                ("whole", "1"),
-                ("bytes", "pb"),
-            ],
-            "pb WHERE principal IN (SELECT principal FROM kp)",
-        ),
-        part(
-            &[("section", "'bip'"), ("principal", "''"), ("ip", "ip"), ("whole", "1")],
-            "(SELECT DISTINCT ip FROM b WHERE ip IN (SELECT ip FROM kept)) bi",
-        ),
-        part(
-            &[
-                ("section", "'bua'"),
-                ("principal", "principal"),
-                ("ua", "ua"),
-                ("whole", "1"),
-            ],
-            "(SELECT DISTINCT principal, ua FROM b WHERE EXISTS (SELECT 1 FROM kept \
-             WHERE kept.principal = b.principal AND coalesce(kept.ua, '') = coalesce(b.ua, ''))) bu",
-        ),
-        part(
-            &[
-                ("section", "'bbk'"),
-                ("principal", "principal"),
-                ("bucket", "bucket"),
-                ("whole", "1"),
-            ],
-            "(SELECT DISTINCT principal, bucket FROM b WHERE EXISTS (SELECT 1 FROM kept \
-             WHERE kept.principal = b.principal \
-             AND coalesce(kept.bucket, '') = coalesce(b.bucket, ''))) bb",
-        ),
-    ];
-    q.push_str(&parts.join("\nUNION ALL\n"));
-    q
+    let gw = "section = 'get' AND whole = 1";
+    let dropped = "gw = 1 AND kept = 0";
+    let base = "section = 'base' AND whole = 1";
+    format!(
+        "z1 AS (\n  SELECT a.*, CASE WHEN {gw} THEN 1 ELSE 0 END AS gw,\n    \
+         sum(CASE WHEN {gw} THEN bytes ELSE 0 END) OVER (PARTITION BY principal) AS pw,\n    \
+         sum(CASE WHEN {base} THEN bytes ELSE 0 END) OVER (PARTITION BY principal) AS pb\n  \
+         FROM a\n),\n\
+         z2 AS (\n  SELECT z1.*, CASE WHEN gw = 1 AND pw > 0\n    \
+         THEN greatest(CAST(pw AS DOUBLE) - {expected}, 0e0) * (CAST(bytes AS DOUBLE) / CAST(pw AS DOUBLE))\n    \
+         ELSE 0e0 END AS excess\n  FROM z1\n),\n\
+         z3 AS (\n  SELECT z2.*, CASE WHEN gw = 1 THEN row_number() OVER (PARTITION BY gw\n    \
+         ORDER BY excess DESC, bytes DESC, principal, coalesce(ip, ''), coalesce(ua, ''), coalesce(bucket, '')) END AS rank0\n  \
+         FROM z2\n),\n\
+         z4 AS (\n  SELECT z3.*, CASE WHEN gw = 1 AND rank0 <= {keep} THEN 1 ELSE 0 END AS kept,\n    \
+         CASE WHEN section = 'get' THEN max(rank0) OVER (PARTITION BY section, principal, ip, ua, bucket) END AS grank\n  \
+         FROM z3\n),\n\
+         z5 AS (\n  SELECT z4.*,\n    \
+         max(kept) OVER (PARTITION BY principal) AS k_p,\n    \
+         max(kept) OVER (PARTITION BY ip) AS k_ip,\n    \
+         max(kept) OVER (PARTITION BY principal, coalesce(ua, '')) AS k_ua,\n    \
+         max(kept) OVER (PARTITION BY principal, coalesce(bucket, '')) AS k_bk,\n    \
+         sum(CASE WHEN {dropped} THEN bytes ELSE 0 END) OVER (PARTITION BY principal) AS rest_p,\n    \
+         row_number() OVER (PARTITION BY section, whole, kept, principal ORDER BY rank0, ip, ua, bucket) AS rn_p,\n    \
+         row_number() OVER (PARTITION BY section, whole, ip ORDER BY principal, ua, bucket) AS rn_ip,\n    \
+         row_number() OVER (PARTITION BY section, whole, principal, coalesce(ua, '') ORDER BY ip, bucket) AS rn_ua,\n    \
+         row_number() OVER (PARTITION BY section, whole, principal, coalesce(bucket, '') ORDER BY ip, ua) AS rn_bk,\n    \
+         sum(CASE WHEN {dropped} THEN 1 ELSE 0 END) OVER () AS all_o_groups,\n    \
+         sum(CASE WHEN {dropped} THEN n ELSE 0 END) OVER () AS all_o_n,\n    \
+         sum(CASE WHEN {dropped} THEN bytes ELSE 0 END) OVER () AS all_o_bytes,\n    \
+         sum(CASE WHEN {dropped} THEN objects ELSE 0 END) OVER () AS all_o_objects,\n    \
+         sum(CASE WHEN {dropped} THEN errors ELSE 0 END) OVER () AS all_o_errors,\n    \
+         sum(CASE WHEN {dropped} THEN excess ELSE 0e0 END) OVER () AS all_o_excess\n  \
+         FROM z4\n)\n\
+         SELECT section, principal, ip, ua, bucket, detail, err, whole, n, bytes, errors, objects,\n  \
+         first_t, last_t, presigned, vpc, id_type, id_principal, id_arn, id_account, id_invoked_by,\n  \
+         role, owner, params, name, any_err,\n  \
+         CASE WHEN kept = 1 AND rn_p = 1 THEN rest_p END AS rest,\n  \
+         CASE WHEN rank0 = 1 THEN all_o_groups END AS o_groups,\n  \
+         CASE WHEN rank0 = 1 THEN all_o_n END AS o_n,\n  \
+         CASE WHEN rank0 = 1 THEN all_o_bytes END AS o_bytes,\n  \
+         CASE WHEN rank0 = 1 THEN all_o_objects END AS o_objects,\n  \
+         CASE WHEN rank0 = 1 THEN all_o_errors END AS o_errors,\n  \
+         CASE WHEN rank0 = 1 THEN all_o_excess END AS o_excess,\n  \
+         CASE WHEN {base} AND k_ip = 1 AND rn_ip = 1 AND ip IS NOT NULL THEN 1 ELSE 0 END AS f_ip,\n  \
+         CASE WHEN {base} AND k_ua = 1 AND rn_ua = 1 THEN 1 ELSE 0 END AS f_ua,\n  \
+         CASE WHEN {base} AND k_bk = 1 AND rn_bk = 1 THEN 1 ELSE 0 END AS f_bk,\n  \
+         CASE WHEN {base} AND k_p = 1 AND rn_p = 1 THEN 1 ELSE 0 END AS f_pb, pb\n\
+         FROM z5\n\
+         WHERE section NOT IN ('get', 'base')\n  \
+         OR (section = 'get' AND grank <= {keep})\n  \
+         OR ({base} AND ((k_ip = 1 AND rn_ip = 1 AND ip IS NOT NULL) OR (k_ua = 1 AND rn_ua = 1)\n    \
+         OR (k_bk = 1 AND rn_bk = 1) OR (k_p = 1 AND rn_p = 1)))"
+    )
 }
+
 /// How many (principal, source IP, user agent) drivers are kept per activity series and day,
 /// as the scanner keeps (see [`crate::model::ActivityCount::drivers`]).
 pub const ACTIVITY_DRIVERS: u32 = 20;
@@ -717,41 +634,25 @@ fn fold_row(
     let whole = row.num("whole")? == 1;
     let principal = row.text("principal").unwrap_or("unknown");
     match section {
-        "others" => {
-            let excess = row.text("excess").map_or(Ok(0.0), |s| {
-                s.trim()
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|x| x.is_finite() && *x >= 0.0)
-                    .ok_or_else(|| anyhow::anyhow!("`excess` is not a number: {s:?}"))
-            })?;
-            p.add_rolled(super::Rolled {
-                groups: row.num("groups")?,
-                requests: row.num("n")?,
-                bytes_out: row.num("bytes")?,
-                objects: row.num("objects")?,
-                errors: row.num("errors")?,
-                excess,
-            });
-            return Ok(());
-        }
-        "rest" => {
-            p.add_rolled_principal_bytes(principal, row.num("bytes")?);
-            return Ok(());
-        }
-        "bpb" => {
-            p.add_baseline_fact(BaselineFact::Bytes(principal, row.num("bytes")?));
-            return Ok(());
-        }
-        "bip" => {
-            if let Some(ip) = row.text("ip") {
-                p.add_baseline_fact(BaselineFact::Ip(ip));
+        "base" if whole => {
+            // Of the baseline, only the facts the kept callers are judged by, flagged.
+            let flag = |c: &str| row.num(c).map(|v| v == 1);
+            if flag("f_ip")? {
+                if let Some(ip) = row.text("ip") {
+                    p.add_baseline_fact(BaselineFact::Ip(ip));
+                }
             }
-            return Ok(());
-        }
-        "bua" => {
-            let ua = row.text("ua").unwrap_or("");
-            p.add_baseline_fact(BaselineFact::Agent(principal, ua));
+            if flag("f_ua")? {
+                let ua = row.text("ua").unwrap_or("");
+                p.add_baseline_fact(BaselineFact::Agent(principal, ua));
+            }
+            if flag("f_bk")? {
+                let bucket = row.text("bucket").unwrap_or("");
+                p.add_baseline_fact(BaselineFact::Bucket(principal, bucket));
+            }
+            if flag("f_pb")? {
+                p.add_baseline_fact(BaselineFact::Bytes(principal, row.num("pb")?));
+            }
             return Ok(());
         }
         "bad" => {
@@ -760,11 +661,6 @@ fn fold_row(
             p.quality.bad_records += n;
             p.quality
                 .add_reason(row.text("detail").unwrap_or(UNREADABLE_ROW), n);
-            return Ok(());
-        }
-        "bbk" => {
-            let bucket = row.text("bucket").unwrap_or("");
-            p.add_baseline_fact(BaselineFact::Bucket(principal, bucket));
             return Ok(());
         }
         _ => {}
@@ -815,8 +711,31 @@ fn fold_row(
                     last: row.time("last_t")?,
                 },
             );
+            // The principal's callers that were not kept: their bytes.
+            let rest = row.num("rest")?;
+            if rest > 0 {
+                p.add_rolled_principal_bytes(g.principal, rest);
+            }
+            // The first kept caller carries the rest, summed.
+            let groups = row.num("o_groups")?;
+            if groups > 0 {
+                let excess = row.text("o_excess").map_or(Ok(0.0), |s| {
+                    s.trim()
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|x| x.is_finite() && *x >= 0.0)
+                        .ok_or_else(|| anyhow::anyhow!("`o_excess` is not a number: {s:?}"))
+                })?;
+                p.add_rolled(super::Rolled {
+                    groups,
+                    requests: row.num("o_n")?,
+                    bytes_out: row.num("o_bytes")?,
+                    objects: row.num("o_objects")?,
+                    errors: row.num("o_errors")?,
+                    excess,
+                });
+            }
         }
-        ("base", true) => p.add_baseline_group(&g, row.num("bytes")?),
         ("del", true) => p.add_delete_group(&g)?,
         ("recon", true) => p.add_recon_group(&g),
         ("cp", true) => {
@@ -877,6 +796,51 @@ fn unnest_json_strings(v: serde_json::Value) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Trino (Athena, CloudTrail Lake) expands a CTE wherever it is referenced, and every
+    /// expansion scans the trail again (billed per byte): the table is named once, and every
+    /// CTE is read exactly once.
+    #[test]
+    fn the_trail_is_scanned_once() {
+        for q in [
+            query(&spec(), &Dialect::Athena(AthenaTable::default()), 100).unwrap(),
+            query(
+                &spec(),
+                &Dialect::Lake {
+                    event_data_store: "eds-1".into(),
+                },
+                10,
+            )
+            .unwrap(),
+            activity_query(&spec(), &Dialect::Athena(AthenaTable::default())).unwrap(),
+        ] {
+            let words: Vec<&str> = q
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|w| !w.is_empty())
+                .collect();
+            let ctes: Vec<&str> = words
+                .windows(2)
+                .filter(|w| w[1] == "AS")
+                .map(|w| w[0])
+                .filter(|name| q.contains(&format!("{name} AS (\n")))
+                .collect();
+            assert!(ctes.len() >= 3, "{ctes:?}");
+            for name in ctes {
+                let reads = words
+                    .windows(2)
+                    .filter(|w| (w[0] == "FROM" || w[0] == "JOIN") && w[1] == name)
+                    .count();
+                assert_eq!(reads, 1, "{name} is read {reads} times in:\n{q}");
+            }
+            let tables = words.windows(2).filter(|w| w[0] == "FROM").count();
+            let ctes_read = q.matches(" AS (\n").count();
+            assert_eq!(
+                tables,
+                ctes_read + 1,
+                "one FROM per CTE and the final one:\n{q}"
+            );
+        }
+    }
 
     fn spec() -> AnalysisSpec {
         let day = 1_772_323_200; // 2026-03-01
