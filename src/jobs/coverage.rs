@@ -146,15 +146,16 @@ impl PostureSource for SavedPosture {
         to: DateTime<Utc>,
         _role: Option<&str>,
     ) -> anyhow::Result<Vec<GuardDutyFinding>> {
-        let within = |t: &str| {
-            DateTime::parse_from_rfc3339(t)
-                .map(|t| t.with_timezone(&Utc))
-                .is_ok_and(|t| t >= from && t < to)
+        // As GuardDuty is asked: updated since `from`, first seen before `to`.
+        let at = |t: &str| DateTime::parse_from_rfc3339(t).map(|t| t.with_timezone(&Utc));
+        let overlaps = |f: &GuardDutyFinding| {
+            at(&f.last_seen).is_ok_and(|t| t >= from)
+                && crate::sources::posture::began_before(&f.first_seen, to)
         };
         Ok(self
             .findings
             .iter()
-            .filter(|f| f.region == region && f.account == account && within(&f.last_seen))
+            .filter(|f| f.region == region && f.account == account && overlaps(f))
             .cloned()
             .collect())
     }
@@ -364,6 +365,21 @@ mod tests {
                     "eu-west-1",
                     "2026-06-14T03:00:00Z",
                 ),
+                // Still going on after the window: first seen inside, updated after.
+                GuardDutyFinding {
+                    first_seen: "2026-06-14T20:00:00Z".into(),
+                    ..finding(
+                        "ongoing",
+                        "111111111111",
+                        "eu-west-1",
+                        "2026-06-15T05:00:00Z",
+                    )
+                },
+                // Begun after the window.
+                GuardDutyFinding {
+                    first_seen: "2026-06-15T01:00:00Z".into(),
+                    ..finding("later", "111111111111", "eu-west-1", "2026-06-15T05:00:00Z")
+                },
             ],
         };
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -376,7 +392,7 @@ mod tests {
         ));
         let ctx0 = r.incidents[0].cloudtrail.as_ref().unwrap();
         let ids: Vec<&str> = ctx0.guardduty.iter().map(|f| f.id.as_str()).collect();
-        assert_eq!(ids, ["inside"]);
+        assert_eq!(ids, ["inside", "ongoing"]);
         let cov0 = ctx0
             .coverage
             .as_ref()

@@ -917,21 +917,22 @@ pub async fn guardduty_findings_as(
     findings_with(&client, region, account, from, to).await
 }
 
-/// The criteria ListFindings is sent: updated within `[from, to)` (epoch milliseconds), of
-/// `account`, not archived. The type cannot be matched by prefix there, so S3 findings are
+/// The criteria ListFindings is sent: updated since `from` (epoch milliseconds; `to` is applied
+/// to when the activity was first seen, after GetFindings), of `account`, not archived. The type cannot be matched by prefix there, so S3 findings are
 /// picked after GetFindings ([`is_s3_finding`]).
 pub fn finding_criteria(
     account: &str,
     from: DateTime<Utc>,
-    to: DateTime<Utc>,
 ) -> aws_sdk_guardduty::types::FindingCriteria {
     use aws_sdk_guardduty::types::{Condition, FindingCriteria};
     FindingCriteria::builder()
         .criterion(
             "updatedAt",
+            // Updated since `from`, even after `to`: GuardDuty updates a finding each time
+            // the activity recurs, so one still going on was updated after the window ended.
+            // Those first seen after `to` are dropped below.
             Condition::builder()
                 .greater_than_or_equal(from.timestamp_millis())
-                .less_than(to.timestamp_millis())
                 .build(),
         )
         .criterion("accountId", Condition::builder().equals(account).build())
@@ -956,7 +957,7 @@ pub async fn findings_with(
     let ids = detectors(client).await.map_err(|e| {
         anyhow::anyhow!(failed(&format!("guardduty:ListDetectors in {region}"), &e))
     })?;
-    let criteria = finding_criteria(account, from, to);
+    let criteria = finding_criteria(account, from);
     let sort = SortCriteria::builder()
         .attribute_name("updatedAt")
         .order_by(OrderBy::Desc)
@@ -1012,7 +1013,11 @@ pub async fn findings_with(
                 if archived || !is_s3_finding(f.r#type().unwrap_or_default()) {
                     continue;
                 }
-                out.push(finding(f, region));
+                let f = finding(f, region);
+                if !began_before(&f.first_seen, to) {
+                    continue;
+                }
+                out.push(f);
                 if out.len() >= MAX_FINDINGS {
                     return Ok(out);
                 }
@@ -1020,6 +1025,13 @@ pub async fn findings_with(
         }
     }
     Ok(out)
+}
+
+/// Whether activity first seen at `first_seen` (RFC 3339) began before `to`: with the
+/// `updatedAt >= from` criterion, the finding overlaps `[from, to)`. A time that cannot be read
+/// keeps the finding (better shown than lost).
+pub fn began_before(first_seen: &str, to: DateTime<Utc>) -> bool {
+    DateTime::parse_from_rfc3339(first_seen).map_or(true, |t| t.with_timezone(&Utc) < to)
 }
 
 fn finding(f: &aws_sdk_guardduty::types::Finding, region: &str) -> GuardDutyFinding {

@@ -818,7 +818,16 @@ async fn guardduty_s3_findings_are_read_page_by_page_and_the_rest_dropped() {
         updated.greater_than_or_equal(),
         Some(from.timestamp_millis())
     );
-    assert_eq!(updated.less_than(), Some(to.timestamp_millis()));
+    // Still updated after the window: a finding of ongoing activity is not lost.
+    assert_eq!(updated.less_than(), None);
+    assert!(egresswatch::sources::posture::began_before(
+        "2026-06-15T01:00:00.000Z",
+        to
+    ));
+    assert!(!egresswatch::sources::posture::began_before(
+        &(to + chrono::Duration::seconds(1)).to_rfc3339(),
+        to
+    ));
     assert_eq!(criteria["accountId"].equals(), ["111122223333"]);
     assert_eq!(
         criteria["service.archived"].equals(),
