@@ -1592,6 +1592,13 @@ pub fn coverage_reason(c: &crate::model::coverage::RegionCoverage) -> Option<Str
             name_buckets(&c.partly_attributable)
         ));
     }
+    if !c.unknown.is_empty() {
+        parts.push(format!(
+            "whether trails record GetObject on {} bucket(s) could not be read: {}",
+            c.unknown.len(),
+            name_buckets(&c.unknown)
+        ));
+    }
     (!parts.is_empty()).then(|| parts.join("; "))
 }
 

@@ -189,18 +189,20 @@ pub async fn coverage<P: PostureSource>(
 
 /// The coverage of the credentials' account and, with `coverage.role_name`, of every other
 /// account in `accounts` (each read through its role). An account that cannot be read is
-/// logged and left out: its incidents keep the generic reason.
+/// logged and left out: its incidents keep the generic reason. `None` when the credentials'
+/// own account could not be read (then nothing is).
 pub async fn coverages<P: PostureSource>(
     posture: &P,
     accounts: &[String],
     regions: &[String],
     settings: &CoverageSettings,
-) -> Vec<Coverage> {
+) -> Option<Vec<Coverage>> {
     let mut out = Vec::new();
     match coverage(posture, None, regions, settings).await {
         Ok(c) => out.push(c),
         Err(e) => {
-            tracing::warn!(error = %format!("{e:#}"), "coverage: the posture could not be read")
+            tracing::warn!(error = %format!("{e:#}"), "coverage: the posture could not be read");
+            return None;
         }
     }
     if settings.role_name.is_some() {
@@ -218,7 +220,7 @@ pub async fn coverages<P: PostureSource>(
             }
         }
     }
-    out
+    Some(out)
 }
 
 fn day_start(d: NaiveDate) -> DateTime<Utc> {
@@ -238,6 +240,11 @@ pub async fn attach_posture<P: PostureSource>(
         settings,
         report.incidents.iter().map(|r| r.incident.region.clone()),
     );
+    // No region to look at (no incident, none configured): trails are listed per region, so
+    // an inventory of none would call every bucket unrecorded.
+    if regions.is_empty() {
+        return;
+    }
     let mut accounts: Vec<String> = report
         .incidents
         .iter()
@@ -245,10 +252,11 @@ pub async fn attach_posture<P: PostureSource>(
         .collect();
     accounts.sort();
     accounts.dedup();
-    let covs = coverages(posture, &accounts, &regions, settings).await;
-    let Some(own) = covs.first().map(|c| c.account.clone()) else {
+    let Some(covs) = coverages(posture, &accounts, &regions, settings).await else {
         return;
     };
+    // The credentials' own account comes first.
+    let own = covs[0].account.clone();
     let day = report.evaluated_day;
     let mut held: Vec<String> = Vec::new();
     for ri in &mut report.incidents {

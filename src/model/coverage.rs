@@ -250,6 +250,10 @@ pub const COVERAGE_VERSION: u32 = 1;
 pub struct Coverage {
     pub account: String,
     pub collected_at: String,
+    /// The regions whose trails were read (a bucket elsewhere is `unknown` unless a
+    /// multi-region trail records it).
+    #[serde(default)]
+    pub regions: Vec<String>,
     /// Every bucket: blind spots first (not attributable, then partly), then by region, name.
     pub buckets: Vec<BucketCoverage>,
     /// What to fix, most serious first, each with the exact fix.
@@ -338,6 +342,9 @@ pub struct RegionCoverage {
     pub not_attributable: Vec<(String, String)>,
     /// Buckets recorded only in part, with what part.
     pub partly_attributable: Vec<(String, String)>,
+    /// Buckets whose recording could not be judged (selectors or trail status unreadable).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unknown: Vec<(String, String)>,
     /// How many buckets of the region are fully attributable.
     pub attributable: usize,
     /// When the inventory was read.
@@ -346,9 +353,11 @@ pub struct RegionCoverage {
 
 impl Coverage {
     /// The coverage of one account and region, for an incident there; `None` when this
-    /// coverage is of another account.
+    /// coverage is of another account, or did not read that region.
     pub fn region(&self, account: &str, region: &str) -> Option<RegionCoverage> {
-        if self.account != account {
+        if self.account != account
+            || !(self.regions.is_empty() || self.regions.iter().any(|r| r == region))
+        {
             return None;
         }
         let mut out = RegionCoverage {
@@ -363,9 +372,8 @@ impl Coverage {
                 Attribution::Partial => out
                     .partly_attributable
                     .push((b.bucket.clone(), b.why.clone())),
-                Attribution::None | Attribution::Unknown => {
-                    out.not_attributable.push((b.bucket.clone(), b.why.clone()))
-                }
+                Attribution::None => out.not_attributable.push((b.bucket.clone(), b.why.clone())),
+                Attribution::Unknown => out.unknown.push((b.bucket.clone(), b.why.clone())),
             }
         }
         Some(out)

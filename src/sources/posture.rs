@@ -606,12 +606,24 @@ async fn trails(regions: &[RegionClients]) -> Read<Vec<Trail>> {
     }
     let read: Vec<Read<Trail>> = stream::iter(seen.into_values())
         .map(|(trail, seen_from)| {
-            // Ask the trail's home region where it is looked at, else where it was seen.
-            let r = regions
-                .iter()
-                .find(|r| r.region == trail.home_region)
-                .unwrap_or(&regions[seen_from]);
-            trail_state(&r.cloudtrail, trail)
+            // Ask the trail's home region (GetEventSelectors answers only there): its client
+            // when that region is looked at, else one made for it (an organisation trail homed
+            // in us-east-1 is seen from eu-west-1 as a shadow trail).
+            let client = match regions.iter().find(|r| r.region == trail.home_region) {
+                Some(r) => r.cloudtrail.clone(),
+                None if super::posture_settings::is_region_name(&trail.home_region) => {
+                    aws_sdk_cloudtrail::Client::from_conf(
+                        regions[seen_from]
+                            .cloudtrail
+                            .config()
+                            .to_builder()
+                            .region(Region::new(trail.home_region.clone()))
+                            .build(),
+                    )
+                }
+                None => regions[seen_from].cloudtrail.clone(),
+            };
+            async move { trail_state(&client, trail).await }
         })
         .buffered(CONCURRENCY)
         .collect()

@@ -20,7 +20,7 @@ pub struct RawCoverage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CoverageSettings {
     /// Regions whose trails, GuardDuty and buckets are looked at; empty: the regions the run is
-    /// about (the incidents', or for `egresswatch coverage` the store's and the SDK's).
+    /// about (the incidents', or for `egresswatch coverage` `AWS_REGION` / `AWS_DEFAULT_REGION`).
     pub regions: Vec<String>,
     /// Read GuardDuty (S3 protection, and S3 findings for incidents and the daily report).
     pub guardduty: bool,

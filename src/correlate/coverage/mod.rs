@@ -53,7 +53,31 @@ pub fn evaluate(inv: &Inventory) -> Coverage {
         .buckets
         .iter()
         .zip(&buckets)
-        .map(|(facts, b)| judge(&sources, facts, b))
+        .map(|(facts, b)| {
+            let j = judge(&sources, facts, b);
+            if region_read(inv, &facts.region) || j.attribution == Attribution::Full {
+                j
+            } else {
+                // ListBuckets is global, trails are listed per region: what records only this
+                // region is not known, so nothing short of "recorded" can be said.
+                Judged {
+                    attribution: Attribution::Unknown,
+                    recorded_by: j.recorded_by,
+                    why: format!(
+                        "its region ({}) was not read: trails and event data stores there are \
+                         not known (add it to coverage.regions or --region)",
+                        if facts.region.is_empty() {
+                            "unknown"
+                        } else {
+                            facts.region.as_str()
+                        }
+                    ),
+                    restart: None,
+                    excluded_by: Vec::new(),
+                    region_unread: true,
+                }
+            }
+        })
         .collect();
 
     let mut out: Vec<BucketCoverage> = inv
@@ -110,6 +134,7 @@ pub fn evaluate(inv: &Inventory) -> Coverage {
     Coverage {
         account: inv.account.clone(),
         collected_at: inv.collected_at.clone(),
+        regions: inv.regions.clone(),
         buckets: out,
         blind_spots: spots,
         guardduty: inv.guardduty.clone(),
@@ -221,6 +246,14 @@ struct Judged {
     restart: Option<usize>,
     /// Logging sources covering the region whose exclusion left the bucket out.
     excluded_by: Vec<usize>,
+    /// The bucket's region was not read (its trails are not known).
+    region_unread: bool,
+}
+
+/// Whether the inventory read `region`'s trails (an inventory that names no regions is taken
+/// as having read them all).
+fn region_read(inv: &Inventory, region: &str) -> bool {
+    inv.regions.is_empty() || (!region.is_empty() && inv.regions.iter().any(|r| r == region))
 }
 
 fn judge(sources: &[Source], facts: &BucketFacts, b: &Bucket) -> Judged {
@@ -341,6 +374,7 @@ fn judge(sources: &[Source], facts: &BucketFacts, b: &Bucket) -> Judged {
         why,
         restart,
         excluded_by,
+        region_unread: false,
     }
 }
 
@@ -434,7 +468,7 @@ fn plan(
             let r = sh(region);
             format!(
                 "aws cloudtrail create-trail --name egresswatch-data-events --s3-bucket-name \
-                 <your-log-bucket> --is-multi-region-trail --region {r} && aws cloudtrail \
+                 YOUR-LOG-BUCKET --is-multi-region-trail --region {r} && aws cloudtrail \
                  put-event-selectors --trail-name egresswatch-data-events --region {r} \
                  --advanced-event-selectors {} && aws cloudtrail start-logging --name \
                  egresswatch-data-events --region {r}",
@@ -536,6 +570,29 @@ fn attribution_spots(
         }
     }
     let mut out = Vec::new();
+    // One low spot per region not read that holds buckets not known to be recorded.
+    let mut unread: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, j) in judged.iter().enumerate() {
+        if j.region_unread {
+            *unread.entry(inv.buckets[i].region.as_str()).or_insert(0) += 1;
+        }
+    }
+    for (region, n) in unread {
+        out.push(BlindSpot {
+            severity: "low".into(),
+            region: region.to_string(),
+            bucket: None,
+            what: format!(
+                "{n} bucket(s) in {} not judged: the region was not read",
+                if region.is_empty() { "an unknown region" } else { region }
+            ),
+            fix: if region.is_empty() {
+                "allow s3:GetBucketLocation to egresswatch's role, then run egresswatch coverage again".into()
+            } else {
+                format!("egresswatch coverage --region {} (or add it to coverage.regions)", sh(region))
+            },
+        });
+    }
     for (i, j) in judged.iter().enumerate() {
         let facts = &inv.buckets[i];
         let spot = |severity: &str, what: String, fix: String| BlindSpot {
@@ -545,6 +602,9 @@ fn attribution_spots(
             what,
             fix,
         };
+        if j.region_unread {
+            continue;
+        }
         let (severity, what) = match j.attribution {
             Attribution::Full => continue,
             Attribution::Unknown => {

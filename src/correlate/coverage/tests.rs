@@ -1126,3 +1126,46 @@ fn giant_selector_lists_are_fine() {
     );
     assert_eq!(of(&c, "z").attribution, Attribution::None);
 }
+
+/// ListBuckets is global, trails are listed per region: a bucket in a region not read is not
+/// called unrecorded (a false high blind spot) unless a multi-region trail records it.
+#[test]
+fn a_bucket_in_a_region_not_read_is_unknown_unless_a_multi_region_trail_records_it() {
+    let everything = Selectors::Advanced(vec![s3_selector(vec![])]);
+    let mut inv = inventory(
+        vec![trail("home-only", "eu-west-1", false, everything.clone())],
+        vec![
+            bucket("here", "eu-west-1"),
+            bucket("elsewhere", "ap-south-1"),
+            bucket("nowhere", ""),
+        ],
+    );
+    inv.regions = vec!["eu-west-1".into()];
+    let c = evaluate(&inv);
+    assert_eq!(of(&c, "here").attribution, Attribution::Full);
+    for b in ["elsewhere", "nowhere"] {
+        assert_eq!(of(&c, b).attribution, Attribution::Unknown, "{b}");
+        assert!(of(&c, b).why.contains("was not read"), "{}", of(&c, b).why);
+        assert!(
+            !c.blind_spots
+                .iter()
+                .any(|s| s.bucket.as_deref() == Some(b) && s.severity != "low"),
+            "{b}: {:?}",
+            c.blind_spots
+        );
+    }
+    let spot = c
+        .blind_spots
+        .iter()
+        .find(|s| s.region == "ap-south-1" && s.bucket.is_none())
+        .expect("one spot for the region not read");
+    assert!(spot.fix.contains("--region ap-south-1"), "{}", spot.fix);
+    // The region's coverage is not offered for an incident there.
+    assert!(c.region("111122223333", "ap-south-1").is_none());
+    assert!(c.region("111122223333", "eu-west-1").is_some());
+
+    // A multi-region trail recording every bucket records it wherever it is.
+    inv.trails = vec![trail("everywhere", "eu-west-1", true, everything)];
+    let c = evaluate(&inv);
+    assert_eq!(of(&c, "elsewhere").attribution, Attribution::Full);
+}
