@@ -37,7 +37,8 @@ pub struct Inventory {
     /// policies could not be read (not the management or a delegated account: `errors` says).
     pub scps: Option<Vec<ServiceControlPolicy>>,
     /// The account's place in the organisation, root first (`r-…`, `ou-…`, then the account):
-    /// an SCP attached to any of these applies. Empty when unknown.
+    /// an SCP attached to any of these applies. Empty when unknown; [`MANAGEMENT_ACCOUNT`]
+    /// alone for the organisation's management account, which no SCP restricts.
     pub org_path: Vec<String>,
     /// What could not be read, one line each ("s3:GetBucketPolicyStatus on b: AccessDenied").
     pub errors: Vec<String>,
@@ -225,6 +226,10 @@ impl GuardDutyFinding {
         }
     }
 }
+
+/// `Inventory::org_path` of the organisation's management account: service control policies
+/// do not apply to it.
+pub const MANAGEMENT_ACCOUNT: &str = "management-account";
 
 /// The finding types that are about S3 (GuardDuty's S3 protection and S3 policy findings).
 pub const S3_FINDING_PREFIXES: &[&str] = &[

@@ -1129,15 +1129,29 @@ async fn organization(
         }
         None => None,
     };
-    let path = match org_path(client, account).await {
+    let mut path = match org_path(client, account).await {
         Ok(p) => p,
         Err(line) => {
             errors.push(line);
             Vec::new()
         }
     };
+    // SCPs never restrict the management account: its path is left empty, so that no policy
+    // applies to it (and the evaluation says why).
+    match client.describe_organization().send().await {
+        Ok(o) => {
+            let master = o.organization().and_then(|o| o.master_account_id());
+            if master == Some(account) {
+                path = vec![MANAGEMENT_ACCOUNT.to_string()];
+            }
+        }
+        Err(e) => errors.push(failed("organizations:DescribeOrganization", &e)),
+    }
     ((scps, path), errors)
 }
+
+/// The org path of the organisation's management account, which no SCP restricts.
+pub use crate::model::coverage::MANAGEMENT_ACCOUNT;
 
 type OrgError<E> = SdkError<E, HttpResponse>;
 

@@ -73,6 +73,10 @@ const ACTIONS: &[(&str, &[&str])] = &[
         &["organizations:ListTargetsForPolicy"],
     ),
     ("list_parents", &["organizations:ListParents"]),
+    (
+        "describe_organization",
+        &["organizations:DescribeOrganization"],
+    ),
 ];
 
 /// Client methods that are Rust, not AWS operations.

@@ -394,7 +394,12 @@ fn the_posture_is_read_from_moto_as_aws_states_it() {
         assert_eq!(deny.document, DENY_DELETE);
         let full = scps.iter().find(|p| p.name == "FullAWSAccess").unwrap();
         assert!(full.targets.contains(&root));
-        assert_eq!(inv.org_path, [root.clone(), MOTO_ACCOUNT.to_string()]);
+        // moto's caller created the organisation: it is the management account, which no
+        // SCP restricts (its path says so instead of root → account).
+        assert_eq!(
+            inv.org_path,
+            [egresswatch::model::coverage::MANAGEMENT_ACCOUNT]
+        );
 
         // What moto 5.2.5 does not serve, one line each (buckets by name, then CloudTrail
         // Lake by region), and nothing else: the rest was still read.
@@ -878,6 +883,16 @@ async fn a_region_without_a_detector_has_no_guardduty_and_no_error() {
             .parents(Parent::builder().id(id).r#type(kind).build())
             .build()
     });
+    // A member account: the management account is another.
+    let org = mock!(aws_sdk_organizations::Client::describe_organization).then_output(|| {
+        aws_sdk_organizations::operation::describe_organization::DescribeOrganizationOutput::builder()
+            .organization(
+                aws_sdk_organizations::types::Organization::builder()
+                    .master_account_id("999999999999")
+                    .build(),
+            )
+            .build()
+    });
     let clients = PostureClients {
         sts: sts("111122223333"),
         s3: mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&no_buckets]),
@@ -885,7 +900,7 @@ async fn a_region_without_a_detector_has_no_guardduty_and_no_error() {
         organizations: mock_client!(
             aws_sdk_organizations,
             RuleMode::MatchAny,
-            &[&no_policies, &parents]
+            &[&no_policies, &parents, &org]
         ),
         regions: vec![egresswatch::sources::posture::RegionClients {
             region: "ap-southeast-2".to_string(),

@@ -744,7 +744,7 @@ fn guard_rail_spots(
                 ),
             ));
         }
-        if scps_read {
+        if scps_read && !is_management(inv) {
             let missing: Vec<&str> = scp::GUARDED
                 .iter()
                 .copied()
@@ -772,6 +772,20 @@ fn guard_rail_spots(
         what,
         fix,
     };
+    if scps_read && is_management(inv) && !buckets.is_empty() {
+        out.push(global(
+            "low",
+            format!(
+                "{} is the organization's management account: service control policies do not \
+                 restrict it, so its {} bucket(s) have no SCP guard rail",
+                inv.account,
+                buckets.len()
+            ),
+            "keep data in member accounts, where SCPs apply (move these buckets, or limit who \
+             may act in the management account)"
+                .into(),
+        ));
+    }
     if bpa_off && !inv.account_public_access_block.is_some_and(|p| p.all()) {
         out.push(global(
             "low",
@@ -874,11 +888,20 @@ fn in_effect(
 
 /// The policies attached to the account, its OUs or its root, read; a document that cannot be
 /// read is an error and skipped.
+/// Whether the inventory is of the organisation's management account.
+fn is_management(inv: &Inventory) -> bool {
+    inv.org_path.len() == 1 && inv.org_path[0] == crate::model::coverage::MANAGEMENT_ACCOUNT
+}
+
 fn applying_policies(
     inv: &Inventory,
     scps: &[crate::model::coverage::ServiceControlPolicy],
     errors: &mut Vec<String>,
 ) -> Vec<(String, Vec<scp::Deny>)> {
+    if is_management(inv) {
+        // No SCP restricts the management account.
+        return Vec::new();
+    }
     if inv.org_path.is_empty() && !scps.is_empty() {
         errors.push(
             "the account's place in the organization is unknown: no service control policy \

@@ -1169,3 +1169,35 @@ fn a_bucket_in_a_region_not_read_is_unknown_unless_a_multi_region_trail_records_
     let c = evaluate(&inv);
     assert_eq!(of(&c, "elsewhere").attribution, Attribution::Full);
 }
+
+/// No SCP restricts the organisation's management account: its buckets get no SCP denial
+/// (however the policies read), and one spot says so instead of a per-bucket SCP to write.
+#[test]
+fn scps_do_not_restrict_the_management_account() {
+    let everything = Selectors::Advanced(vec![s3_selector(vec![])]);
+    let mut inv = inventory(
+        vec![trail("all", "eu-west-1", true, everything)],
+        vec![bucket("ledger", "eu-west-1")],
+    );
+    inv.scps = Some(vec![ServiceControlPolicy {
+        id: "p-1".into(),
+        name: "deny-everything".into(),
+        targets: vec!["r-root".into()],
+        document: r#"{"Statement":{"Effect":"Deny","Action":"s3:*","Resource":"*"}}"#.into(),
+    }]);
+    assert!(
+        !evaluate(&inv).buckets[0].scp_denies.is_empty(),
+        "a member account"
+    );
+    inv.org_path = vec![crate::model::coverage::MANAGEMENT_ACCOUNT.into()];
+    let c = evaluate(&inv);
+    assert!(c.buckets[0].scp_denies.is_empty());
+    assert!(c
+        .blind_spots
+        .iter()
+        .any(|s| s.what.contains("management account") && s.bucket.is_none()));
+    assert!(!c
+        .blind_spots
+        .iter()
+        .any(|s| s.what.contains("no service control policy denies")));
+}
