@@ -144,15 +144,20 @@ pub(super) fn new_advanced(names: &[&str], buckets: &[Bucket]) -> AdvancedSelect
 /// exclusions of those buckets removed where that alone records them (an exclusion is removed
 /// only when every bucket of the inventory it leaves out is being fixed), then, for the
 /// buckets still not recorded, one new selector. Also what was removed, for the reader.
+///
+/// `keep_exclusions`: an organisation trail's or store's exclusion may leave out buckets of
+/// other accounts, which this inventory cannot see: it stays, and the buckets get a selector
+/// of their own (a trail records what any of its selectors matches).
 pub(super) fn advanced_fix(
     existing: &[AdvancedSelector],
     fixing: &[(&str, Bucket)],
     inventory: &[Bucket],
+    keep_exclusions: bool,
 ) -> (Vec<AdvancedSelector>, Vec<String>) {
     let mut out = existing.to_vec();
     let mut removed = Vec::new();
     let fixed_base = |base: &str| fixing.iter().any(|(_, b)| b.base == base);
-    for sel in out.iter_mut() {
+    for sel in out.iter_mut().filter(|_| !keep_exclusions) {
         let mut candidate = sel.clone();
         let mut gone = Vec::new();
         for f in candidate

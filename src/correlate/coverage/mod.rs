@@ -499,7 +499,11 @@ fn plan(
                     )
                 }
                 None => {
-                    let (new, removed) = fix::advanced_fix(existing, &pairs, buckets);
+                    let organization = match src {
+                        Source::Trail(t) => t.organization,
+                        Source::Store(s) => s.organization,
+                    };
+                    let (new, removed) = fix::advanced_fix(existing, &pairs, buckets, organization);
                     if !removed.is_empty() {
                         notes.push(format!(
                             "the fix removes the exclusion from {}'s selectors ({})",

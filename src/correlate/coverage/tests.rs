@@ -270,11 +270,12 @@ fn org_trail_exclusion_marks_exactly_the_excluded_bucket() {
 
 #[test]
 fn exclusion_fix_removes_the_exclusion_and_round_trips_to_full() {
-    let inv = org_trail_inventory();
+    let mut inv = org_trail_inventory();
+    // An account's own trail: its exclusion leaves out only buckets this inventory sees.
+    inv.trails[0].organization = false;
     let c = evaluate(&inv);
     let s = spot(&c, "secret-exports", "high");
     assert!(s.what.contains("the fix removes the exclusion from trail org-trail's selectors (resources.ARN NotStartsWith arn:aws:s3:::secret-exports/)"), "{}", s.what);
-    assert!(s.what.contains("management account"), "{}", s.what);
     assert!(s.fix.starts_with(
         "aws cloudtrail put-event-selectors --trail-name org-trail --region us-east-1 \
          --advanced-event-selectors '"
@@ -1200,4 +1201,27 @@ fn scps_do_not_restrict_the_management_account() {
         .blind_spots
         .iter()
         .any(|s| s.what.contains("no service control policy denies")));
+}
+
+/// An organisation trail's exclusion may leave out other accounts' buckets, which one
+/// account's inventory cannot see: the fix keeps it and adds a selector for the bucket.
+#[test]
+fn an_organization_trails_exclusion_is_kept_and_a_selector_added() {
+    let inv = org_trail_inventory();
+    let c = evaluate(&inv);
+    let s = spot(&c, "secret-exports", "high");
+    assert!(s.what.contains("management account"), "{}", s.what);
+    assert!(!s.what.contains("removes the exclusion"), "{}", s.what);
+    let new = from_cli(&arg(&s.fix, "--advanced-event-selectors"));
+    assert_eq!(new.len(), 2, "the old selector and one for the bucket");
+    assert!(
+        s.fix.contains("NotStartsWith"),
+        "the exclusion stays: {}",
+        s.fix
+    );
+    let mut fixed = inv.clone();
+    fixed.trails[0].selectors = Selectors::Advanced(new);
+    for b in &evaluate(&fixed).buckets {
+        assert_eq!(b.attribution, Attribution::Full, "{}: {}", b.bucket, b.why);
+    }
 }
