@@ -109,7 +109,30 @@ pub(super) fn basic_json(selectors: &[BasicSelector]) -> String {
 }
 
 /// The advanced selector that records every data event of the buckets.
+/// Buckets one fix names by ARN at most: CloudTrail takes 500 values across a trail's advanced
+/// selectors and 250 data resources across its basic ones, and a command naming thousands
+/// would be refused (and repeated in every bucket's blind spot). Beyond this, the fix records
+/// every bucket's object events.
+pub(super) const MAX_BUCKETS_NAMED: usize = 100;
+
 pub(super) fn new_advanced(names: &[&str], buckets: &[Bucket]) -> AdvancedSelector {
+    if buckets.len() > MAX_BUCKETS_NAMED {
+        return AdvancedSelector {
+            name: Some("S3 object events on every bucket".into()),
+            field_selectors: vec![
+                FieldSelector {
+                    field: "eventCategory".into(),
+                    equals: vec!["Data".into()],
+                    ..FieldSelector::default()
+                },
+                FieldSelector {
+                    field: "resources.type".into(),
+                    equals: vec!["AWS::S3::Object".into()],
+                    ..FieldSelector::default()
+                },
+            ],
+        };
+    }
     let name = match names {
         [one] => format!("S3 GetObject on {one}"),
         _ => format!("S3 GetObject on {} buckets", names.len()),
@@ -228,9 +251,20 @@ pub(super) fn basic_fix(
     if left.is_empty() {
         return out;
     }
+    // Too many to name: every bucket (`arn:aws:s3`, the partition's prefix).
+    let values = if left.len() > MAX_BUCKETS_NAMED {
+        let all = left[0]
+            .split(":::")
+            .next()
+            .unwrap_or("arn:aws:s3")
+            .to_string();
+        vec![all]
+    } else {
+        left
+    };
     let resource = DataResource {
         kind: "AWS::S3::Object".into(),
-        values: left,
+        values,
     };
     let reads = out
         .iter_mut()

@@ -445,7 +445,13 @@ fn plan(
         .map(|&i| (inv.buckets[i].name.as_str(), buckets[i].clone()))
         .collect();
     let mut notes = Vec::new();
-    if fixing.len() > 1 {
+    if fixing.len() > fix::MAX_BUCKETS_NAMED {
+        notes.push(format!(
+            "{} buckets to fix, more than one command should name: it records every bucket's \
+             object events",
+            fixing.len()
+        ));
+    } else if fixing.len() > 1 {
         let names: Vec<&str> = pairs.iter().map(|(n, _)| *n).collect();
         notes.push(format!(
             "the same command records {}",

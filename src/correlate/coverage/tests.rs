@@ -1225,3 +1225,29 @@ fn an_organization_trails_exclusion_is_kept_and_a_selector_added() {
         assert_eq!(b.attribution, Attribution::Full, "{}: {}", b.bucket, b.why);
     }
 }
+
+/// Thousands of buckets without data events: one short fix recording every bucket, not a
+/// command naming each (CloudTrail refuses more than 500 ARN values a trail), and it round
+/// trips.
+#[test]
+fn many_buckets_get_one_selector_for_every_bucket() {
+    let buckets: Vec<BucketFacts> = (0..1_000)
+        .map(|i| bucket(&format!("b{i:04}"), "us-east-1"))
+        .collect();
+    let mgmt = Selectors::Advanced(vec![AdvancedSelector {
+        name: None,
+        field_selectors: vec![equals("eventCategory", &["Management"])],
+    }]);
+    let inv = inventory(vec![trail("main", "us-east-1", true, mgmt)], buckets);
+    let c = evaluate(&inv);
+    let s = spot(&c, "b0000", "high");
+    assert!(s.fix.len() < 2_000, "{} bytes", s.fix.len());
+    assert!(s.what.contains("every bucket"), "{}", s.what);
+    let mut fixed = inv.clone();
+    fixed.trails[0].selectors =
+        Selectors::Advanced(from_cli(&arg(&s.fix, "--advanced-event-selectors")));
+    assert!(evaluate(&fixed)
+        .buckets
+        .iter()
+        .all(|b| b.attribution == Attribution::Full));
+}
