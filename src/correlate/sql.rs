@@ -299,9 +299,9 @@ pub fn query(spec: &AnalysisSpec, dialect: &Dialect, keep: u32) -> anyhow::Resul
     );
     q.push_str(
         "k AS (\n  SELECT section, CASE WHEN section = 'bad' THEN '' ELSE principal END AS principal,\n    \
-         CASE WHEN section IN ('del', 'bad') THEN NULL ELSE ip END AS k_ip,\n    \
-         CASE WHEN section IN ('del', 'bad') THEN NULL ELSE ua END AS k_ua,\n    \
-         CASE WHEN section IN ('recon', 'bad') THEN NULL ELSE bucket END AS k_bucket,\n    \
+         CASE WHEN section IN ('del', 'bad') THEN NULL WHEN section IN ('get', 'base') THEN coalesce(ip, '') ELSE ip END AS k_ip,\n    \
+         CASE WHEN section IN ('del', 'bad') THEN NULL WHEN section IN ('get', 'base') THEN coalesce(ua, '') ELSE ua END AS k_ua,\n    \
+         CASE WHEN section IN ('recon', 'bad') THEN NULL WHEN section IN ('get', 'base') THEN coalesce(bucket, '') ELSE bucket END AS k_bucket,\n    \
          CASE WHEN section = 'del' THEN substr(t, 1, 13) WHEN section = 'recon' THEN name\n      \
          WHEN section = 'cp' THEN coalesce(event_id, t || name) WHEN section = 'bad' THEN bad_bytes END AS detail,\n    \
          CASE WHEN section = 'get' THEN err END AS err_key,\n    \
@@ -347,9 +347,11 @@ fn double(x: f64) -> String {
 ///   `o_objects`, `o_errors`, `o_excess`;
 /// - on each kept principal's first kept caller, `rest`: the window bytes of its callers that
 ///   were not kept (its excess and growth are judged on all its bytes);
-/// - of the baseline, one row per fact a kept caller is judged by, flagged: `f_ip` (its IP was
-///   seen), `f_ua` / `f_bk` (its principal's agent / bucket was seen), `f_pb` (its principal's
-///   baseline bytes, `pb`).
+/// - of the baseline, one row per fact a kept caller (or a reconnaissance row, judged on its
+///   principal and IP too) is judged by, flagged: `f_ip` (its IP was seen), `f_ua` / `f_bk`
+///   (its principal's agent / bucket was seen), `f_pb` (its principal's baseline bytes, `pb`).
+///
+/// A missing IP, agent or bucket of a GetObject is grouped as '' (the scanner's key).
 ///
 /// Why windows and not joins: Trino (Athena, CloudTrail Lake) expands a CTE at every
 /// reference, and every expansion would scan the trail again, billed per byte. Here `a` is
@@ -385,8 +387,8 @@ fn ranked(spec: &AnalysisSpec, keep: u32) -> String {
          CASE WHEN section = 'get' THEN max(rank0) OVER (PARTITION BY section, principal, ip, ua, bucket) END AS grank\n  \
          FROM z3\n),\n\
          z5 AS (\n  SELECT z4.*,\n    \
-         max(kept) OVER (PARTITION BY principal) AS k_p,\n    \
-         max(kept) OVER (PARTITION BY ip) AS k_ip,\n    \
+         max(CASE WHEN kept = 1 OR section = 'recon' THEN 1 ELSE 0 END) OVER (PARTITION BY principal) AS k_p,\n    \
+         max(CASE WHEN kept = 1 OR section = 'recon' THEN 1 ELSE 0 END) OVER (PARTITION BY ip) AS k_ip,\n    \
          max(kept) OVER (PARTITION BY principal, coalesce(ua, '')) AS k_ua,\n    \
          max(kept) OVER (PARTITION BY principal, coalesce(bucket, '')) AS k_bk,\n    \
          sum(CASE WHEN {dropped} THEN bytes ELSE 0 END) OVER (PARTITION BY principal) AS rest_p,\n    \

@@ -580,6 +580,26 @@ fn scanner_sql_engine_and_athena_give_the_same_callers() {
     )
     .unwrap();
     assert_same(&answer(&folded10), &answer(&local10), "--limit 10");
+    // --limit 1: nearly every caller summed; reconnaissance is still judged on the baseline
+    // principals and IPs it needs (its events must not change with the limit).
+    let mut args = callers_args(cfg, root_s);
+    args.extend(["--limit", "1"]);
+    let local1 = bin.run_json(&args, 0);
+    assert_eq!(local1["events"], local["events"]);
+    let mut args = callers_args(cfg, "athena");
+    args.extend(["--limit", "1", "--print-sql"]);
+    let out = bin.run(&args);
+    assert!(out.status.success());
+    let sql1 = String::from_utf8(out.stdout).unwrap();
+    let rows1 = duckdb(&root, sql1.trim_end(), bin.path("").as_path());
+    let parsed: egresswatch::correlate::sql::Rows = serde_json::from_value(rows1).unwrap();
+    let partial = egresswatch::correlate::sql::fold(&parsed, &spec, false).unwrap();
+    let folded1: Value = serde_json::from_str(
+        &serde_json::to_string(&egresswatch::correlate::finalize_keeping(partial, &spec, 1))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_same(&answer(&folded1), &answer(&local1), "--limit 1");
     // Some kept callers are judged by baseline facts the engine returned for them alone.
     assert!(
         local10["callers"]
