@@ -23,6 +23,9 @@ pub struct Inventory {
     pub collected_at: String,
     /// The regions looked at (buckets elsewhere are still listed: ListBuckets is global).
     pub regions: Vec<String>,
+    /// Regions looked at whose trails could not be listed: judged as not read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions_unread: Vec<String>,
     /// Trails visible from the account (its own and organisation trails), every region.
     pub trails: Vec<Trail>,
     /// CloudTrail Lake event data stores.
@@ -259,6 +262,9 @@ pub struct Coverage {
     /// multi-region trail records it).
     #[serde(default)]
     pub regions: Vec<String>,
+    /// Of those, the ones whose trails could not be listed (judged as not read).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions_unread: Vec<String>,
     /// Every bucket: blind spots first (not attributable, then partly), then by region, name.
     pub buckets: Vec<BucketCoverage>,
     /// What to fix, most serious first, each with the exact fix.
@@ -361,6 +367,7 @@ impl Coverage {
     /// coverage is of another account, or did not read that region.
     pub fn region(&self, account: &str, region: &str) -> Option<RegionCoverage> {
         if self.account != account
+            || self.regions_unread.iter().any(|r| r == region)
             || !(self.regions.is_empty() || self.regions.iter().any(|r| r == region))
         {
             return None;

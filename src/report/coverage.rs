@@ -275,6 +275,7 @@ mod tests {
             account: "111111111111".into(),
             collected_at: "2026-11-30T06:00:00Z".into(),
             regions: vec!["eu-west-1".into()],
+            regions_unread: vec![],
             buckets: vec![BucketCoverage {
                 bucket: format!("secret-{hostile}"),
                 region: "eu-west-1".into(),

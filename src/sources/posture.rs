@@ -187,7 +187,7 @@ pub async fn collect_with(clients: &PostureClients) -> Inventory {
     let mut errors = Vec::new();
     inventory.buckets = take(buckets, &mut errors);
     inventory.account_public_access_block = take(account_pab, &mut errors);
-    inventory.trails = take(trails, &mut errors);
+    (inventory.trails, inventory.regions_unread) = take(trails, &mut errors);
     inventory.event_data_stores = take(stores, &mut errors);
     inventory.guardduty = take(guardduty, &mut errors);
     (inventory.scps, inventory.org_path) = take(organization, &mut errors);
@@ -551,7 +551,10 @@ fn arn_region(arn: &str) -> &str {
     arn.split(':').nth(3).unwrap_or_default()
 }
 
-async fn trails(regions: &[RegionClients]) -> Read<Vec<Trail>> {
+/// The trails seen from `regions`, and the regions whose DescribeTrails failed (their own
+/// trails are not known).
+async fn trails(regions: &[RegionClients]) -> Read<(Vec<Trail>, Vec<String>)> {
+    let mut unread = Vec::new();
     let mut errors = Vec::new();
     // ARN → (the trail as described, the region it was seen from first).
     let mut seen: BTreeMap<String, (Trail, usize)> = BTreeMap::new();
@@ -570,6 +573,7 @@ async fn trails(regions: &[RegionClients]) -> Read<Vec<Trail>> {
                     &format!("cloudtrail:DescribeTrails in {}", r.region),
                     &e,
                 ));
+                unread.push(r.region.clone());
                 continue;
             }
         };
@@ -633,7 +637,7 @@ async fn trails(regions: &[RegionClients]) -> Read<Vec<Trail>> {
         out.push(t);
         errors.append(&mut e);
     }
-    (out, errors)
+    ((out, unread), errors)
 }
 
 async fn trail_state(client: &aws_sdk_cloudtrail::Client, mut trail: Trail) -> Read<Trail> {

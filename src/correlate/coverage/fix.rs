@@ -108,29 +108,46 @@ pub(super) fn basic_json(selectors: &[BasicSelector]) -> String {
     serde_json::to_string(&cli).unwrap_or_default()
 }
 
-/// The advanced selector that records every data event of the buckets.
 /// Buckets one fix names by ARN at most: CloudTrail takes 500 values across a trail's advanced
 /// selectors and 250 data resources across its basic ones, and a command naming thousands
 /// would be refused (and repeated in every bucket's blind spot). Beyond this, the fix records
 /// every bucket's object events.
 pub(super) const MAX_BUCKETS_NAMED: usize = 100;
 
-pub(super) fn new_advanced(names: &[&str], buckets: &[Bucket]) -> AdvancedSelector {
+/// The name of the selector a fix adds when it records every bucket.
+pub(super) const EVERY_BUCKET: &str = "S3 object events on every bucket";
+
+/// A selector recording every object of `buckets` (named by ARN, or, beyond
+/// [`MAX_BUCKETS_NAMED`], every bucket but those `keep_out` leaves out: a trail records what any
+/// selector matches, so the trail's exclusions are repeated here).
+pub(super) fn new_advanced(
+    names: &[&str],
+    buckets: &[Bucket],
+    keep_out: &[String],
+) -> AdvancedSelector {
     if buckets.len() > MAX_BUCKETS_NAMED {
+        let mut field_selectors = vec![
+            FieldSelector {
+                field: "eventCategory".into(),
+                equals: vec!["Data".into()],
+                ..FieldSelector::default()
+            },
+            FieldSelector {
+                field: "resources.type".into(),
+                equals: vec!["AWS::S3::Object".into()],
+                ..FieldSelector::default()
+            },
+        ];
+        if !keep_out.is_empty() {
+            field_selectors.push(FieldSelector {
+                field: "resources.ARN".into(),
+                not_starts_with: keep_out.to_vec(),
+                ..FieldSelector::default()
+            });
+        }
         return AdvancedSelector {
-            name: Some("S3 object events on every bucket".into()),
-            field_selectors: vec![
-                FieldSelector {
-                    field: "eventCategory".into(),
-                    equals: vec!["Data".into()],
-                    ..FieldSelector::default()
-                },
-                FieldSelector {
-                    field: "resources.type".into(),
-                    equals: vec!["AWS::S3::Object".into()],
-                    ..FieldSelector::default()
-                },
-            ],
+            name: Some(EVERY_BUCKET.into()),
+            field_selectors,
         };
     }
     let name = match names {
@@ -231,7 +248,22 @@ pub(super) fn advanced_fix(
         .map(|(n, b)| (*n, b.clone()))
         .unzip();
     if !left.is_empty() {
-        out.push(new_advanced(&names, &left));
+        // The exclusions the trail keeps that leave out none of these buckets.
+        let mut keep_out: Vec<String> = out
+            .iter()
+            .flat_map(|sel| sel.field_selectors.iter())
+            .filter(|f| f.field.eq_ignore_ascii_case("resources.ARN"))
+            .flat_map(|f| f.not_starts_with.iter())
+            .filter(|v| {
+                !left
+                    .iter()
+                    .any(|b| selectors::excludes_bucket("NotStartsWith", v, b))
+            })
+            .cloned()
+            .collect();
+        keep_out.sort();
+        keep_out.dedup();
+        out.push(new_advanced(&names, &left, &keep_out));
     }
     (out, removed)
 }
@@ -320,7 +352,7 @@ mod tests {
     #[test]
     fn cli_json_uses_the_cli_names_and_omits_empty_operators() {
         let b = Bucket::new("b", "us-east-1");
-        let json = advanced_json(&[new_advanced(&["b"], &[b])]);
+        let json = advanced_json(&[new_advanced(&["b"], &[b], &[])]);
         assert_eq!(
             json,
             r#"[{"Name":"S3 GetObject on b","FieldSelectors":[{"Field":"eventCategory","Equals":["Data"]},{"Field":"resources.type","Equals":["AWS::S3::Object"]},{"Field":"resources.ARN","StartsWith":["arn:aws:s3:::b/"]}]}]"#

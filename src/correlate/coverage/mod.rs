@@ -135,6 +135,7 @@ pub fn evaluate(inv: &Inventory) -> Coverage {
         account: inv.account.clone(),
         collected_at: inv.collected_at.clone(),
         regions: inv.regions.clone(),
+        regions_unread: inv.regions_unread.clone(),
         buckets: out,
         blind_spots: spots,
         guardduty: inv.guardduty.clone(),
@@ -253,7 +254,9 @@ struct Judged {
 /// Whether the inventory read `region`'s trails (an inventory that names no regions is taken
 /// as having read them all).
 fn region_read(inv: &Inventory, region: &str) -> bool {
-    inv.regions.is_empty() || (!region.is_empty() && inv.regions.iter().any(|r| r == region))
+    !inv.regions_unread.iter().any(|r| r == region)
+        && (inv.regions.is_empty()
+            || (!region.is_empty() && inv.regions.iter().any(|r| r == region)))
 }
 
 fn judge(sources: &[Source], facts: &BucketFacts, b: &Bucket) -> Judged {
@@ -445,13 +448,7 @@ fn plan(
         .map(|&i| (inv.buckets[i].name.as_str(), buckets[i].clone()))
         .collect();
     let mut notes = Vec::new();
-    if fixing.len() > fix::MAX_BUCKETS_NAMED {
-        notes.push(format!(
-            "{} buckets to fix, more than one command should name: it records every bucket's \
-             object events",
-            fixing.len()
-        ));
-    } else if fixing.len() > 1 {
+    if fixing.len() > 1 {
         let names: Vec<&str> = pairs.iter().map(|(n, _)| *n).collect();
         notes.push(format!(
             "the same command records {}",
@@ -465,7 +462,7 @@ fn plan(
                 .map_or("us-east-1", |&i| inv.buckets[i].region.as_str());
             let buckets: Vec<Bucket> = pairs.iter().map(|(_, b)| b.clone()).collect();
             let names: Vec<&str> = pairs.iter().map(|(n, _)| *n).collect();
-            let json = fix::advanced_json(&[fix::new_advanced(&names, &buckets)]);
+            let json = fix::advanced_json(&[fix::new_advanced(&names, &buckets, &[])]);
             notes.push(
                 "no logging trail covers its region: the new trail needs a log bucket whose \
                  policy lets CloudTrail write"
@@ -546,6 +543,19 @@ fn plan(
             }
         }
     };
+    // Said from what the command does (beyond `MAX_BUCKETS_NAMED` buckets left to record, or a
+    // basic selector on every bucket), not from how many were asked for.
+    if command.contains(fix::EVERY_BUCKET) || command.contains("\"Values\":[\"arn:aws:s3\"]") {
+        notes.push(format!(
+            "too many buckets to name in one command (CloudTrail takes 500 ARN values a trail): it \
+             records every bucket's object events{}",
+            if command.contains("NotStartsWith") {
+                " but those the trail leaves out"
+            } else {
+                ""
+            }
+        ));
+    }
     Plan {
         command,
         note: notes.join("; "),

@@ -1251,3 +1251,70 @@ fn many_buckets_get_one_selector_for_every_bucket() {
         .iter()
         .all(|b| b.attribution == Attribution::Full));
 }
+
+/// A region whose trails could not be listed is judged as not read (not "no trail there").
+#[test]
+fn a_region_whose_trails_could_not_be_listed_is_not_read() {
+    let mut inv = inventory(vec![], vec![bucket("denied-here", "eu-west-1")]);
+    inv.regions = vec!["eu-west-1".into()];
+    assert_eq!(evaluate(&inv).buckets[0].attribution, Attribution::None);
+    inv.regions_unread = vec!["eu-west-1".into()];
+    let c = evaluate(&inv);
+    assert_eq!(c.buckets[0].attribution, Attribution::Unknown);
+    assert!(
+        !c.blind_spots.iter().any(|s| s.severity == "high"),
+        "{:?}",
+        c.blind_spots
+    );
+    assert!(c.region("111122223333", "eu-west-1").is_none());
+}
+
+/// Beyond the buckets one command can name, the "every bucket" selector repeats the exclusions
+/// an organisation trail keeps (they may leave out other accounts' buckets, or its own log
+/// bucket), and says so.
+#[test]
+fn the_every_bucket_fix_keeps_the_trails_other_exclusions() {
+    let buckets: Vec<BucketFacts> = (0..300)
+        .map(|i| bucket(&format!("x{i:03}"), "us-east-1"))
+        .collect();
+    let mut t = trail(
+        "org",
+        "us-east-1",
+        true,
+        Selectors::Advanced(vec![s3_selector(vec![FieldSelector {
+            // Leaves out every x… bucket here, and another account's log bucket.
+            not_starts_with: vec!["arn:aws:s3:::x".into(), "arn:aws:s3:::org-logs/".into()],
+            ..field("resources.ARN")
+        }])]),
+    );
+    t.organization = true;
+    let inv = inventory(vec![t], buckets);
+    let c = evaluate(&inv);
+    let s = spot(&c, "x000", "high");
+    assert!(
+        s.what
+            .contains("every bucket's object events but those the trail leaves out"),
+        "{}",
+        s.what
+    );
+    let new = from_cli(&arg(&s.fix, "--advanced-event-selectors"));
+    let every = new
+        .iter()
+        .find(|sel| sel.name.as_deref() == Some("S3 object events on every bucket"))
+        .expect("the every-bucket selector");
+    let arn = every
+        .field_selectors
+        .iter()
+        .find(|f| f.field == "resources.ARN")
+        .expect("exclusions kept");
+    assert_eq!(
+        arn.not_starts_with,
+        vec!["arn:aws:s3:::org-logs/".to_string()]
+    );
+    let mut fixed = inv.clone();
+    fixed.trails[0].selectors = Selectors::Advanced(new);
+    assert!(evaluate(&fixed)
+        .buckets
+        .iter()
+        .all(|b| b.attribution == Attribution::Full));
+}
