@@ -998,6 +998,14 @@ pub async fn findings_with(
             listed.extend(page.finding_ids().iter().cloned());
             if listed.len() >= MAX_FINDING_IDS {
                 listed.truncate(MAX_FINDING_IDS);
+                // Said, not silent: older findings of the window may be among those not read.
+                tracing::warn!(
+                    region,
+                    account,
+                    max = MAX_FINDING_IDS,
+                    "GuardDuty: more findings updated since the window's start than are read; \
+                     the newest are kept"
+                );
                 break;
             }
             token = next_token(page.next_token(), token.as_deref());
