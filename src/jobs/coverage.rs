@@ -7,11 +7,12 @@
 //! fails a run: a posture that cannot be read is logged and the report goes out without it.
 
 use anyhow::Context;
-use chrono::{DateTime, Days, NaiveDate, Utc};
+use chrono::{DateTime, Days, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::correlate::IncidentContext;
 use crate::model::coverage::{Coverage, GuardDutyFinding, Inventory};
+use crate::model::units::midnight;
 use crate::report::Report;
 use crate::sources::posture_settings::CoverageSettings;
 
@@ -58,7 +59,7 @@ impl PostureSource for AwsPosture {
             ),
         };
         let mut inv =
-            crate::sources::posture::collect_as(self.profile.as_deref(), regions, role.as_deref())
+            crate::sources::posture::collect(self.profile.as_deref(), regions, role.as_deref())
                 .await?;
         if let Some(a) = account.filter(|a| *a != inv.account) {
             anyhow::bail!(
@@ -84,7 +85,7 @@ impl PostureSource for AwsPosture {
         role: Option<&str>,
     ) -> anyhow::Result<Vec<GuardDutyFinding>> {
         let role = role.map(|name| crate::sources::posture_settings::role_arn(account, name));
-        crate::sources::posture::guardduty_findings_as(
+        crate::sources::posture::guardduty_findings(
             self.profile.as_deref(),
             region,
             account,
@@ -223,10 +224,6 @@ pub async fn coverages<P: PostureSource>(
     Some(out)
 }
 
-fn day_start(d: NaiveDate) -> DateTime<Utc> {
-    crate::model::units::midnight(d)
-}
-
 /// Join the posture to a run's report: the coverage, each incident's region coverage and
 /// GuardDuty findings (its account, region and days), and the findings of the evaluated day
 /// no incident holds. Runs before the trail is read, so that the reconciliation can name
@@ -264,7 +261,7 @@ pub async fn attach_posture<P: PostureSource>(
         let mut ctx = ri.cloudtrail.take().unwrap_or_else(IncidentContext::unread);
         ctx.coverage = covs.iter().find_map(|c| c.region(&i.account, &i.region));
         if settings.guardduty {
-            let (from, to) = (day_start(i.start), day_start(i.day + Days::new(1)));
+            let (from, to) = (midnight(i.start), midnight(i.day + Days::new(1)));
             // Another account's findings: in that account through the role when there is one
             // (else as GuardDuty's administrator would see them, with the own credentials).
             let role = settings.role_name.as_deref().filter(|_| i.account != own);
@@ -286,7 +283,7 @@ pub async fn attach_posture<P: PostureSource>(
         ri.cloudtrail = Some(ctx);
     }
     if settings.guardduty {
-        let (from, to) = (day_start(day), day_start(day + Days::new(1)));
+        let (from, to) = (midnight(day), midnight(day + Days::new(1)));
         for region in &regions {
             match posture.findings(region, &own, from, to, None).await {
                 Ok(f) => report

@@ -132,16 +132,11 @@ impl PostureClients {
     }
 }
 
-/// Read the inventory of the account the credentials belong to, for `regions`. Fails only when
-/// the account itself cannot be read (no credentials, no network); every other failure is a
-/// line in [`Inventory::errors`].
-pub async fn collect(profile: Option<&str>, regions: &[String]) -> anyhow::Result<Inventory> {
-    collect_as(profile, regions, None).await
-}
-
-/// [`collect`] as `role_arn` (another account's read-only role, assumed through STS with the
-/// profile's credentials), or as the profile itself when `None`.
-pub async fn collect_as(
+/// Read the inventory of the account the credentials belong to, for `regions`, or, given
+/// `role_arn`, of that role's account (another account's read-only role, assumed through STS
+/// with the profile's credentials). Fails only when the account itself cannot be read (no
+/// credentials, no network); every other failure is a line in [`Inventory::errors`].
+pub async fn collect(
     profile: Option<&str>,
     regions: &[String],
     role_arn: Option<&str>,
@@ -890,17 +885,6 @@ fn legacy_s3_logs(
         .map(|s| s.as_str() == "ENABLED")
 }
 
-/// GuardDuty's S3 findings in `region` for `account`, updated within `[from, to)`.
-pub async fn guardduty_findings(
-    profile: Option<&str>,
-    region: &str,
-    account: &str,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> anyhow::Result<Vec<GuardDutyFinding>> {
-    guardduty_findings_as(profile, region, account, from, to, None).await
-}
-
 /// The SDK configuration for `region`, with the profile's credentials or, given `role_arn`,
 /// with that role's (assumed through STS with the profile's).
 async fn config_as(profile: Option<&str>, region: &str, role_arn: Option<&str>) -> SdkConfig {
@@ -918,9 +902,10 @@ async fn config_as(profile: Option<&str>, region: &str, role_arn: Option<&str>) 
         .build()
 }
 
-/// [`guardduty_findings`] as `role_arn` (the account's own detector, when this account is not
-/// GuardDuty's administrator for it).
-pub async fn guardduty_findings_as(
+/// GuardDuty's S3 findings in `region` for `account` that overlap `[from, to)`, read with the
+/// profile's credentials or, given `role_arn`, in that account through the role (its own
+/// detector, when this account is not GuardDuty's administrator for it).
+pub async fn guardduty_findings(
     profile: Option<&str>,
     region: &str,
     account: &str,
@@ -1154,16 +1139,13 @@ async fn organization(
         Ok(o) => {
             let master = o.organization().and_then(|o| o.master_account_id());
             if master == Some(account) {
-                path = vec![MANAGEMENT_ACCOUNT.to_string()];
+                path = vec![crate::model::coverage::MANAGEMENT_ACCOUNT.to_string()];
             }
         }
         Err(e) => errors.push(failed("organizations:DescribeOrganization", &e)),
     }
     ((scps, path), errors)
 }
-
-/// The org path of the organisation's management account, which no SCP restricts.
-pub use crate::model::coverage::MANAGEMENT_ACCOUNT;
 
 type OrgError<E> = SdkError<E, HttpResponse>;
 

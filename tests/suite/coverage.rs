@@ -192,7 +192,7 @@ fn planted_moto() -> crate::common::Moto {
 #[test]
 fn the_excluded_bucket_is_named_by_coverage_and_by_the_incident_in_its_region() {
     use crate::common::trail::{get_object, Who};
-    use crate::common::{ce_response, day, Spike, MOTO_ACCOUNT};
+    use crate::common::{day, eu_spike_bill, MOTO_ACCOUNT};
     use chrono::Days;
     let moto = planted_moto();
     let bin = Bin::new(&moto.url);
@@ -233,23 +233,8 @@ fn the_excluded_bucket_is_named_by_coverage_and_by_the_incident_in_its_region() 
     // 2. A spike in eu-west-1 of the same account; the trail holds only an app's small reads.
     let run_date = "2026-06-16";
     let spike = day(run_date) - Days::new(1);
-    let (from, to) = (spike - Days::new(120), day(run_date));
-    let bill = ce_response(
-        from,
-        to,
-        to,
-        Some(Spike {
-            account: "111111111111",
-            usage_type: "EU-DataTransfer-Out-Bytes",
-            day: spike,
-            factor: 20.0,
-        }),
-        None,
-    );
     // The bill of the account the credentials read (coverage is of that account).
-    let bill: Value =
-        serde_json::from_str(&bill.to_string().replace("111111111111", MOTO_ACCOUNT)).unwrap();
-    moto.queue_cost_and_usage(&[bill]);
+    moto.queue_cost_and_usage(&[eu_spike_bill(run_date, MOTO_ACCOUNT)]);
     let d = spike.to_string();
     let records: Vec<Value> = (0..5)
         .map(|i| {
@@ -378,7 +363,7 @@ fn the_backfill_page_shows_the_coverage_in_a_real_browser() {
 #[test]
 fn an_incident_in_a_member_account_gets_its_coverage_through_the_role() {
     use crate::common::trail::{get_object, Who};
-    use crate::common::{ce_response, day, Spike};
+    use crate::common::{day, eu_spike_bill};
     use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
     use chrono::Days;
     let moto = planted_moto();
@@ -423,18 +408,7 @@ fn an_incident_in_a_member_account_gets_its_coverage_through_the_role() {
     });
     let run_date = "2026-06-16";
     let spike = day(run_date) - Days::new(1);
-    moto.queue_cost_and_usage(&[ce_response(
-        spike - Days::new(120),
-        day(run_date),
-        day(run_date),
-        Some(Spike {
-            account: member,
-            usage_type: "EU-DataTransfer-Out-Bytes",
-            day: spike,
-            factor: 20.0,
-        }),
-        None,
-    )]);
+    moto.queue_cost_and_usage(&[eu_spike_bill(run_date, member)]);
     let bin = Bin::new(&moto.url);
     let d = spike.to_string();
     let r = get_object(

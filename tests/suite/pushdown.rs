@@ -784,22 +784,9 @@ fn athena_waits_through_queued_and_running_and_stops_a_query_past_its_timeout() 
 
 #[test]
 fn the_daily_run_delivers_with_correlation_unavailable_when_the_query_times_out() {
-    use common::{ce_response, day, Receiver, Spike};
+    use common::{eu_spike_bill, Receiver};
     let moto = Moto::start();
-    let spike = day("2026-06-15");
-    let (from, to) = (spike - chrono::Days::new(120), day("2026-06-16"));
-    moto.queue_cost_and_usage(&[ce_response(
-        from,
-        to,
-        to,
-        Some(Spike {
-            account: "111111111111",
-            usage_type: "EU-DataTransfer-Out-Bytes",
-            day: spike,
-            factor: 20.0,
-        }),
-        None,
-    )]);
+    moto.queue_cost_and_usage(&[eu_spike_bill("2026-06-16", "111111111111")]);
     athena_progression(&moto, 1_000_000);
     let receiver = Receiver::start(&[]);
     let mut bin = Bin::new(&moto.url);

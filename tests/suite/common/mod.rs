@@ -314,6 +314,26 @@ pub fn ce_response(
     ce_response_with(from, to, estimated_from, &spikes, next_token)
 }
 
+/// The cold bill of a run on `run_date` (the detector's 120 days of history and the evaluated
+/// day, the day before), with internet egress in eu-west-1 ×20 on the evaluated day, as
+/// `account`'s bill (the generated series are 111111111111's; another account takes its place).
+pub fn eu_spike_bill(run_date: &str, account: &str) -> Value {
+    let spike = day(run_date) - Days::new(1);
+    let bill = ce_response(
+        spike - Days::new(120),
+        day(run_date),
+        day(run_date),
+        Some(Spike {
+            account: "111111111111",
+            usage_type: "EU-DataTransfer-Out-Bytes",
+            day: spike,
+            factor: 20.0,
+        }),
+        None,
+    );
+    serde_json::from_str(&bill.to_string().replace("111111111111", account)).unwrap()
+}
+
 /// [`ce_response`] with several planted spikes, on one page.
 pub fn ce_response_multi(
     from: NaiveDate,
